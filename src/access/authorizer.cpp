@@ -1,0 +1,22 @@
+#include "access/authorizer.hpp"
+
+#include "access/permissions.hpp"
+
+namespace atrium::access {
+
+Result<void> authorize(const http::Access& access, const std::optional<Principal>& principal) {
+  switch (access.kind()) {
+    case http::Access::Kind::kPublic: return {};
+    case http::Access::Kind::kAuthenticated:
+      if (!principal) return fail(Error::unauthenticated());
+      return {};
+    case http::Access::Kind::kPermission:
+      if (!principal) return fail(Error::unauthenticated());
+      if (!allows(principal->permissions, access.permission()))
+        return fail(Error::permission_denied(access.permission()));
+      return {};
+  }
+  return fail(Error::internal());
+}
+
+}  // namespace atrium::access

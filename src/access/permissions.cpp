@@ -1,0 +1,77 @@
+#include "access/permissions.hpp"
+
+#include <algorithm>
+
+namespace atrium::access {
+
+bool grants(std::string_view held, std::string_view required) {
+  if (held == required || held == "*") return true;
+  // "agents:*" grants "agents:<anything>".
+  if (held.size() >= 2 && held.ends_with(":*")) {
+    const auto prefix = held.substr(0, held.size() - 1);  // "agents:"
+    return required.size() > prefix.size() && required.starts_with(prefix);
+  }
+  return false;
+}
+
+bool allows(std::span<const std::string> held, std::string_view required) {
+  for (const auto& h : held)
+    if (grants(h, required)) return true;
+  return false;
+}
+
+bool allows_all(std::span<const std::string> held, std::span<const std::string> wanted) {
+  return std::all_of(wanted.begin(), wanted.end(),
+                     [&](const std::string& w) { return allows(held, w); });
+}
+
+namespace {
+
+constexpr PermissionInfo kCatalog[] = {
+    {"*", "Full system access"},
+    {"org:*", "Every organization permission"},
+    {"org:read", "View organization settings"},
+    {"org:manage", "Modify organization settings and secrets"},
+    {"users:*", "Every member permission"},
+    {"users:read", "View members"},
+    {"users:manage", "Add, invite, change roles of and remove members"},
+    {"roles:*", "Every role permission"},
+    {"roles:manage", "Create, edit and delete the organization's custom roles"},
+    {"agents:*", "Every agent permission"},
+    {"agents:read", "View agents"},
+    {"agents:create", "Create agents"},
+    {"agents:manage", "Edit and delete agents"},
+    {"tasks:*", "Every task permission"},
+    {"tasks:read", "View tasks"},
+    {"tasks:create", "Run tasks"},
+    {"tasks:cancel", "Cancel tasks"},
+    {"audit:*", "Every audit permission"},
+    {"audit:read", "View the organization's audit log"},
+    {"apikeys:*", "Every API key permission"},
+    {"apikeys:manage", "Create and revoke API keys"},
+};
+
+const std::vector<SystemRole> kSystemRoles = {
+    {kSuperAdmin, "Full system access across every organization", {"*"}},
+    {kTenantAdmin,
+     "Administers an organization: members, roles, agents, tasks, audit and API keys",
+     {"org:read", "users:read", "users:manage", "roles:manage", "agents:read", "agents:create",
+      "agents:manage", "tasks:read", "tasks:create", "tasks:cancel", "audit:read",
+      "apikeys:manage"}},
+    {kUser,
+     "Member of an organization: views it and runs agents",
+     {"org:read", "users:read", "agents:read", "tasks:read", "tasks:create"}},
+};
+
+}  // namespace
+
+std::span<const PermissionInfo> catalog() { return kCatalog; }
+
+bool is_known_permission(std::string_view name) {
+  return std::any_of(std::begin(kCatalog), std::end(kCatalog),
+                     [&](const PermissionInfo& p) { return p.name == name; });
+}
+
+std::span<const SystemRole> system_roles() { return kSystemRoles; }
+
+}  // namespace atrium::access

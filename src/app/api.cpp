@@ -1,0 +1,243 @@
+#include "app/api.hpp"
+
+#include <algorithm>
+
+#include "platform/ids.hpp"
+#include "platform/log.hpp"
+
+namespace atrium::app {
+
+using http::Pipeline;
+using http::Request;
+using http::Response;
+
+namespace {
+
+bool valid_request_id(std::string_view id) {
+  return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+bool is_api_path(std::string_view path) { return path == "/api" || path.starts_with("/api/"); }
+
+constexpr std::string_view kApiCsp = "default-src 'none'; frame-ancestors 'none'";
+constexpr std::string_view kConsoleCsp =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'";
+
+bool body_expected(http::Method m) {
+  return m == http::Method::kPost || m == http::Method::kPut || m == http::Method::kPatch;
+}
+
+bool is_json(std::string_view content_type) {
+  auto semi = content_type.find(';');
+  auto media = content_type.substr(0, semi);
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  std::string lower(media);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower == "application/json" || (lower.starts_with("application/") && lower.ends_with("+json"));
+}
+
+}  // namespace
+
+Api::Api(http::Router router, metrics::Registry& metrics, access::Authenticator* authenticator,
+         ApiOptions options)
+    : router_(std::move(router)),
+      metrics_(metrics),
+      authenticator_(authenticator),
+      options_(std::move(options)),
+      static_files_(options_.web_root) {
+  build_pipeline();
+}
+
+// The middleware chain, outermost first. Each step says why it stands where it does.
+void Api::build_pipeline() {
+  // 1. Observe: first, so the request id exists for every later step and the access log and
+  //    metrics see the final answer of every request, refusals and crashes included.
+  outer_.use("observe", [this](Request& req, const Pipeline::Next& next) -> Result<Response> {
+    auto incoming = req.headers.get("X-Request-Id");
+    req.request_id = incoming && valid_request_id(*incoming) ? std::string(*incoming) : new_id();
+    Result<Response> res = next(req);
+    if (!res) res = http::problem(res.error(), req.request_id);  // the barrier normally did this
+    res->headers.set("X-Request-Id", req.request_id);
+
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - req.received_at).count();
+    // Bounded label values: the route template, "static" for the console's files, else
+    // "unmatched" (404s, refusals), never the raw path.
+    const std::string route = req.route                                        ? req.route->path
+                              : res->status < 400 && !is_api_path(req.path) ? "static"
+                                                                             : "unmatched";
+    const std::string method(http::method_name(req.method));
+    metrics_
+        .counter("atrium_http_requests_total", "HTTP requests by route, method and status",
+                 {{"route", route}, {"method", method}, {"status", std::to_string(res->status)}})
+        .inc();
+    metrics_
+        .histogram("atrium_http_request_duration_seconds", "HTTP request latency by route",
+                   {{"route", route}, {"method", method}})
+        .observe(seconds);
+    if (log::enabled(log::Level::kInfo)) {
+      nlohmann::json line = {{"request_id", req.request_id},
+                             {"method", req.method_text},
+                             {"path", req.path},
+                             {"route", route},
+                             {"status", res->status},
+                             {"latency_ms", seconds * 1000.0},
+                             {"ip", req.remote_ip}};
+      if (req.principal) {
+        line["tenant"] = req.principal->org_id ? nlohmann::json(*req.principal->org_id) : nullptr;
+        line["user"] = req.principal->user_id;
+        if (req.principal->kind == Principal::Kind::kApiKey)
+          line["api_key"] = req.principal->api_key_id;
+      }
+      log::write(log::Level::kInfo, "request", std::move(line));
+    }
+    return res;
+  });
+
+  // 2. Security headers: on every answer, including errors and static files.
+  outer_.use("security_headers", [](Request& req, const Pipeline::Next& next) -> Result<Response> {
+    Result<Response> res = next(req);
+    if (!res) return res;
+    auto& h = res->headers;
+    h.set("X-Content-Type-Options", "nosniff");
+    h.set("X-Frame-Options", "DENY");
+    h.set("Referrer-Policy", "no-referrer");
+    h.set("Cross-Origin-Opener-Policy", "same-origin");
+    h.set("Cross-Origin-Resource-Policy", "same-origin");
+    const bool html = h.get("Content-Type").value_or("").starts_with("text/html");
+    h.set("Content-Security-Policy", std::string(html ? kConsoleCsp : kApiCsp));
+    // API answers may carry tokens and tenant data: never cache them.
+    if (is_api_path(req.path) || !h.has("Cache-Control")) h.set("Cache-Control", "no-store");
+    return res;
+  });
+
+  // 3. CORS: before the barrier so a preflight is answered without routing or credentials, and
+  //    allowed origins get their headers on error answers too.
+  outer_.use("cors", [this](Request& req, const Pipeline::Next& next) -> Result<Response> {
+    auto origin = req.headers.get("Origin");
+    const bool allowed =
+        origin && std::find(options_.allowed_origins.begin(), options_.allowed_origins.end(),
+                            *origin) != options_.allowed_origins.end();
+    if (allowed && req.method == http::Method::kOptions &&
+        req.headers.has("Access-Control-Request-Method")) {
+      Response pre = Response::no_content();
+      pre.headers.set("Access-Control-Allow-Origin", std::string(*origin));
+      pre.headers.set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE");
+      pre.headers.set("Access-Control-Allow-Headers",
+                      "Authorization, Content-Type, Idempotency-Key, X-Request-Id");
+      pre.headers.set("Access-Control-Max-Age", "600");
+      pre.headers.set("Vary", "Origin");
+      return pre;
+    }
+    Result<Response> res = next(req);
+    if (res && allowed) {
+      res->headers.set("Access-Control-Allow-Origin", std::string(*origin));
+      res->headers.set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
+      res->headers.set("Vary", "Origin");
+    }
+    return res;
+  });
+
+  // 4. Barrier: turns errors into problem+json and anything thrown into a logged 500, so nothing
+  //    internal leaks and no handler can take the process down.
+  outer_.use("barrier", [](Request& req, const Pipeline::Next& next) -> Result<Response> {
+    try {
+      Result<Response> res = next(req);
+      if (!res) {
+        if (res.error().code == Code::kInternal)
+          log::error("request failed", {{"request_id", req.request_id}, {"detail", res.error().detail}});
+        return http::problem(res.error(), req.request_id);
+      }
+      return res;
+    } catch (const std::exception& e) {
+      log::error("handler threw", {{"request_id", req.request_id}, {"error", e.what()}});
+    } catch (...) {
+      log::error("handler threw", {{"request_id", req.request_id}, {"error", "unknown"}});
+    }
+    return http::problem(Error::internal(), req.request_id);
+  });
+
+  // 5. Route: find the handler (404 / 405 with Allow); non-API GETs go to the console's files.
+  inner_.use("route", [this](Request& req, const Pipeline::Next& next) { return route(req, next); });
+
+  // 6. Authenticate: credential → Principal. A credential that does not verify is refused even on
+  //    a route that would not need one, so a client learns its token is bad.
+  inner_.use("authenticate", [this](Request& req, const Pipeline::Next& next) -> Result<Response> {
+    if (req.route->access.kind() != http::Access::Kind::kPublic || req.headers.has("Authorization")) {
+      if (authenticator_) {
+        auto principal = authenticator_->authenticate(req);
+        if (!principal) {
+          if (req.route->access.kind() != http::Access::Kind::kPublic) return fail(principal.error());
+        } else {
+          req.principal = std::move(*principal);
+        }
+      }
+    }
+    return next(req);
+  });
+
+  // 7. Authorize: the route's permission, before the handler looks at the object, so a caller
+  //    without it gets 403 even for an object that does not exist (API.md, order of checks).
+  inner_.use("authorize", [](Request& req, const Pipeline::Next& next) -> Result<Response> {
+    if (auto ok = access::authorize(req.route->access, req.principal); !ok) return fail(ok.error());
+    return next(req);
+  });
+
+  // 8. Body type: a body must be JSON (415), checked after authorization so it reveals nothing.
+  inner_.use("json_body", [](Request& req, const Pipeline::Next& next) -> Result<Response> {
+    if (body_expected(req.method) && !req.body.empty() &&
+        !is_json(req.headers.get("Content-Type").value_or(""))) {
+      return fail(Error{Code::kUnsupportedMediaType, "request body must be application/json", {}, 0});
+    }
+    return next(req);
+  });
+}
+
+Result<Response> Api::route(Request& req, const Pipeline::Next& next) {
+  auto match = router_.match(req.method, req.path);
+  switch (match.outcome) {
+    case http::Router::Match::Outcome::kFound:
+      req.route = match.route;
+      req.params = std::move(match.params);
+      return next(req);
+    case http::Router::Match::Outcome::kMethodNotAllowed: {
+      Response res = http::problem(
+          Error{Code::kMethodNotAllowed, "method not allowed; allowed: " + match.allow, {}, 0},
+          req.request_id);
+      res.headers.set("Allow", match.allow);
+      return res;
+    }
+    case http::Router::Match::Outcome::kNotFound: break;
+  }
+  if (!is_api_path(req.path) && (req.method == http::Method::kGet || req.method == http::Method::kHead))
+    return static_files_.serve(req);
+  return fail(Error::not_found("no such route"));
+}
+
+bool Api::may_block(Request& req) {
+  auto match = router_.match(req.method, req.path);
+  if (match.outcome == http::Router::Match::Outcome::kFound)
+    return match.route->execution == http::Execution::kBlocking;
+  // Static files read the disk; 404/405 answers are cheap but rare, so keep one rule.
+  return true;
+}
+
+Response Api::handle(Request& req) {
+  const http::Handler terminal = [](Request& r) -> Result<Response> { return r.route->handler(r); };
+  const http::Handler application = [&](Request& r) { return inner_.run(r, terminal); };
+  auto res = outer_.run(req, application);
+  return res ? std::move(*res) : http::problem(res.error(), req.request_id);
+}
+
+Response Api::reject(Request& req, const Error& error) {
+  const http::Handler refusal = [&](Request&) -> Result<Response> { return fail(error); };
+  auto res = outer_.run(req, refusal);
+  return res ? std::move(*res) : http::problem(res.error(), req.request_id);
+}
+
+}  // namespace atrium::app

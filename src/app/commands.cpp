@@ -1,0 +1,110 @@
+#include "app/commands.hpp"
+
+#include <csignal>
+#include <iostream>
+
+#include "access/seed.hpp"
+#include "app/api.hpp"
+#include "app/health.hpp"
+#include "db/migrations.hpp"
+#include "db/open.hpp"
+#include "http/server.hpp"
+#include "platform/log.hpp"
+
+namespace atrium::app {
+namespace {
+
+// Waits for SIGTERM or SIGINT. The signals were blocked in main() before any thread started, so
+// only this call receives them.
+int wait_for_signal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+Result<std::unique_ptr<db::Database>> open_and_migrate(const Config& config, int pool_size) {
+  auto db = db::open(config.database_url, {.pool_size = pool_size});
+  if (!db) return fail(db.error());
+  if (auto m = db::migrate(**db); !m) return fail(m.error());
+  return db;
+}
+
+int report(const Error& e, std::string_view what) {
+  log::error(what, {{"error", e.detail.empty() ? std::string(code_name(e.code)) : e.detail}});
+  return 1;
+}
+
+}  // namespace
+
+int migrate(const Config& config) {
+  auto db = db::open(config.database_url, {.pool_size = 1});
+  if (!db) return report(db.error(), "cannot open the database");
+  auto applied = db::migrate(**db);
+  if (!applied) return report(applied.error(), "migration failed");
+  log::info("database migrated", {{"applied", *applied}});
+  return 0;
+}
+
+int seed(const Config& config) {
+  auto db = open_and_migrate(config, 1);
+  if (!db) return report(db.error(), "cannot prepare the database");
+  auto r = access::seed(**db);
+  if (!r) return report(r.error(), "seed failed");
+  log::info("catalog seeded", {{"permissions_added", r->permissions_added},
+                               {"roles_added", r->roles_added},
+                               {"grants_changed", r->grants_changed}});
+  return 0;
+}
+
+int serve(Config config) {
+  const auto started = std::chrono::steady_clock::now();
+  if (auto s = resolve_secrets(config); !s) return report(s.error(), "configuration refused");
+
+  auto db = open_and_migrate(config, config.handler_threads + 2);
+  if (!db) return report(db.error(), "cannot prepare the database");
+  if (auto r = access::seed(**db); !r) return report(r.error(), "seed failed");
+
+  metrics::Registry metrics;
+  http::Router router;
+  db::Database& database = **db;
+  add_health_routes(router, metrics,
+                    {{"database", [&database] { return database.ping(); }}});
+
+  Api api(std::move(router), metrics, nullptr,
+          ApiOptions{config.web_root, config.allowed_origins});
+
+  http::ServerOptions options;
+  options.host = config.listen_host;
+  options.port = config.listen_port;
+  options.max_body_bytes = config.max_body_bytes;
+  options.max_connections = config.max_connections;
+  options.header_timeout = std::chrono::seconds(config.header_timeout_seconds);
+  options.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
+  options.io_threads = config.io_threads;
+  options.handler_threads = config.handler_threads;
+  http::Server server(options, api);
+  metrics.gauge("atrium_http_connections", "Open HTTP connections", [&server] {
+    return std::vector<std::pair<metrics::Labels, double>>{{{}, static_cast<double>(server.active_connections())}};
+  });
+  if (auto s = server.start(); !s) return report(s.error(), "cannot start the server");
+
+  const auto ready_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  log::info("listening", {{"address", config.listen_host + ":" + std::to_string(server.port())},
+                          {"port", server.port()},
+                          {"env", config.production() ? "production" : "development"},
+                          {"database", database.dialect()},
+                          {"ready_ms", ready_ms}});
+
+  int sig = wait_for_signal();
+  log::info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  server.stop(std::chrono::seconds(10));
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace atrium::app

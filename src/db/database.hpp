@@ -1,0 +1,141 @@
+// The database interface every store is written against; SQLite (embedded) and PostgreSQL
+// (distributed) implement it, so the code above the drivers is the same in both modes.
+//
+// SQL is portable: positional parameters `$1, $2, …`; ids, times (RFC 3339 text, see
+// platform/clock.hpp) and JSON are passed and read as text; booleans as bool. Each driver maps
+// its own types to these (PostgreSQL's uuid, timestamptz and jsonb come back as the same text).
+//
+// Errors: a unique or foreign-key violation is Code::kConflict; a lost connection, a timeout or a
+// busy database is Code::kUnavailable; anything else is Code::kInternal. The driver logs the
+// engine's message; the Error carries nothing internal.
+//
+// A Database is thread-safe; a Tx belongs to the thread running the transaction body.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "platform/error.hpp"
+
+namespace atrium::db {
+
+// A parameter or a result cell.
+class Value {
+ public:
+  using Variant = std::variant<std::nullptr_t, bool, std::int64_t, double, std::string>;
+
+  Value() : v_(nullptr) {}
+  Value(std::nullptr_t) : v_(nullptr) {}
+  Value(bool b) : v_(b) {}
+  Value(int i) : v_(static_cast<std::int64_t>(i)) {}
+  Value(std::int64_t i) : v_(i) {}
+  Value(double d) : v_(d) {}
+  Value(std::string s) : v_(std::move(s)) {}
+  Value(std::string_view s) : v_(std::string(s)) {}
+  Value(const char* s) : v_(std::string(s)) {}
+  Value(const std::optional<std::string>& s) : v_(nullptr) {
+    if (s) v_ = *s;
+  }
+
+  const Variant& variant() const { return v_; }
+  bool is_null() const { return std::holds_alternative<std::nullptr_t>(v_); }
+
+ private:
+  Variant v_;
+};
+
+using Params = std::span<const Value>;
+
+// One result row; cells by column index. Accessors convert between the drivers' representations
+// (SQLite's native types, PostgreSQL's text) so stores read the same way on both.
+class Row {
+ public:
+  explicit Row(std::vector<Value> cells) : cells_(std::move(cells)) {}
+
+  std::size_t size() const { return cells_.size(); }
+  bool is_null(std::size_t i) const { return cells_.at(i).is_null(); }
+  std::string text(std::size_t i) const;  // "" for NULL
+  std::optional<std::string> optional_text(std::size_t i) const;
+  std::int64_t integer(std::size_t i) const;  // 0 for NULL
+  double real(std::size_t i) const;
+  bool boolean(std::size_t i) const;
+
+ private:
+  std::vector<Value> cells_;
+};
+
+using Rows = std::vector<Row>;
+
+// A transaction in progress.
+class Tx {
+ public:
+  virtual ~Tx() = default;
+
+  virtual Result<Rows> query(std::string_view sql, Params params) = 0;
+  // Returns the number of rows changed.
+  virtual Result<std::int64_t> execute(std::string_view sql, Params params) = 0;
+  // Several statements without parameters (migrations).
+  virtual Result<void> execute_script(std::string_view sql) = 0;
+
+  Result<Rows> query(std::string_view sql, std::initializer_list<Value> params = {}) {
+    return query(sql, Params(params.begin(), params.size()));
+  }
+  Result<std::int64_t> execute(std::string_view sql, std::initializer_list<Value> params = {}) {
+    return execute(sql, Params(params.begin(), params.size()));
+  }
+  // The first row, or nullopt when there is none.
+  Result<std::optional<Row>> query_one(std::string_view sql, Params params);
+  Result<std::optional<Row>> query_one(std::string_view sql, std::initializer_list<Value> params = {}) {
+    return query_one(sql, Params(params.begin(), params.size()));
+  }
+};
+
+struct TxOptions {
+  // The organization the transaction acts for. PostgreSQL sets it for row-level security
+  // (`app.org_id`); with none, tenant tables show no rows there. Stores pass the Principal's org.
+  std::optional<std::string> tenant;
+  bool read_only = false;
+};
+
+class Database {
+ public:
+  virtual ~Database() = default;
+
+  virtual std::string_view dialect() const = 0;  // "sqlite" | "postgresql"
+
+  // Runs `body` in one transaction: commits when it returns a value, rolls back when it returns
+  // an error or throws (the exception propagates). A transient conflict (busy database,
+  // serialization failure) re-runs the body, so it must have no effects outside the transaction.
+  template <class F>
+  auto transact(const TxOptions& options, F&& body) -> std::invoke_result_t<F&, Tx&> {
+    using R = std::invoke_result_t<F&, Tx&>;
+    std::optional<R> out;
+    auto status = run(options, [&](Tx& tx) -> Result<void> {
+      out.emplace(body(tx));
+      if (!*out) return fail(out->error());
+      return {};
+    });
+    if (!status) return fail(status.error());
+    return std::move(*out);
+  }
+
+  // Checks that the database answers (readiness).
+  virtual Result<void> ping() = 0;
+
+  // Called first in a migration transaction: keeps two processes from migrating at once.
+  virtual Result<void> lock_for_migration(Tx& tx) = 0;
+
+ protected:
+  virtual Result<void> run(const TxOptions& options,
+                           const std::function<Result<void>(Tx&)>& body) = 0;
+};
+
+}  // namespace atrium::db

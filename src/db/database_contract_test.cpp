@@ -1,0 +1,219 @@
+// The storage contract, written once and run on every backend (tests/support/backends.hpp).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "db/database.hpp"
+#include "support/backends.hpp"
+
+namespace atrium::db {
+namespace {
+
+using atrium::testing::Backend;
+
+class DatabaseContract : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    t_ = GetParam().create();
+    auto r = t_->db->transact({}, [](Tx& tx) -> Result<void> {
+      return tx.execute_script(
+          "CREATE TABLE items (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, n BIGINT,"
+          " score DOUBLE PRECISION, flag BOOLEAN, note TEXT);"
+          "CREATE TABLE children (id TEXT PRIMARY KEY,"
+          " item_id TEXT NOT NULL REFERENCES items (id) ON DELETE RESTRICT);");
+    });
+    ASSERT_TRUE(r) << r.error().detail;
+  }
+  Database& db() { return *t_->db; }
+
+  Result<std::int64_t> insert(const std::string& id, const std::string& name, std::int64_t n = 0) {
+    return db().transact({}, [&](Tx& tx) {
+      return tx.execute("INSERT INTO items (id, name, n) VALUES ($1, $2, $3)", {id, name, n});
+    });
+  }
+
+  std::int64_t count() {
+    auto r = db().transact({.read_only = true}, [](Tx& tx) -> Result<std::int64_t> {
+      auto row = tx.query_one("SELECT COUNT(*) FROM items");
+      if (!row) return fail(row.error());
+      return (*row)->integer(0);
+    });
+    return r ? *r : -1;
+  }
+
+  std::unique_ptr<atrium::testing::TestDatabase> t_;
+};
+
+TEST_P(DatabaseContract, RoundTripsEveryParameterType) {
+  auto r = db().transact({}, [](Tx& tx) -> Result<Row> {
+    auto ins = tx.execute(
+        "INSERT INTO items (id, name, n, score, flag, note) VALUES ($1, $2, $3, $4, $5, $6)",
+        {"i1", "first", std::int64_t{1} << 40, 2.5, true, nullptr});
+    if (!ins) return fail(ins.error());
+    EXPECT_EQ(*ins, 1);
+    auto row = tx.query_one("SELECT id, name, n, score, flag, note FROM items WHERE id = $1", {"i1"});
+    if (!row) return fail(row.error());
+    return **row;
+  });
+  ASSERT_TRUE(r) << r.error().detail;
+  EXPECT_EQ(r->text(0), "i1");
+  EXPECT_EQ(r->text(1), "first");
+  EXPECT_EQ(r->integer(2), std::int64_t{1} << 40);
+  EXPECT_DOUBLE_EQ(r->real(3), 2.5);
+  EXPECT_TRUE(r->boolean(4));
+  EXPECT_TRUE(r->is_null(5));
+  EXPECT_FALSE(r->optional_text(5));
+}
+
+TEST_P(DatabaseContract, ParametersMayRepeatAndComeInAnyOrder) {
+  ASSERT_TRUE(insert("a", "alpha", 5));
+  auto r = db().transact({.read_only = true}, [](Tx& tx) {
+    return tx.query("SELECT name FROM items WHERE n = $2 AND id = $1 AND name <> $1", {"a", 5});
+  });
+  ASSERT_TRUE(r) << r.error().detail;
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].text(0), "alpha");
+}
+
+TEST_P(DatabaseContract, CommitsOnSuccess) {
+  ASSERT_TRUE(insert("a", "alpha"));
+  EXPECT_EQ(count(), 1);
+}
+
+TEST_P(DatabaseContract, RollsBackOnError) {
+  auto r = db().transact({}, [](Tx& tx) -> Result<void> {
+    auto ins = tx.execute("INSERT INTO items (id, name) VALUES ($1, $2)", {"a", "alpha"});
+    if (!ins) return fail(ins.error());
+    return fail(Error::invalid("changed my mind"));
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kInvalidRequest);
+  EXPECT_EQ(count(), 0);
+}
+
+TEST_P(DatabaseContract, RollsBackOnThrow) {
+  EXPECT_THROW(db().transact({}, [](Tx& tx) -> Result<void> {
+    (void)tx.execute("INSERT INTO items (id, name) VALUES ($1, $2)", {"a", "alpha"});
+    throw std::runtime_error("boom");
+  }),
+               std::runtime_error);
+  EXPECT_EQ(count(), 0);
+}
+
+TEST_P(DatabaseContract, UniqueViolationIsConflict) {
+  ASSERT_TRUE(insert("a", "alpha"));
+  auto dup_name = insert("b", "alpha");
+  ASSERT_FALSE(dup_name);
+  EXPECT_EQ(dup_name.error().code, Code::kConflict);
+  auto dup_key = insert("a", "other");
+  ASSERT_FALSE(dup_key);
+  EXPECT_EQ(dup_key.error().code, Code::kConflict);
+  // The message does not leak the engine's text.
+  EXPECT_EQ(dup_key.error().detail.find("UNIQUE"), std::string::npos);
+  EXPECT_EQ(dup_key.error().detail.find("items"), std::string::npos);
+}
+
+TEST_P(DatabaseContract, ForeignKeyViolationIsConflict) {
+  ASSERT_TRUE(insert("a", "alpha"));
+  auto orphan = db().transact({}, [](Tx& tx) {
+    return tx.execute("INSERT INTO children (id, item_id) VALUES ($1, $2)", {"c", "missing"});
+  });
+  ASSERT_FALSE(orphan);
+  EXPECT_EQ(orphan.error().code, Code::kConflict);
+  ASSERT_TRUE(db().transact({}, [](Tx& tx) {
+    return tx.execute("INSERT INTO children (id, item_id) VALUES ($1, $2)", {"c", "a"});
+  }));
+  auto in_use = db().transact({}, [](Tx& tx) { return tx.execute("DELETE FROM items WHERE id = $1", {"a"}); });
+  ASSERT_FALSE(in_use);
+  EXPECT_EQ(in_use.error().code, Code::kConflict);
+}
+
+TEST_P(DatabaseContract, SyntaxErrorsAreInternalWithoutDetail) {
+  auto r = db().transact({}, [](Tx& tx) { return tx.query("SELEKT nonsense"); });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kInternal);
+  EXPECT_EQ(r.error().detail, "internal error");
+}
+
+TEST_P(DatabaseContract, WrongParameterCountIsRefused) {
+  auto r = db().transact({}, [](Tx& tx) { return tx.query("SELECT $1, $2", {"only one"}); });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kInternal);
+}
+
+TEST_P(DatabaseContract, AffectedRowCounts) {
+  ASSERT_TRUE(insert("a", "alpha", 1));
+  ASSERT_TRUE(insert("b", "beta", 1));
+  auto r = db().transact({}, [](Tx& tx) { return tx.execute("UPDATE items SET n = n + 1 WHERE n = $1", {1}); });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, 2);
+  auto none = db().transact({}, [](Tx& tx) { return tx.execute("DELETE FROM items WHERE id = $1", {"zzz"}); });
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, 0);
+}
+
+TEST_P(DatabaseContract, ReturningClauseWorks) {
+  auto r = db().transact({}, [](Tx& tx) {
+    return tx.query_one("INSERT INTO items (id, name, n) VALUES ($1, $2, $3) RETURNING id, n", {"r", "ret", 7});
+  });
+  ASSERT_TRUE(r && *r);
+  EXPECT_EQ((*r)->text(0), "r");
+  EXPECT_EQ((*r)->integer(1), 7);
+}
+
+TEST_P(DatabaseContract, UpsertWorks) {
+  ASSERT_TRUE(insert("a", "alpha", 1));
+  auto r = db().transact({}, [](Tx& tx) {
+    return tx.execute(
+        "INSERT INTO items (id, name, n) VALUES ($1, $2, $3)"
+        " ON CONFLICT (id) DO UPDATE SET n = excluded.n",
+        {"a", "alpha", 9});
+  });
+  ASSERT_TRUE(r) << r.error().detail;
+  auto n = db().transact({.read_only = true}, [](Tx& tx) { return tx.query_one("SELECT n FROM items WHERE id = $1", {"a"}); });
+  ASSERT_TRUE(n && *n);
+  EXPECT_EQ((*n)->integer(0), 9);
+}
+
+TEST_P(DatabaseContract, ConcurrentWritersAllSucceed) {
+  constexpr int kThreads = 8, kEach = 40;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        // Read then write in one transaction: the shape that deadlocks naive SQLite setups.
+        auto r = db().transact({}, [&](Tx& tx) -> Result<void> {
+          auto c = tx.query_one("SELECT COUNT(*) FROM items");
+          if (!c) return fail(c.error());
+          auto ins = tx.execute("INSERT INTO items (id, name, n) VALUES ($1, $2, $3)",
+                                {std::to_string(t) + "-" + std::to_string(i),
+                                 "n" + std::to_string(t) + "-" + std::to_string(i), (*c)->integer(0)});
+          if (!ins) return fail(ins.error());
+          return {};
+        });
+        if (!r) failures.fetch_add(1);
+      }
+    });
+  }
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      if (count() < 0) failures.fetch_add(1);
+    }
+  });
+  for (auto& th : threads) th.join();
+  stop.store(true);
+  reader.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(count(), kThreads * kEach);
+}
+
+TEST_P(DatabaseContract, PingAnswers) { EXPECT_TRUE(db().ping()); }
+
+INSTANTIATE_TEST_SUITE_P(Backends, DatabaseContract, ::testing::ValuesIn(atrium::testing::backends()),
+                         atrium::testing::BackendName());
+
+}  // namespace
+}  // namespace atrium::db

@@ -1,0 +1,334 @@
+#include "http/server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include "platform/log.hpp"
+
+namespace atrium::http {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr std::size_t kReadChunk = 4096;
+
+struct Connection {
+  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+  bool idle = true;  // touched only on the connection's strand
+};
+
+// The request line is the bytes before the first CRLF; when the header limit trips, it tells
+// 414 (the line itself is too long) from 431 (too many or too large fields).
+Error classify_header_limit(const beast::flat_buffer& buffer, std::size_t max_line) {
+  auto data = buffer.data();
+  std::string_view text(static_cast<const char*>(data.data()), data.size());
+  auto eol = text.find("\r\n");
+  if (eol == std::string_view::npos || eol > max_line)
+    return Error{Code::kUriTooLong, "request line too long", {}, 0};
+  return Error{Code::kHeadersTooLarge, "request header fields too large", {}, 0};
+}
+
+void fill_request(Request& req, const bhttp::request_header<>& h) {
+  req.method_text = std::string(h.method_string());
+  req.method = parse_method(req.method_text);
+  std::string_view target = h.target();
+  auto q = target.find('?');
+  req.path = std::string(target.substr(0, q));
+  if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
+  for (const auto& field : h) req.headers.add(std::string(field.name_string()), std::string(field.value()));
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(ServerOptions o, RequestHandler& h)
+      : options(std::move(o)),
+        handler(h),
+        ioc(options.io_threads),
+        acceptor(net::make_strand(ioc)),
+        pool(static_cast<std::size_t>(options.handler_threads)) {}
+
+  ServerOptions options;
+  RequestHandler& handler;
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  // Declared after ioc so it is joined first on destruction: a handler still running on it may
+  // complete into a coroutine frame that the io_context owns.
+  net::thread_pool pool;
+  std::vector<std::thread> threads;
+  std::uint16_t bound_port = 0;
+
+  std::atomic<bool> stopping{false};
+  std::atomic<int> active{0};
+  std::mutex mu;
+  std::condition_variable drained;
+  std::unordered_set<std::shared_ptr<Connection>> connections;
+  bool stopped = false;
+
+  net::awaitable<void> accept_loop();
+  net::awaitable<void> session(std::shared_ptr<Connection> conn);
+  net::awaitable<void> refuse(tcp::socket socket);
+  net::awaitable<bool> write(beast::tcp_stream& stream, Response res, bool keep_alive, bool head);
+};
+
+net::awaitable<void> Server::Impl::accept_loop() {
+  net::steady_timer backoff(acceptor.get_executor());
+  for (;;) {
+    error_code ec;
+    tcp::socket socket =
+        co_await acceptor.async_accept(net::make_strand(ioc), net::redirect_error(net::use_awaitable, ec));
+    if (stopping.load()) co_return;
+    if (ec) {
+      if (ec == net::error::operation_aborted) co_return;
+      // Out of descriptors or similar: back off instead of spinning on the error.
+      log::warn("accept failed", {{"error", ec.message()}});
+      backoff.expires_after(std::chrono::milliseconds(50));
+      co_await backoff.async_wait(net::redirect_error(net::use_awaitable, ec));
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    if (active.load() >= options.max_connections) {
+      auto ex = socket.get_executor();
+      net::co_spawn(ex, refuse(std::move(socket)), net::detached);
+      continue;
+    }
+    auto conn = std::make_shared<Connection>(std::move(socket));
+    {
+      std::lock_guard lock(mu);
+      connections.insert(conn);
+    }
+    active.fetch_add(1);
+    net::co_spawn(conn->stream.get_executor(), session(conn), [this, conn](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log::error("connection failed", {{"error", ex.what()}});
+        }
+      }
+      std::lock_guard lock(mu);
+      connections.erase(conn);
+      active.fetch_sub(1);
+      drained.notify_all();
+    });
+  }
+}
+
+net::awaitable<void> Server::Impl::refuse(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  Request req;
+  error_code ec;
+  req.remote_ip = stream.socket().remote_endpoint(ec).address().to_string();
+  Response res = handler.reject(req, Error{Code::kUnavailable, "too many connections", {}, 1});
+  co_await write(stream, std::move(res), false, false);
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+}
+
+net::awaitable<bool> Server::Impl::write(beast::tcp_stream& stream, Response res, bool keep_alive,
+                                         bool head) {
+  bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), 11};
+  for (const auto& [name, value] : res.headers) out.insert(name, value);
+  out.keep_alive(keep_alive);
+  if (head) {
+    out.content_length(res.body.size());
+  } else {
+    out.body() = std::move(res.body);
+    out.prepare_payload();
+  }
+  stream.expires_after(options.write_timeout);
+  error_code ec;
+  co_await bhttp::async_write(stream, out, net::redirect_error(net::use_awaitable, ec));
+  co_return !ec;
+}
+
+net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn) {
+  auto& stream = conn->stream;
+  beast::flat_buffer buffer;
+  error_code ec;
+  const std::string remote_ip = stream.socket().remote_endpoint(ec).address().to_string();
+  bool first = true;
+
+  for (;;) {
+    // Wait for the first bytes of the next request. Shutdown cancels only this wait, so a
+    // request that has begun always gets its answer.
+    if (buffer.size() == 0) {
+      conn->idle = true;
+      if (stopping.load()) break;
+      stream.expires_after(first ? options.header_timeout : options.idle_timeout);
+      std::size_t n = co_await stream.async_read_some(buffer.prepare(kReadChunk),
+                                                       net::redirect_error(net::use_awaitable, ec));
+      conn->idle = false;
+      if (ec) break;  // closed, idle too long or shut down: nobody is waiting for an answer
+      buffer.commit(n);
+    }
+    conn->idle = false;
+    first = false;
+
+    Request req;
+    req.remote_ip = remote_ip;
+    req.received_at = std::chrono::steady_clock::now();
+
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+    parser.body_limit(options.max_body_bytes);
+    stream.expires_after(options.header_timeout);
+    co_await bhttp::async_read_header(stream, buffer, parser,
+                                      net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      if (ec == bhttp::error::end_of_stream || ec == net::error::eof ||
+          ec == net::error::connection_reset)
+        break;
+      Error error = Error::invalid("malformed HTTP request");
+      if (ec == bhttp::error::header_limit) {
+        error = classify_header_limit(buffer, options.max_request_line_bytes);
+      } else if (ec == bhttp::error::body_limit) {
+        error = Error{Code::kPayloadTooLarge, "request body exceeds the limit", {}, 0};
+      } else if (ec == beast::error::timeout) {
+        error = Error{Code::kRequestTimeout, "request headers not received in time", {}, 0};
+      }
+      if (parser.got_some()) {
+        try {
+          fill_request(req, parser.get());
+        } catch (...) {
+        }
+      }
+      co_await write(stream, handler.reject(req, error), false, false);
+      break;
+    }
+
+    const auto& header = parser.get();
+    fill_request(req, header);
+    std::optional<Error> refusal;
+    if (header.target().size() > options.max_request_line_bytes) {
+      refusal = Error{Code::kUriTooLong, "request target too long", {}, 0};
+    } else if (header.count(bhttp::field::content_length) &&
+               header.count(bhttp::field::transfer_encoding)) {
+      refusal = Error::invalid("both Content-Length and Transfer-Encoding");
+    } else if (req.path.empty() || req.path.front() != '/') {
+      refusal = Error::invalid("request target must be an absolute path");
+    }
+    if (refusal) {
+      co_await write(stream, handler.reject(req, *refusal), false, false);
+      break;
+    }
+    bool keep_alive = parser.keep_alive();
+    const bool may_block = handler.may_block(req);
+
+    if (!parser.is_done()) {
+      if (auto expect = req.headers.get("Expect"); expect && beast::iequals(*expect, "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        stream.expires_after(options.write_timeout);
+        co_await net::async_write(stream, net::buffer(kContinue.data(), kContinue.size()),
+                                  net::redirect_error(net::use_awaitable, ec));
+        if (ec) break;
+      }
+      stream.expires_after(options.body_timeout);
+      co_await bhttp::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+      if (ec) {
+        Error error = Error::invalid("malformed request body");
+        if (ec == bhttp::error::body_limit) {
+          error = Error{Code::kPayloadTooLarge, "request body exceeds the limit", {}, 0};
+        } else if (ec == beast::error::timeout) {
+          error = Error{Code::kRequestTimeout, "request body not received in time", {}, 0};
+        } else if (ec == bhttp::error::end_of_stream || ec == net::error::connection_reset) {
+          break;
+        }
+        co_await write(stream, handler.reject(req, error), false, false);
+        break;
+      }
+    }
+    req.body = std::move(parser.get().body());
+
+    Response res;
+    if (may_block) {
+      res = co_await net::co_spawn(
+          pool, [this, &req]() -> net::awaitable<Response> { co_return handler.handle(req); },
+          net::use_awaitable);
+    } else {
+      res = handler.handle(req);
+    }
+    keep_alive = keep_alive && !stopping.load();
+    if (!co_await write(stream, std::move(res), keep_alive, req.method == Method::kHead)) break;
+    if (!keep_alive) break;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.close();
+}
+
+Server::Server(ServerOptions options, RequestHandler& handler)
+    : impl_(std::make_unique<Impl>(std::move(options), handler)) {}
+
+Server::~Server() { stop(std::chrono::seconds(1)); }
+
+Result<void> Server::start() {
+  auto& i = *impl_;
+  error_code ec;
+  auto address = net::ip::make_address(i.options.host, ec);
+  if (ec) return fail(Error::invalid("listen address '" + i.options.host + "' is not an IP address"));
+  tcp::endpoint endpoint(address, i.options.port);
+  i.acceptor.open(endpoint.protocol(), ec);
+  if (!ec) i.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) i.acceptor.bind(endpoint, ec);
+  if (!ec) i.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return fail(Error::unavailable("cannot listen on " + i.options.host + ":" +
+                                   std::to_string(i.options.port) + ": " + ec.message()));
+  }
+  i.bound_port = i.acceptor.local_endpoint().port();
+  net::co_spawn(i.acceptor.get_executor(), i.accept_loop(), net::detached);
+  for (int t = 0; t < i.options.io_threads; ++t) i.threads.emplace_back([&i] { i.ioc.run(); });
+  return {};
+}
+
+std::uint16_t Server::port() const { return impl_->bound_port; }
+
+int Server::active_connections() const { return impl_->active.load(); }
+
+void Server::stop(std::chrono::milliseconds grace) {
+  auto& i = *impl_;
+  {
+    std::lock_guard lock(i.mu);
+    if (i.stopped) return;
+    i.stopped = true;
+  }
+  i.stopping.store(true);
+  net::post(i.acceptor.get_executor(), [&i] {
+    error_code ec;
+    i.acceptor.close(ec);
+  });
+  {
+    std::unique_lock lock(i.mu);
+    for (const auto& conn : i.connections) {
+      net::post(conn->stream.get_executor(), [conn] {
+        if (conn->idle) conn->stream.socket().cancel();
+      });
+    }
+    i.drained.wait_for(lock, grace, [&i] { return i.active.load() == 0; });
+  }
+  i.ioc.stop();
+  for (auto& t : i.threads) t.join();
+  i.threads.clear();
+  i.pool.join();
+}
+
+}  // namespace atrium::http

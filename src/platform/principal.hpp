@@ -1,0 +1,27 @@
+// Who is calling: built once per request by the authorizer, the only way a handler learns it.
+// This is the seed's Lambda authorizer context (org_id, permissions, email).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace atrium {
+
+struct Principal {
+  enum class Kind { kUser, kApiKey };
+
+  Kind kind = Kind::kUser;
+  std::string user_id;     // the user, or for an API key the user who created it
+  std::string api_key_id;  // set when kind == kApiKey
+  std::string email;
+  std::optional<std::string> org_id;  // the tenant; null only for a global super admin
+  std::vector<std::string> permissions;
+  std::string session_id;  // the refresh-token family behind an access token
+
+  // The actor recorded in audit entries.
+  const std::string& actor_id() const { return kind == Kind::kApiKey ? api_key_id : user_id; }
+  const char* actor_type() const { return kind == Kind::kApiKey ? "api_key" : "user"; }
+};
+
+}  // namespace atrium
