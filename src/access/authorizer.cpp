@@ -6,7 +6,8 @@ namespace atrium::access {
 
 Result<void> authorize(const http::Access& access, const std::optional<Principal>& principal) {
   switch (access.kind()) {
-    case http::Access::Kind::kPublic: return {};
+    case http::Access::Kind::kPublic:
+      return {};
     case http::Access::Kind::kAuthenticated:
       if (!principal) return fail(Error::unauthenticated());
       return {};

@@ -39,7 +39,8 @@ TEST(Permissions, SystemRolesMatchTheDesign) {
       if (r.name == name) return r;
     throw std::runtime_error("missing role");
   };
-  std::vector<std::string> admin(find(kTenantAdmin).permissions.begin(), find(kTenantAdmin).permissions.end());
+  std::vector<std::string> admin(find(kTenantAdmin).permissions.begin(),
+                                 find(kTenantAdmin).permissions.end());
   EXPECT_TRUE(allows(admin, "users:manage"));
   EXPECT_TRUE(allows(admin, "apikeys:manage"));
   EXPECT_FALSE(allows(admin, "org:manage"));  // as in the seed
@@ -54,7 +55,8 @@ TEST(Authorize, DenyByDefault) {
   Principal p;
   p.permissions = {"agents:read"};
   EXPECT_TRUE(authorize(http::Access::anyone(), std::nullopt));
-  EXPECT_EQ(authorize(http::Access::authenticated(), std::nullopt).error().code, Code::kUnauthenticated);
+  EXPECT_EQ(authorize(http::Access::authenticated(), std::nullopt).error().code,
+            Code::kUnauthenticated);
   EXPECT_TRUE(authorize(http::Access::authenticated(), p));
   EXPECT_EQ(authorize(http::Access::permission("agents:read"), std::nullopt).error().code,
             Code::kUnauthenticated);

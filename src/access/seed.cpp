@@ -28,8 +28,8 @@ Result<SeedReport> seed(db::Database& db) {
     }
 
     for (const auto& role : system_roles()) {
-      auto found = tx.query_one(
-          "SELECT id FROM roles WHERE organization_id IS NULL AND name = $1", {role.name});
+      auto found = tx.query_one("SELECT id FROM roles WHERE organization_id IS NULL AND name = $1",
+                                {role.name});
       if (!found) return fail(found.error());
       std::string role_id;
       if (*found) {

@@ -66,12 +66,14 @@ TEST_P(Seed, RepairsDriftedSystemRoles) {
   // Someone granted USER an extra permission and removed one.
   auto drift = db().transact({}, [](db::Tx& tx) -> Result<void> {
     auto a = tx.execute(
-        "INSERT INTO role_permissions (role_id, permission_id) SELECT r.id, p.id FROM roles r, permissions p"
+        "INSERT INTO role_permissions (role_id, permission_id) SELECT r.id, p.id FROM roles r, "
+        "permissions p"
         " WHERE r.name = 'USER' AND r.organization_id IS NULL AND p.name = 'audit:read'");
     if (!a) return fail(a.error());
     auto b = tx.execute(
         "DELETE FROM role_permissions WHERE role_id = (SELECT id FROM roles WHERE name = 'USER'"
-        " AND organization_id IS NULL) AND permission_id = (SELECT id FROM permissions WHERE name = 'org:read')");
+        " AND organization_id IS NULL) AND permission_id = (SELECT id FROM permissions WHERE name "
+        "= 'org:read')");
     if (!b) return fail(b.error());
     return {};
   });

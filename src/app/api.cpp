@@ -38,7 +38,8 @@ bool is_json(std::string_view content_type) {
   std::string lower(media);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower == "application/json" || (lower.starts_with("application/") && lower.ends_with("+json"));
+  return lower == "application/json" ||
+         (lower.starts_with("application/") && lower.ends_with("+json"));
 }
 
 }  // namespace
@@ -68,9 +69,9 @@ void Api::build_pipeline() {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - req.received_at).count();
     // Bounded label values: the route template, "static" for the console's files, else
     // "unmatched" (404s, refusals), never the raw path.
-    const std::string route = req.route                                        ? req.route->path
+    const std::string route = req.route                                     ? req.route->path
                               : res->status < 400 && !is_api_path(req.path) ? "static"
-                                                                             : "unmatched";
+                                                                            : "unmatched";
     const std::string method(http::method_name(req.method));
     metrics_
         .counter("atrium_http_requests_total", "HTTP requests by route, method and status",
@@ -150,7 +151,8 @@ void Api::build_pipeline() {
       Result<Response> res = next(req);
       if (!res) {
         if (res.error().code == Code::kInternal)
-          log::error("request failed", {{"request_id", req.request_id}, {"detail", res.error().detail}});
+          log::error("request failed",
+                     {{"request_id", req.request_id}, {"detail", res.error().detail}});
         return http::problem(res.error(), req.request_id);
       }
       return res;
@@ -163,16 +165,19 @@ void Api::build_pipeline() {
   });
 
   // 5. Route: find the handler (404 / 405 with Allow); non-API GETs go to the console's files.
-  inner_.use("route", [this](Request& req, const Pipeline::Next& next) { return route(req, next); });
+  inner_.use("route",
+             [this](Request& req, const Pipeline::Next& next) { return route(req, next); });
 
   // 6. Authenticate: credential → Principal. A credential that does not verify is refused even on
   //    a route that would not need one, so a client learns its token is bad.
   inner_.use("authenticate", [this](Request& req, const Pipeline::Next& next) -> Result<Response> {
-    if (req.route->access.kind() != http::Access::Kind::kPublic || req.headers.has("Authorization")) {
+    if (req.route->access.kind() != http::Access::Kind::kPublic ||
+        req.headers.has("Authorization")) {
       if (authenticator_) {
         auto principal = authenticator_->authenticate(req);
         if (!principal) {
-          if (req.route->access.kind() != http::Access::Kind::kPublic) return fail(principal.error());
+          if (req.route->access.kind() != http::Access::Kind::kPublic)
+            return fail(principal.error());
         } else {
           req.principal = std::move(*principal);
         }
@@ -192,7 +197,8 @@ void Api::build_pipeline() {
   inner_.use("json_body", [](Request& req, const Pipeline::Next& next) -> Result<Response> {
     if (body_expected(req.method) && !req.body.empty() &&
         !is_json(req.headers.get("Content-Type").value_or(""))) {
-      return fail(Error{Code::kUnsupportedMediaType, "request body must be application/json", {}, 0});
+      return fail(
+          Error{Code::kUnsupportedMediaType, "request body must be application/json", {}, 0});
     }
     return next(req);
   });
@@ -212,9 +218,11 @@ Result<Response> Api::route(Request& req, const Pipeline::Next& next) {
       res.headers.set("Allow", match.allow);
       return res;
     }
-    case http::Router::Match::Outcome::kNotFound: break;
+    case http::Router::Match::Outcome::kNotFound:
+      break;
   }
-  if (!is_api_path(req.path) && (req.method == http::Method::kGet || req.method == http::Method::kHead))
+  if (!is_api_path(req.path) &&
+      (req.method == http::Method::kGet || req.method == http::Method::kHead))
     return static_files_.serve(req);
   return fail(Error::not_found("no such route"));
 }

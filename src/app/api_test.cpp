@@ -39,23 +39,25 @@ class ApiTest : public ::testing::Test {
     std::ofstream(web / "index.html") << "<!doctype html><title>Atrium console</title>";
 
     http::Router router;
-    add_health_routes(router, metrics_,
-                      {{"database", [this]() -> Result<void> {
-                          if (db_down_) return fail(Error::unavailable());
-                          return {};
-                        }}});
-    router.add({Method::kGet, "/api/things/{id}", Access::permission("things:read"),
-                [](Request& r) -> Result<Response> {
-                  return Response::json(200, {{"id", r.param("id")}, {"org", *r.principal->org_id}});
-                }});
+    add_health_routes(router, metrics_, {{"database", [this]() -> Result<void> {
+                                            if (db_down_) return fail(Error::unavailable());
+                                            return {};
+                                          }}});
+    router.add(
+        {Method::kGet, "/api/things/{id}", Access::permission("things:read"),
+         [](Request& r) -> Result<Response> {
+           return Response::json(200, {{"id", r.param("id")}, {"org", *r.principal->org_id}});
+         }});
     router.add({Method::kPost, "/api/things", Access::permission("things:create"),
-                [](Request& r) -> Result<Response> { return Response::json(201, {{"got", r.body}}); }});
-    router.add({Method::kGet, "/api/throws", Access::anyone(),
-                [](Request&) -> Result<Response> { throw std::runtime_error("SELECT * FROM secrets"); }});
+                [](Request& r) -> Result<Response> {
+                  return Response::json(201, {{"got", r.body}});
+                }});
+    router.add({Method::kGet, "/api/throws", Access::anyone(), [](Request&) -> Result<Response> {
+                  throw std::runtime_error("SELECT * FROM secrets");
+                }});
     router.add({Method::kGet, "/api/fails", Access::anyone(),
                 [](Request&) -> Result<Response> { return fail(Error::internal()); }});
-    router.add({Method::kGet, "/api/public", Access::anyone(),
-                [](Request& r) -> Result<Response> {
+    router.add({Method::kGet, "/api/public", Access::anyone(), [](Request& r) -> Result<Response> {
                   return Response::json(200, {{"principal", r.principal.has_value()}});
                 }});
     api_ = std::make_unique<Api>(std::move(router), metrics_, &auth_,
@@ -160,7 +162,9 @@ TEST_F(ApiTest, OrderOfChecksCredentialsPermissionObject) {
 
 TEST_F(ApiTest, PublicRoutesIgnoreMissingCredentials) {
   EXPECT_EQ(json(call(Method::kGet, "/api/public"))["principal"], false);
-  EXPECT_EQ(json(call(Method::kGet, "/api/public", {{"Authorization", "Bearer good-x"}}))["principal"], true);
+  EXPECT_EQ(
+      json(call(Method::kGet, "/api/public", {{"Authorization", "Bearer good-x"}}))["principal"],
+      true);
 }
 
 TEST_F(ApiTest, BodiesMustBeJson) {
@@ -174,7 +178,8 @@ TEST_F(ApiTest, BodiesMustBeJson) {
   json_type["Content-Type"] = "application/json; charset=utf-8";
   EXPECT_EQ(call(Method::kPost, "/api/things", json_type, "{}").status, 201);
   // Without the permission the answer is 403, whatever the body.
-  expect_problem(call(Method::kPost, "/api/things", {{"Content-Type", "text/plain"}, {"Authorization", "Bearer good-x"}}, "x"),
+  expect_problem(call(Method::kPost, "/api/things",
+                      {{"Content-Type", "text/plain"}, {"Authorization", "Bearer good-x"}}, "x"),
                  403, "permission_denied");
 }
 
@@ -207,10 +212,12 @@ TEST_F(ApiTest, MetricsCountRequestsByRouteAndStatus) {
   call(Method::kGet, "/api/nothing");
   auto r = call(Method::kGet, "/metrics");
   EXPECT_EQ(r.status, 200);
-  EXPECT_NE(r.body.find("atrium_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 2"),
-            std::string::npos)
+  EXPECT_NE(
+      r.body.find("atrium_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 2"),
+      std::string::npos)
       << r.body;
-  EXPECT_NE(r.body.find("atrium_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1"),
+  EXPECT_NE(r.body.find(
+                "atrium_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1"),
             std::string::npos);
   EXPECT_NE(r.body.find("atrium_http_request_duration_seconds_bucket{route=\"/healthz\""),
             std::string::npos);

@@ -71,11 +71,9 @@ int serve(Config config) {
   metrics::Registry metrics;
   http::Router router;
   db::Database& database = **db;
-  add_health_routes(router, metrics,
-                    {{"database", [&database] { return database.ping(); }}});
+  add_health_routes(router, metrics, {{"database", [&database] { return database.ping(); }}});
 
-  Api api(std::move(router), metrics, nullptr,
-          ApiOptions{config.web_root, config.allowed_origins});
+  Api api(std::move(router), metrics, nullptr, ApiOptions{config.web_root, config.allowed_origins});
 
   http::ServerOptions options;
   options.host = config.listen_host;
@@ -88,7 +86,8 @@ int serve(Config config) {
   options.handler_threads = config.handler_threads;
   http::Server server(options, api);
   metrics.gauge("atrium_http_connections", "Open HTTP connections", [&server] {
-    return std::vector<std::pair<metrics::Labels, double>>{{{}, static_cast<double>(server.active_connections())}};
+    return std::vector<std::pair<metrics::Labels, double>>{
+        {{}, static_cast<double>(server.active_connections())}};
   });
   if (auto s = server.start(); !s) return report(s.error(), "cannot start the server");
 

@@ -5,7 +5,7 @@
 
 namespace atrium::app {
 
-int serve(Config config);    // migrate, seed, then serve HTTP until SIGTERM/SIGINT
+int serve(Config config);  // migrate, seed, then serve HTTP until SIGTERM/SIGINT
 int migrate(const Config& config);
 int seed(const Config& config);
 

@@ -11,7 +11,7 @@
 namespace atrium::app {
 
 struct ReadinessCheck {
-  std::string component;               // "database", "broker", …
+  std::string component;                // "database", "broker", …
   std::function<Result<void>()> check;  // may block; must be quick
 };
 

@@ -22,14 +22,16 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  CLI::App cli{"Atrium: a self-hostable multi-tenant SaaS core.\n"
-               "Settings come from ATRIUM_* environment variables, an optional TOML file (--config)\n"
-               "and the flags below, which win."};
+  CLI::App cli{
+      "Atrium: a self-hostable multi-tenant SaaS core.\n"
+      "Settings come from ATRIUM_* environment variables, an optional TOML file (--config)\n"
+      "and the flags below, which win."};
   cli.require_subcommand(1);
   cli.fallthrough();
 
   ConfigSources sources;
-  cli.add_option("--config", sources.config_file, "TOML configuration file")->check(CLI::ExistingFile);
+  cli.add_option("--config", sources.config_file, "TOML configuration file")
+      ->check(CLI::ExistingFile);
   std::map<std::string, std::string> flag_values;
   for (const auto& s : settings()) {
     if (s.secret) continue;  // secrets never on a command line (visible in ps)
@@ -39,9 +41,11 @@ int main(int argc, char** argv) {
                    std::string(s.help) + " [" + std::string(s.env) + "]");
   }
 
-  auto* serve = cli.add_subcommand("serve", "Migrate, seed and serve the API, WebSocket and console");
+  auto* serve =
+      cli.add_subcommand("serve", "Migrate, seed and serve the API, WebSocket and console");
   auto* migrate = cli.add_subcommand("migrate", "Apply pending database migrations");
-  auto* seed = cli.add_subcommand("seed", "Seed the permission catalog and system roles (idempotent)");
+  auto* seed =
+      cli.add_subcommand("seed", "Seed the permission catalog and system roles (idempotent)");
   auto* version = cli.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(cli, argc, argv);

@@ -17,8 +17,8 @@
 namespace atrium::broker {
 
 struct Event {
-  std::string topic;   // e.g. "task.status", "auth.revoke"
-  std::string tenant;  // organization id; empty for platform-wide events
+  std::string topic;    // e.g. "task.status", "auth.revoke"
+  std::string tenant;   // organization id; empty for platform-wide events
   std::string payload;  // JSON text
 };
 

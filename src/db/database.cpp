@@ -10,10 +10,14 @@ std::optional<std::string> Row::optional_text(std::size_t i) const {
   return std::visit(
       [](const auto& v) -> std::optional<std::string> {
         using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::nullptr_t>) return std::nullopt;
-        else if constexpr (std::is_same_v<T, std::string>) return v;
-        else if constexpr (std::is_same_v<T, bool>) return std::string(v ? "true" : "false");
-        else return std::to_string(v);
+        if constexpr (std::is_same_v<T, std::nullptr_t>)
+          return std::nullopt;
+        else if constexpr (std::is_same_v<T, std::string>)
+          return v;
+        else if constexpr (std::is_same_v<T, bool>)
+          return std::string(v ? "true" : "false");
+        else
+          return std::to_string(v);
       },
       cells_.at(i).variant());
 }
@@ -22,12 +26,14 @@ std::int64_t Row::integer(std::size_t i) const {
   return std::visit(
       [](const auto& v) -> std::int64_t {
         using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::nullptr_t>) return 0;
+        if constexpr (std::is_same_v<T, std::nullptr_t>)
+          return 0;
         else if constexpr (std::is_same_v<T, std::string>) {
           std::int64_t out = 0;
           std::from_chars(v.data(), v.data() + v.size(), out);
           return out;
-        } else return static_cast<std::int64_t>(v);
+        } else
+          return static_cast<std::int64_t>(v);
       },
       cells_.at(i).variant());
 }
@@ -36,9 +42,12 @@ double Row::real(std::size_t i) const {
   return std::visit(
       [](const auto& v) -> double {
         using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::nullptr_t>) return 0;
-        else if constexpr (std::is_same_v<T, std::string>) return std::strtod(v.c_str(), nullptr);
-        else return static_cast<double>(v);
+        if constexpr (std::is_same_v<T, std::nullptr_t>)
+          return 0;
+        else if constexpr (std::is_same_v<T, std::string>)
+          return std::strtod(v.c_str(), nullptr);
+        else
+          return static_cast<double>(v);
       },
       cells_.at(i).variant());
 }
@@ -47,10 +56,12 @@ bool Row::boolean(std::size_t i) const {
   return std::visit(
       [](const auto& v) -> bool {
         using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::nullptr_t>) return false;
+        if constexpr (std::is_same_v<T, std::nullptr_t>)
+          return false;
         else if constexpr (std::is_same_v<T, std::string>)
           return v == "t" || v == "true" || v == "1";
-        else return v != 0;
+        else
+          return v != 0;
       },
       cells_.at(i).variant());
 }

@@ -93,7 +93,8 @@ class Tx {
   }
   // The first row, or nullopt when there is none.
   Result<std::optional<Row>> query_one(std::string_view sql, Params params);
-  Result<std::optional<Row>> query_one(std::string_view sql, std::initializer_list<Value> params = {}) {
+  Result<std::optional<Row>> query_one(std::string_view sql,
+                                       std::initializer_list<Value> params = {}) {
     return query_one(sql, Params(params.begin(), params.size()));
   }
 };

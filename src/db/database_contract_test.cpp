@@ -52,7 +52,8 @@ TEST_P(DatabaseContract, RoundTripsEveryParameterType) {
         {"i1", "first", std::int64_t{1} << 40, 2.5, true, nullptr});
     if (!ins) return fail(ins.error());
     EXPECT_EQ(*ins, 1);
-    auto row = tx.query_one("SELECT id, name, n, score, flag, note FROM items WHERE id = $1", {"i1"});
+    auto row =
+        tx.query_one("SELECT id, name, n, score, flag, note FROM items WHERE id = $1", {"i1"});
     if (!row) return fail(row.error());
     return **row;
   });
@@ -93,11 +94,14 @@ TEST_P(DatabaseContract, RollsBackOnError) {
 }
 
 TEST_P(DatabaseContract, RollsBackOnThrow) {
-  EXPECT_THROW(db().transact({}, [](Tx& tx) -> Result<void> {
-    (void)tx.execute("INSERT INTO items (id, name) VALUES ($1, $2)", {"a", "alpha"});
-    throw std::runtime_error("boom");
-  }),
-               std::runtime_error);
+  EXPECT_THROW(
+      db().transact(
+          {},
+          [](Tx& tx) -> Result<void> {
+            (void)tx.execute("INSERT INTO items (id, name) VALUES ($1, $2)", {"a", "alpha"});
+            throw std::runtime_error("boom");
+          }),
+      std::runtime_error);
   EXPECT_EQ(count(), 0);
 }
 
@@ -124,7 +128,8 @@ TEST_P(DatabaseContract, ForeignKeyViolationIsConflict) {
   ASSERT_TRUE(db().transact({}, [](Tx& tx) {
     return tx.execute("INSERT INTO children (id, item_id) VALUES ($1, $2)", {"c", "a"});
   }));
-  auto in_use = db().transact({}, [](Tx& tx) { return tx.execute("DELETE FROM items WHERE id = $1", {"a"}); });
+  auto in_use = db().transact(
+      {}, [](Tx& tx) { return tx.execute("DELETE FROM items WHERE id = $1", {"a"}); });
   ASSERT_FALSE(in_use);
   EXPECT_EQ(in_use.error().code, Code::kConflict);
 }
@@ -145,17 +150,20 @@ TEST_P(DatabaseContract, WrongParameterCountIsRefused) {
 TEST_P(DatabaseContract, AffectedRowCounts) {
   ASSERT_TRUE(insert("a", "alpha", 1));
   ASSERT_TRUE(insert("b", "beta", 1));
-  auto r = db().transact({}, [](Tx& tx) { return tx.execute("UPDATE items SET n = n + 1 WHERE n = $1", {1}); });
+  auto r = db().transact(
+      {}, [](Tx& tx) { return tx.execute("UPDATE items SET n = n + 1 WHERE n = $1", {1}); });
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, 2);
-  auto none = db().transact({}, [](Tx& tx) { return tx.execute("DELETE FROM items WHERE id = $1", {"zzz"}); });
+  auto none = db().transact(
+      {}, [](Tx& tx) { return tx.execute("DELETE FROM items WHERE id = $1", {"zzz"}); });
   ASSERT_TRUE(none);
   EXPECT_EQ(*none, 0);
 }
 
 TEST_P(DatabaseContract, ReturningClauseWorks) {
   auto r = db().transact({}, [](Tx& tx) {
-    return tx.query_one("INSERT INTO items (id, name, n) VALUES ($1, $2, $3) RETURNING id, n", {"r", "ret", 7});
+    return tx.query_one("INSERT INTO items (id, name, n) VALUES ($1, $2, $3) RETURNING id, n",
+                        {"r", "ret", 7});
   });
   ASSERT_TRUE(r && *r);
   EXPECT_EQ((*r)->text(0), "r");
@@ -171,7 +179,9 @@ TEST_P(DatabaseContract, UpsertWorks) {
         {"a", "alpha", 9});
   });
   ASSERT_TRUE(r) << r.error().detail;
-  auto n = db().transact({.read_only = true}, [](Tx& tx) { return tx.query_one("SELECT n FROM items WHERE id = $1", {"a"}); });
+  auto n = db().transact({.read_only = true}, [](Tx& tx) {
+    return tx.query_one("SELECT n FROM items WHERE id = $1", {"a"});
+  });
   ASSERT_TRUE(n && *n);
   EXPECT_EQ((*n)->integer(0), 9);
 }
@@ -187,9 +197,10 @@ TEST_P(DatabaseContract, ConcurrentWritersAllSucceed) {
         auto r = db().transact({}, [&](Tx& tx) -> Result<void> {
           auto c = tx.query_one("SELECT COUNT(*) FROM items");
           if (!c) return fail(c.error());
-          auto ins = tx.execute("INSERT INTO items (id, name, n) VALUES ($1, $2, $3)",
-                                {std::to_string(t) + "-" + std::to_string(i),
-                                 "n" + std::to_string(t) + "-" + std::to_string(i), (*c)->integer(0)});
+          auto ins =
+              tx.execute("INSERT INTO items (id, name, n) VALUES ($1, $2, $3)",
+                         {std::to_string(t) + "-" + std::to_string(i),
+                          "n" + std::to_string(t) + "-" + std::to_string(i), (*c)->integer(0)});
           if (!ins) return fail(ins.error());
           return {};
         });
@@ -212,7 +223,8 @@ TEST_P(DatabaseContract, ConcurrentWritersAllSucceed) {
 
 TEST_P(DatabaseContract, PingAnswers) { EXPECT_TRUE(db().ping()); }
 
-INSTANTIATE_TEST_SUITE_P(Backends, DatabaseContract, ::testing::ValuesIn(atrium::testing::backends()),
+INSTANTIATE_TEST_SUITE_P(Backends, DatabaseContract,
+                         ::testing::ValuesIn(atrium::testing::backends()),
                          atrium::testing::BackendName());
 
 }  // namespace

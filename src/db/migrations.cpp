@@ -55,7 +55,8 @@ Result<std::vector<Parsed>> parse(std::span<const MigrationSource> migrations) {
 
 }  // namespace
 
-Result<std::vector<std::string>> migrate(Database& db, std::span<const MigrationSource> migrations) {
+Result<std::vector<std::string>> migrate(Database& db,
+                                         std::span<const MigrationSource> migrations) {
   auto ordered = parse(migrations);
   if (!ordered) return fail(ordered.error());
 
@@ -78,14 +79,16 @@ Result<std::vector<std::string>> migrate(Database& db, std::span<const Migration
       if (!existing) return fail(existing.error());
       if (*existing) {
         if ((*existing)->text(0) != checksum) {
-          return fail(Error::conflict("migration " + name +
-                                      " was changed after it was applied; add a new migration instead"));
+          return fail(
+              Error::conflict("migration " + name +
+                              " was changed after it was applied; add a new migration instead"));
         }
         return false;
       }
       if (auto r = tx.execute_script(m.source->sql); !r) return fail(r.error());
       auto r = tx.execute(
-          "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
+          "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, "
+          "$4)",
           {m.version, name, checksum, format_time(std::chrono::system_clock::now())});
       if (!r) return fail(r.error());
       return true;

@@ -24,13 +24,14 @@ class Migrations : public ::testing::TestWithParam<Backend> {
   Database& db() { return *t_->db; }
 
   bool table_exists(const std::string& name) {
-    auto r = db().transact({.read_only = true}, [&](Tx& tx) {
-      return tx.query("SELECT COUNT(*) FROM " + name);
-    });
+    auto r = db().transact({.read_only = true},
+                           [&](Tx& tx) { return tx.query("SELECT COUNT(*) FROM " + name); });
     return r.has_value();
   }
   std::int64_t versions() {
-    auto r = db().transact({.read_only = true}, [](Tx& tx) { return tx.query_one("SELECT COUNT(*) FROM schema_migrations"); });
+    auto r = db().transact({.read_only = true}, [](Tx& tx) {
+      return tx.query_one("SELECT COUNT(*) FROM schema_migrations");
+    });
     return r && *r ? (*r)->integer(0) : -1;
   }
 
@@ -53,7 +54,8 @@ TEST_P(Migrations, RerunAppliesNothing) {
   auto again = migrate(db(), list);
   ASSERT_TRUE(again);
   EXPECT_TRUE(again->empty());
-  auto rows = db().transact({.read_only = true}, [](Tx& tx) { return tx.query("SELECT id FROM b"); });
+  auto rows =
+      db().transact({.read_only = true}, [](Tx& tx) { return tx.query("SELECT id FROM b"); });
   ASSERT_TRUE(rows);
   EXPECT_EQ(rows->size(), 1u);  // the data step did not run twice
 }

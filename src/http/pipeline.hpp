@@ -17,11 +17,14 @@ class Pipeline {
  public:
   class Next {
    public:
-    Result<Response> operator()(Request& req) const { return pipeline_->call(index_, req, *terminal_); }
+    Result<Response> operator()(Request& req) const {
+      return pipeline_->call(index_, req, *terminal_);
+    }
 
    private:
     friend class Pipeline;
-    Next(const Pipeline* p, std::size_t i, const Handler* t) : pipeline_(p), index_(i), terminal_(t) {}
+    Next(const Pipeline* p, std::size_t i, const Handler* t)
+        : pipeline_(p), index_(i), terminal_(t) {}
     const Pipeline* pipeline_;
     std::size_t index_;
     const Handler* terminal_;
@@ -30,7 +33,9 @@ class Pipeline {
   using Middleware = std::function<Result<Response>(Request&, const Next&)>;
 
   void use(std::string name, Middleware middleware);
-  Result<Response> run(Request& req, const Handler& terminal) const { return call(0, req, terminal); }
+  Result<Response> run(Request& req, const Handler& terminal) const {
+    return call(0, req, terminal);
+  }
 
   std::vector<std::string> names() const;
 

@@ -69,7 +69,8 @@ TEST(Router, HeadFallsBackToGet) {
 TEST(Router, RefusesDuplicatesAndMalformedTemplates) {
   Router r;
   r.add({Method::kGet, "/a/{id}", Access::anyone(), named("a")});
-  EXPECT_THROW(r.add({Method::kGet, "/a/{id}", Access::anyone(), named("b")}), std::invalid_argument);
+  EXPECT_THROW(r.add({Method::kGet, "/a/{id}", Access::anyone(), named("b")}),
+               std::invalid_argument);
   EXPECT_THROW(r.add({Method::kGet, "a", Access::anyone(), named("c")}), std::invalid_argument);
   EXPECT_THROW(r.add({Method::kGet, "/a/{x", Access::anyone(), named("d")}), std::invalid_argument);
 }

@@ -55,7 +55,8 @@ void fill_request(Request& req, const bhttp::request_header<>& h) {
   auto q = target.find('?');
   req.path = std::string(target.substr(0, q));
   if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
-  for (const auto& field : h) req.headers.add(std::string(field.name_string()), std::string(field.value()));
+  for (const auto& field : h)
+    req.headers.add(std::string(field.name_string()), std::string(field.value()));
 }
 
 }  // namespace
@@ -95,8 +96,8 @@ net::awaitable<void> Server::Impl::accept_loop() {
   net::steady_timer backoff(acceptor.get_executor());
   for (;;) {
     error_code ec;
-    tcp::socket socket =
-        co_await acceptor.async_accept(net::make_strand(ioc), net::redirect_error(net::use_awaitable, ec));
+    tcp::socket socket = co_await acceptor.async_accept(
+        net::make_strand(ioc), net::redirect_error(net::use_awaitable, ec));
     if (stopping.load()) co_return;
     if (ec) {
       if (ec == net::error::operation_aborted) co_return;
@@ -176,7 +177,7 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn) {
       if (stopping.load()) break;
       stream.expires_after(first ? options.header_timeout : options.idle_timeout);
       std::size_t n = co_await stream.async_read_some(buffer.prepare(kReadChunk),
-                                                       net::redirect_error(net::use_awaitable, ec));
+                                                      net::redirect_error(net::use_awaitable, ec));
       conn->idle = false;
       if (ec) break;  // closed, idle too long or shut down: nobody is waiting for an answer
       buffer.commit(n);
@@ -235,7 +236,8 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn) {
     const bool may_block = handler.may_block(req);
 
     if (!parser.is_done()) {
-      if (auto expect = req.headers.get("Expect"); expect && beast::iequals(*expect, "100-continue")) {
+      if (auto expect = req.headers.get("Expect");
+          expect && beast::iequals(*expect, "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         stream.expires_after(options.write_timeout);
         co_await net::async_write(stream, net::buffer(kContinue.data(), kContinue.size()),
@@ -243,7 +245,8 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn) {
         if (ec) break;
       }
       stream.expires_after(options.body_timeout);
-      co_await bhttp::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+      co_await bhttp::async_read(stream, buffer, parser,
+                                 net::redirect_error(net::use_awaitable, ec));
       if (ec) {
         Error error = Error::invalid("malformed request body");
         if (ec == bhttp::error::body_limit) {
@@ -284,7 +287,8 @@ Result<void> Server::start() {
   auto& i = *impl_;
   error_code ec;
   auto address = net::ip::make_address(i.options.host, ec);
-  if (ec) return fail(Error::invalid("listen address '" + i.options.host + "' is not an IP address"));
+  if (ec)
+    return fail(Error::invalid("listen address '" + i.options.host + "' is not an IP address"));
   tcp::endpoint endpoint(address, i.options.port);
   i.acceptor.open(endpoint.protocol(), ec);
   if (!ec) i.acceptor.set_option(net::socket_base::reuse_address(true), ec);

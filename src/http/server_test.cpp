@@ -57,7 +57,8 @@ class TestHandler final : public RequestHandler {
       gate.arrived();
       gate.wait();
     }
-    return Response::json(200, {{"path", req.path}, {"body", req.body}, {"method", req.method_text}});
+    return Response::json(200,
+                          {{"path", req.path}, {"body", req.body}, {"method", req.method_text}});
   }
 
   Response reject(Request&, const Error& error) override {
@@ -105,7 +106,9 @@ TEST_F(ServerTest, AnswersAndKeepsAlive) {
 TEST_F(ServerTest, ChunkedBodiesAreRead) {
   start();
   HttpConnection c(port());
-  c.send("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  c.send(
+      "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
   auto r = c.read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->json()["body"], "abcde");
@@ -117,7 +120,9 @@ TEST_F(ServerTest, BodyOverLimitIs413) {
   start(o);
   {
     HttpConnection c(port());
-    c.send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1025\r\n\r\n");
+    c.send(
+        "POST /x HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+        "1025\r\n\r\n");
     auto r = c.read();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 413);
@@ -165,7 +170,8 @@ TEST_F(ServerTest, LargeHeadersAre431) {
   start();
   HttpConnection c(port());
   std::string fields;
-  for (int i = 0; i < 40; ++i) fields += "X-Filler-" + std::to_string(i) + ": " + std::string(500, 'v') + "\r\n";
+  for (int i = 0; i < 40; ++i)
+    fields += "X-Filler-" + std::to_string(i) + ": " + std::string(500, 'v') + "\r\n";
   c.send(get("/a", fields));
   auto r = c.read();
   ASSERT_TRUE(r);
@@ -176,7 +182,9 @@ TEST_F(ServerTest, LargeHeadersAre431) {
 TEST_F(ServerTest, ContentLengthWithTransferEncodingIs400) {
   start();
   HttpConnection c(port());
-  c.send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  c.send(
+      "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n0\r\n\r\n");
   auto r = c.read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);

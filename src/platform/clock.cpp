@@ -38,8 +38,8 @@ bool read_int(std::string_view s, std::size_t pos, std::size_t len, int& out) {
 std::optional<TimePoint> parse_time(std::string_view s) {
   // YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)
   int year, mon, day, hour, min, sec;
-  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      s[13] != ':' || s[16] != ':')
+  if (s.size() < 20 || s[4] != '-' || s[7] != '-' ||
+      (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
     return std::nullopt;
   if (!read_int(s, 0, 4, year) || !read_int(s, 5, 2, mon) || !read_int(s, 8, 2, day) ||
       !read_int(s, 11, 2, hour) || !read_int(s, 14, 2, min) || !read_int(s, 17, 2, sec))

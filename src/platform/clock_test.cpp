@@ -26,8 +26,9 @@ TEST(Clock, ParsesOffsetsAndShortFractions) {
 }
 
 TEST(Clock, RejectsMalformed) {
-  for (const char* bad : {"", "2026-11-27", "2026-13-01T00:00:00Z", "2026-11-27T02:44:23",
-                          "2026-11-27T02:44:23.Z", "2026-11-27T02:44:23Zjunk", "x026-11-27T02:44:23Z"}) {
+  for (const char* bad :
+       {"", "2026-11-27", "2026-13-01T00:00:00Z", "2026-11-27T02:44:23", "2026-11-27T02:44:23.Z",
+        "2026-11-27T02:44:23Zjunk", "x026-11-27T02:44:23Z"}) {
     EXPECT_FALSE(parse_time(bad)) << bad;
   }
 }

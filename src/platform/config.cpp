@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 #include <sys/stat.h>
+#include <toml++/toml.h>
 
 #include <algorithm>
 #include <charconv>
@@ -11,7 +12,6 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
-#include <toml++/toml.h>
 
 #include "platform/ids.hpp"
 
@@ -115,8 +115,8 @@ Problem set_jwt_keys(Config& c, std::string_view v) {
       return "expected kid:secret[,kid:secret...]";
     JwtKey key{std::string(part.substr(0, colon)), std::string(part.substr(colon + 1))};
     bool kid_ok = key.kid.size() <= 64 && std::all_of(key.kid.begin(), key.kid.end(), [](char ch) {
-                    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' ||
-                           ch == '_' || ch == '.';
+                    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' ||
+                           ch == '.';
                   });
     if (!kid_ok) return "a kid may hold only letters, digits, '-', '_' and '.' (64 at most)";
     for (const auto& k : keys)
@@ -200,8 +200,8 @@ const std::vector<Setting> kSettings = {
      set_jwt_keys},
     {"data_key", "ATRIUM_DATA_KEY", true, "32-byte key (base64) sealing organization secrets",
      set_data_key},
-    {"llm_keys", "ATRIUM_LLM_KEYS", true, "JSON object of platform LLM keys, e.g. {\"openai\":\"…\"}",
-     set_llm_keys},
+    {"llm_keys", "ATRIUM_LLM_KEYS", true,
+     "JSON object of platform LLM keys, e.g. {\"openai\":\"…\"}", set_llm_keys},
     {"web_root", "ATRIUM_WEB_ROOT", false, "directory of the console's built files",
      [](Config& c, std::string_view v) { return set_nonempty(c.web_root, v); }},
     {"allowed_origins", "ATRIUM_ALLOWED_ORIGINS", false,
@@ -328,7 +328,8 @@ Result<Config> load_config(const ConfigSources& sources) {
   if (c.database_url.empty()) {
     c.database_url = "sqlite://" + (std::filesystem::path(c.data_dir) / "atrium.db").string();
   }
-  if (c.workers == 0) c.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (c.workers == 0)
+    c.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return c;
 }
 
@@ -369,17 +370,20 @@ Result<void> resolve_secrets(Config& c) {
     if (c.jwt_keys.empty()) return fail(Error::invalid("ATRIUM_JWT_KEYS: required in production"));
     for (const auto& k : c.jwt_keys) {
       if (k.secret.size() < kMinSecretBytes || looks_like_example(k.secret))
-        return fail(Error::invalid("ATRIUM_JWT_KEYS: key '" + k.kid + "' must be a random secret of at least 32 characters"));
+        return fail(Error::invalid("ATRIUM_JWT_KEYS: key '" + k.kid +
+                                   "' must be a random secret of at least 32 characters"));
     }
     if (c.data_key.empty()) return fail(Error::invalid("ATRIUM_DATA_KEY: required in production"));
-    if (std::all_of(c.data_key.begin(), c.data_key.end(), [&](char ch) { return ch == c.data_key[0]; }))
+    if (std::all_of(c.data_key.begin(), c.data_key.end(),
+                    [&](char ch) { return ch == c.data_key[0]; }))
       return fail(Error::invalid("ATRIUM_DATA_KEY: not a random key"));
     return {};
   }
 
   const std::filesystem::path dir(c.data_dir);
   if (c.jwt_keys.empty()) {
-    auto text = load_or_create(dir / "jwt_keys", [] { return "dev-" + random_token(6) + ":" + random_token(48); });
+    auto text = load_or_create(dir / "jwt_keys",
+                               [] { return "dev-" + random_token(6) + ":" + random_token(48); });
     if (!text) return fail(text.error());
     if (auto problem = set_jwt_keys(c, *text))
       return fail(Error::invalid((dir / "jwt_keys").string() + ": " + *problem));

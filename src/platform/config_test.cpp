@@ -52,12 +52,18 @@ TEST(Config, InvalidValuesNameTheSetting) {
   struct Case {
     const char* var;
     const char* value;
-  } cases[] = {{"ATRIUM_LISTEN", "nonsense"}, {"ATRIUM_LISTEN", "1.2.3.4:70000"},
-               {"ATRIUM_DATABASE_URL", "mysql://x"}, {"ATRIUM_BROKER_URL", "redis://x"},
-               {"ATRIUM_ENV", "staging"}, {"ATRIUM_JWT_KEYS", "nokid"},
-               {"ATRIUM_JWT_KEYS", "a:x,a:y"}, {"ATRIUM_DATA_KEY", "c2hvcnQ="},
-               {"ATRIUM_LLM_KEYS", "[1]"}, {"ATRIUM_WORKERS", "-1"},
-               {"ATRIUM_LOG_LEVEL", "loud"}, {"ATRIUM_ALLOWED_ORIGINS", "example.com"},
+  } cases[] = {{"ATRIUM_LISTEN", "nonsense"},
+               {"ATRIUM_LISTEN", "1.2.3.4:70000"},
+               {"ATRIUM_DATABASE_URL", "mysql://x"},
+               {"ATRIUM_BROKER_URL", "redis://x"},
+               {"ATRIUM_ENV", "staging"},
+               {"ATRIUM_JWT_KEYS", "nokid"},
+               {"ATRIUM_JWT_KEYS", "a:x,a:y"},
+               {"ATRIUM_DATA_KEY", "c2hvcnQ="},
+               {"ATRIUM_LLM_KEYS", "[1]"},
+               {"ATRIUM_WORKERS", "-1"},
+               {"ATRIUM_LOG_LEVEL", "loud"},
+               {"ATRIUM_ALLOWED_ORIGINS", "example.com"},
                {"ATRIUM_MAX_BODY_BYTES", "12abc"}};
   for (const auto& tc : cases) {
     Env env{{{tc.var, tc.value}}};
@@ -152,7 +158,8 @@ TEST(Config, ProductionRefusesWeakOrMissingSecrets) {
     ASSERT_FALSE(r) << tc.named;
     EXPECT_NE(r.error().detail.find(tc.named), std::string::npos) << r.error().detail;
   }
-  auto ok = load(Env{{{"ATRIUM_ENV", "production"}, {"ATRIUM_JWT_KEYS", strong}, {"ATRIUM_DATA_KEY", key}}});
+  auto ok = load(
+      Env{{{"ATRIUM_ENV", "production"}, {"ATRIUM_JWT_KEYS", strong}, {"ATRIUM_DATA_KEY", key}}});
   ASSERT_TRUE(ok);
   EXPECT_TRUE(resolve_secrets(*ok));
 }

@@ -43,25 +43,38 @@ struct CodeInfo {
 
 constexpr CodeInfo info(Code code) {
   switch (code) {
-    case Code::kInvalidRequest: return {400, "invalid_request", "Invalid request"};
-    case Code::kUnauthenticated: return {401, "unauthenticated", "Unauthenticated"};
-    case Code::kInvalidCredentials: return {401, "invalid_credentials", "Invalid credentials"};
-    case Code::kPermissionDenied: return {403, "permission_denied", "Permission denied"};
+    case Code::kInvalidRequest:
+      return {400, "invalid_request", "Invalid request"};
+    case Code::kUnauthenticated:
+      return {401, "unauthenticated", "Unauthenticated"};
+    case Code::kInvalidCredentials:
+      return {401, "invalid_credentials", "Invalid credentials"};
+    case Code::kPermissionDenied:
+      return {403, "permission_denied", "Permission denied"};
     case Code::kPrivilegeEscalation:
       return {403, "privilege_escalation", "Privilege escalation"};
-    case Code::kNotFound: return {404, "not_found", "Not found"};
-    case Code::kMethodNotAllowed: return {405, "method_not_allowed", "Method not allowed"};
-    case Code::kRequestTimeout: return {408, "request_timeout", "Request timeout"};
-    case Code::kConflict: return {409, "conflict", "Conflict"};
-    case Code::kPayloadTooLarge: return {413, "payload_too_large", "Payload too large"};
-    case Code::kUriTooLong: return {414, "uri_too_long", "URI too long"};
+    case Code::kNotFound:
+      return {404, "not_found", "Not found"};
+    case Code::kMethodNotAllowed:
+      return {405, "method_not_allowed", "Method not allowed"};
+    case Code::kRequestTimeout:
+      return {408, "request_timeout", "Request timeout"};
+    case Code::kConflict:
+      return {409, "conflict", "Conflict"};
+    case Code::kPayloadTooLarge:
+      return {413, "payload_too_large", "Payload too large"};
+    case Code::kUriTooLong:
+      return {414, "uri_too_long", "URI too long"};
     case Code::kUnsupportedMediaType:
       return {415, "unsupported_media_type", "Unsupported media type"};
-    case Code::kRateLimited: return {429, "rate_limited", "Too many requests"};
+    case Code::kRateLimited:
+      return {429, "rate_limited", "Too many requests"};
     case Code::kHeadersTooLarge:
       return {431, "headers_too_large", "Request header fields too large"};
-    case Code::kInternal: return {500, "internal", "Internal server error"};
-    case Code::kUnavailable: return {503, "unavailable", "Service unavailable"};
+    case Code::kInternal:
+      return {500, "internal", "Internal server error"};
+    case Code::kUnavailable:
+      return {503, "unavailable", "Service unavailable"};
   }
   return {500, "internal", "Internal server error"};
 }

@@ -13,22 +13,22 @@
 namespace atrium {
 
 enum class Code {
-  kInvalidRequest,         // 400 invalid_request
-  kUnauthenticated,        // 401 unauthenticated
-  kInvalidCredentials,     // 401 invalid_credentials
-  kPermissionDenied,       // 403 permission_denied
-  kPrivilegeEscalation,    // 403 privilege_escalation
-  kNotFound,               // 404 not_found
-  kMethodNotAllowed,       // 405 method_not_allowed
-  kRequestTimeout,         // 408 request_timeout
-  kConflict,               // 409 conflict
-  kPayloadTooLarge,        // 413 payload_too_large
-  kUriTooLong,             // 414 uri_too_long
-  kUnsupportedMediaType,   // 415 unsupported_media_type
-  kRateLimited,            // 429 rate_limited
-  kHeadersTooLarge,        // 431 headers_too_large
-  kInternal,               // 500 internal
-  kUnavailable,            // 503 unavailable
+  kInvalidRequest,        // 400 invalid_request
+  kUnauthenticated,       // 401 unauthenticated
+  kInvalidCredentials,    // 401 invalid_credentials
+  kPermissionDenied,      // 403 permission_denied
+  kPrivilegeEscalation,   // 403 privilege_escalation
+  kNotFound,              // 404 not_found
+  kMethodNotAllowed,      // 405 method_not_allowed
+  kRequestTimeout,        // 408 request_timeout
+  kConflict,              // 409 conflict
+  kPayloadTooLarge,       // 413 payload_too_large
+  kUriTooLong,            // 414 uri_too_long
+  kUnsupportedMediaType,  // 415 unsupported_media_type
+  kRateLimited,           // 429 rate_limited
+  kHeadersTooLarge,       // 431 headers_too_large
+  kInternal,              // 500 internal
+  kUnavailable,           // 503 unavailable
 };
 
 struct FieldError {

@@ -12,7 +12,7 @@ namespace {
 TEST(Ids, UuidV7Shape) {
   auto id = new_id();
   ASSERT_TRUE(is_uuid(id)) << id;
-  EXPECT_EQ(id[14], '7');                            // version
+  EXPECT_EQ(id[14], '7');                                          // version
   EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos);  // variant
 }
 

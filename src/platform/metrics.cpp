@@ -1,7 +1,8 @@
 #include "platform/metrics.hpp"
 
-#include <cmath>
 #include <fmt/format.h>
+
+#include <cmath>
 #include <stdexcept>
 
 namespace atrium::metrics {
@@ -29,7 +30,8 @@ std::string render_labels(const Labels& labels) {
   return out;
 }
 
-std::string with_labels(std::string_view name, const std::string& labels, std::string_view extra = {}) {
+std::string with_labels(std::string_view name, const std::string& labels,
+                        std::string_view extra = {}) {
   std::string all = labels;
   if (!extra.empty()) all += (all.empty() ? "" : ",") + std::string(extra);
   return all.empty() ? std::string(name) : fmt::format("{}{{{}}}", name, all);
@@ -65,7 +67,9 @@ Registry::Family& Registry::family(std::string_view name, std::string_view help,
                                    std::string_view type) {
   auto it = families_.find(name);
   if (it == families_.end()) {
-    it = families_.emplace(std::string(name), Family{std::string(help), std::string(type), {}, {}, {}}).first;
+    it = families_
+             .emplace(std::string(name), Family{std::string(help), std::string(type), {}, {}, {}})
+             .first;
   } else if (it->second.type != type) {
     throw std::logic_error("metric " + std::string(name) + " registered with two types");
   }
@@ -107,10 +111,10 @@ std::string Registry::render() const {
       for (std::size_t i = 0; i <= h->bounds_.size(); ++i) {
         cumulative += h->buckets_[i].load(std::memory_order_relaxed);
         double le = i < h->bounds_.size() ? h->bounds_[i] : INFINITY;
-        out += fmt::format("{} {}\n",
-                           with_labels(name + std::string("_bucket"), labels,
-                                       "le=\"" + number(le) + "\""),
-                           cumulative);
+        out += fmt::format(
+            "{} {}\n",
+            with_labels(name + std::string("_bucket"), labels, "le=\"" + number(le) + "\""),
+            cumulative);
       }
       out += fmt::format("{} {}\n", with_labels(name + std::string("_sum"), labels),
                          number(static_cast<double>(h->sum_micro_.load()) / 1e6));

@@ -51,11 +51,12 @@ TEST(Binary, VersionAndHelp) {
 
 TEST(Binary, InvalidConfigurationIsRefusedNamingTheSetting) {
   TempDir dir;
-  auto r = testing::run({kBinary, "serve"},
-                        {{"ATRIUM_LISTEN", "not-an-address"}, {"ATRIUM_DATA_DIR", dir.path().string()}});
+  auto r = testing::run({kBinary, "serve"}, {{"ATRIUM_LISTEN", "not-an-address"},
+                                             {"ATRIUM_DATA_DIR", dir.path().string()}});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("ATRIUM_LISTEN"), std::string::npos) << r.output;
-  auto flag = testing::run({kBinary, "serve", "--workers", "lots"}, {{"ATRIUM_DATA_DIR", dir.path().string()}});
+  auto flag = testing::run({kBinary, "serve", "--workers", "lots"},
+                           {{"ATRIUM_DATA_DIR", dir.path().string()}});
   EXPECT_EQ(flag.exit_code, 2);
   EXPECT_NE(flag.output.find("--workers"), std::string::npos) << flag.output;
 }

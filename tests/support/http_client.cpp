@@ -1,12 +1,12 @@
 #include "support/http_client.hpp"
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <poll.h>
-#include <sys/socket.h>
-
 #include <stdexcept>
 
 namespace atrium::testing {
@@ -29,7 +29,8 @@ struct HttpConnection::Impl {
   beast::flat_buffer buffer;
 };
 
-HttpConnection::HttpConnection(std::uint16_t port, std::string host) : impl_(std::make_unique<Impl>()) {
+HttpConnection::HttpConnection(std::uint16_t port, std::string host)
+    : impl_(std::make_unique<Impl>()) {
   impl_->stream.connect(tcp::endpoint(net::ip::make_address(host), port));
 }
 
@@ -48,10 +49,11 @@ std::optional<HttpResponse> HttpConnection::read(std::chrono::milliseconds timeo
   impl_->stream.expires_after(timeout);
   boost::system::error_code ec;
   bool done = false;
-  bhttp::async_read(impl_->stream, impl_->buffer, parser, [&](boost::system::error_code e, std::size_t) {
-    ec = e;
-    done = true;
-  });
+  bhttp::async_read(impl_->stream, impl_->buffer, parser,
+                    [&](boost::system::error_code e, std::size_t) {
+                      ec = e;
+                      done = true;
+                    });
   impl_->ioc.restart();
   while (!done) impl_->ioc.run_one();
   if (ec) return std::nullopt;
@@ -75,7 +77,8 @@ bool HttpConnection::closed_by_peer(std::chrono::milliseconds timeout) {
   const int fd = impl_->stream.socket().native_handle();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() < 0) return false;
     pollfd p{fd, POLLIN, 0};
     int n = ::poll(&p, 1, static_cast<int>(left.count()));
@@ -91,7 +94,8 @@ bool HttpConnection::closed_by_peer(std::chrono::milliseconds timeout) {
 HttpResponse request(std::uint16_t port, std::string_view method, std::string_view target,
                      std::string_view body, const std::map<std::string, std::string>& headers) {
   HttpConnection conn(port);
-  std::string raw = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  std::string raw =
+      std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
   bool has_type = false;
   for (const auto& [k, v] : headers) {
     raw += k + ": " + v + "\r\n";
@@ -104,7 +108,8 @@ HttpResponse request(std::uint16_t port, std::string_view method, std::string_vi
   raw += body;
   conn.send(raw);
   auto res = conn.read();
-  if (!res) throw std::runtime_error("no response to " + std::string(method) + " " + std::string(target));
+  if (!res)
+    throw std::runtime_error("no response to " + std::string(method) + " " + std::string(target));
   return *res;
 }
 

@@ -73,8 +73,8 @@ bool Process::read_some(std::chrono::milliseconds timeout) {
   return true;
 }
 
-std::optional<std::string> Process::wait_for_line(const std::function<bool(const std::string&)>& match,
-                                                  std::chrono::milliseconds timeout) {
+std::optional<std::string> Process::wait_for_line(
+    const std::function<bool(const std::string&)>& match, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     for (auto nl = buffer_.find('\n'); nl != std::string::npos; nl = buffer_.find('\n')) {
@@ -82,7 +82,8 @@ std::optional<std::string> Process::wait_for_line(const std::function<bool(const
       buffer_.erase(0, nl + 1);
       if (match(line)) return line;
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return std::nullopt;
     if (!read_some(left)) {
       if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
@@ -111,7 +112,8 @@ std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
     }
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
     // Drain output meanwhile so a chatty child never blocks on a full pipe.
-    if (!read_some(std::chrono::milliseconds(20))) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!read_some(std::chrono::milliseconds(20)))
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
 

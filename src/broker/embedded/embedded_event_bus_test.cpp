@@ -36,7 +36,8 @@ TEST(EmbeddedEventBus, DeliversInOrderToMatchingSubscribers) {
   Collector all, tenant_a, other_topic;
   auto s1 = bus.subscribe({"task.status", std::nullopt}, [&](const Event& e) { all.add(e); });
   auto s2 = bus.subscribe({"task.status", "a"}, [&](const Event& e) { tenant_a.add(e); });
-  auto s3 = bus.subscribe({"auth.revoke", std::nullopt}, [&](const Event& e) { other_topic.add(e); });
+  auto s3 =
+      bus.subscribe({"auth.revoke", std::nullopt}, [&](const Event& e) { other_topic.add(e); });
   for (int i = 0; i < 100; ++i)
     ASSERT_TRUE(bus.publish({"task.status", i % 2 ? "a" : "b", std::to_string(i)}));
   ASSERT_TRUE(bus.publish({"auth.revoke", "", "r"}));
@@ -60,7 +61,7 @@ TEST(EmbeddedEventBus, UnsubscribedHandlersStopReceiving) {
     ASSERT_EQ(before.wait_for(1).size(), 1u);
   }
   ASSERT_TRUE(bus.publish({"t", "", "2"}));
-  ASSERT_EQ(after.wait_for(2).size(), 2u);  // the later event was delivered…
+  ASSERT_EQ(after.wait_for(2).size(), 2u);        // the later event was delivered…
   EXPECT_EQ(before.wait_for(2, 0ms).size(), 1u);  // …but not to the removed handler
 }
 
@@ -86,7 +87,8 @@ TEST(EmbeddedEventBus, FullQueueRefusesInsteadOfGrowing) {
 TEST(EmbeddedEventBus, ThrowingHandlerDoesNotStopDelivery) {
   EmbeddedEventBus bus;
   Collector ok;
-  auto bad = bus.subscribe({"t", std::nullopt}, [](const Event&) { throw std::runtime_error("x"); });
+  auto bad =
+      bus.subscribe({"t", std::nullopt}, [](const Event&) { throw std::runtime_error("x"); });
   auto good = bus.subscribe({"t", std::nullopt}, [&](const Event& e) { ok.add(e); });
   ASSERT_TRUE(bus.publish({"t", "", "1"}));
   ASSERT_TRUE(bus.publish({"t", "", "2"}));

@@ -35,8 +35,10 @@ Error translate(sqlite3* db, int rc, std::string_view what) {
   if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY || foreign_key) {
     return Error::conflict("conflicts with existing data");
   }
-  log::error("sqlite error", {{"op", what}, {"code", rc}, {"message", db ? sqlite3_errmsg(db) : ""}});
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Error::unavailable("database busy");
+  log::error("sqlite error",
+             {{"op", what}, {"code", rc}, {"message", db ? sqlite3_errmsg(db) : ""}});
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+    return Error::unavailable("database busy");
   return Error::internal();
 }
 
@@ -105,10 +107,14 @@ class SqliteTx final : public Tx {
       int rc = std::visit(
           [&](const auto& v) -> int {
             using T = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<T, std::nullptr_t>) return sqlite3_bind_null(stmt, idx);
-            else if constexpr (std::is_same_v<T, bool>) return sqlite3_bind_int(stmt, idx, v ? 1 : 0);
-            else if constexpr (std::is_same_v<T, std::int64_t>) return sqlite3_bind_int64(stmt, idx, v);
-            else if constexpr (std::is_same_v<T, double>) return sqlite3_bind_double(stmt, idx, v);
+            if constexpr (std::is_same_v<T, std::nullptr_t>)
+              return sqlite3_bind_null(stmt, idx);
+            else if constexpr (std::is_same_v<T, bool>)
+              return sqlite3_bind_int(stmt, idx, v ? 1 : 0);
+            else if constexpr (std::is_same_v<T, std::int64_t>)
+              return sqlite3_bind_int64(stmt, idx, v);
+            else if constexpr (std::is_same_v<T, double>)
+              return sqlite3_bind_double(stmt, idx, v);
             else
               return sqlite3_bind_text(stmt, idx, v.data(), static_cast<int>(v.size()),
                                        SQLITE_TRANSIENT);
@@ -144,11 +150,15 @@ class SqliteTx final : public Tx {
       cells.reserve(static_cast<std::size_t>(n));
       for (int c = 0; c < n; ++c) {
         switch (sqlite3_column_type(s, c)) {
-          case SQLITE_NULL: cells.emplace_back(nullptr); break;
+          case SQLITE_NULL:
+            cells.emplace_back(nullptr);
+            break;
           case SQLITE_INTEGER:
             cells.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(s, c)));
             break;
-          case SQLITE_FLOAT: cells.emplace_back(sqlite3_column_double(s, c)); break;
+          case SQLITE_FLOAT:
+            cells.emplace_back(sqlite3_column_double(s, c));
+            break;
           default: {
             auto text = reinterpret_cast<const char*>(sqlite3_column_text(s, c));
             cells.emplace_back(std::string(text ? text : "",
@@ -171,19 +181,21 @@ class SqliteDatabase final : public Database {
   std::string_view dialect() const override { return "sqlite"; }
 
   Result<void> ping() override {
-    return transact(TxOptions{.tenant = std::nullopt, .read_only = true}, [](Tx& tx) -> Result<void> {
-      auto r = tx.query("SELECT 1");
-      if (!r) return fail(r.error());
-      return {};
-    });
+    return transact(TxOptions{.tenant = std::nullopt, .read_only = true},
+                    [](Tx& tx) -> Result<void> {
+                      auto r = tx.query("SELECT 1");
+                      if (!r) return fail(r.error());
+                      return {};
+                    });
   }
 
   Result<void> lock_for_migration(Tx&) override { return {}; }  // BEGIN IMMEDIATE holds the lock
 
   Result<std::unique_ptr<Connection>> connect() {
     auto conn = std::make_unique<Connection>();
-    int rc = sqlite3_open_v2(options_.path.c_str(), &conn->handle,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    int rc =
+        sqlite3_open_v2(options_.path.c_str(), &conn->handle,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       log::error("cannot open sqlite database",
                  {{"path", options_.path}, {"message", sqlite3_errstr(rc)}});
@@ -196,7 +208,8 @@ class SqliteDatabase final : public Database {
       char* message = nullptr;
       rc = sqlite3_exec(conn->handle, pragma, nullptr, nullptr, &message);
       if (rc != SQLITE_OK) {
-        log::error("sqlite pragma failed", {{"pragma", pragma}, {"message", message ? message : ""}});
+        log::error("sqlite pragma failed",
+                   {{"pragma", pragma}, {"message", message ? message : ""}});
         sqlite3_free(message);
         return fail(Error::unavailable("database unavailable"));
       }
