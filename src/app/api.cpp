@@ -47,10 +47,10 @@ bool is_json(std::string_view content_type) {
 Api::Api(http::Router router, metrics::Registry& metrics, access::Authenticator* authenticator,
          ApiOptions options)
     : router_(std::move(router)),
-      metrics_(metrics),
       authenticator_(authenticator),
       options_(std::move(options)),
-      static_files_(options_.web_root) {
+      static_files_(options_.web_root),
+      request_metrics_(metrics, router_) {
   build_pipeline();
 }
 
@@ -69,33 +69,28 @@ void Api::build_pipeline() {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - req.received_at).count();
     // Bounded label values: the route template, "static" for the console's files, else
     // "unmatched" (404s, refusals), never the raw path.
-    const std::string route = req.route                                     ? req.route->path
-                              : res->status < 400 && !is_api_path(req.path) ? "static"
-                                                                            : "unmatched";
-    const std::string method(http::method_name(req.method));
-    metrics_
-        .counter("atrium_http_requests_total", "HTTP requests by route, method and status",
-                 {{"route", route}, {"method", method}, {"status", std::to_string(res->status)}})
-        .inc();
-    metrics_
-        .histogram("atrium_http_request_duration_seconds", "HTTP request latency by route",
-                   {{"route", route}, {"method", method}})
-        .observe(seconds);
-    if (log::enabled(log::Level::kInfo)) {
-      nlohmann::json line = {{"request_id", req.request_id},
-                             {"method", req.method_text},
-                             {"path", req.path},
-                             {"route", route},
-                             {"status", res->status},
-                             {"latency_ms", seconds * 1000.0},
-                             {"ip", req.remote_ip}};
-      if (req.principal) {
-        line["tenant"] = req.principal->org_id ? nlohmann::json(*req.principal->org_id) : nullptr;
-        line["user"] = req.principal->user_id;
-        if (req.principal->kind == Principal::Kind::kApiKey)
-          line["api_key"] = req.principal->api_key_id;
+    const std::string_view label = req.route ? std::string_view(req.route->path)
+                                   : res->status < 400 && !is_api_path(req.path) ? "static"
+                                                                                 : "unmatched";
+    request_metrics_.record(req.route, label, req.method, res->status, seconds);
+
+    log::Line line(log::Level::kInfo, "request");
+    line.field("request_id", req.request_id)
+        .field("method", req.method_text)
+        .field("path", req.path)
+        .field("route", label)
+        .field("status", res->status)
+        .field("latency_ms", seconds * 1000.0)
+        .field("ip", req.remote_ip);
+    if (req.principal) {
+      if (req.principal->org_id) {
+        line.field("tenant", *req.principal->org_id);
+      } else {
+        line.null_field("tenant");
       }
-      log::write(log::Level::kInfo, "request", std::move(line));
+      line.field("user", req.principal->user_id);
+      if (req.principal->kind == Principal::Kind::kApiKey)
+        line.field("api_key", req.principal->api_key_id);
     }
     return res;
   });

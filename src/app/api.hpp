@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "access/authorizer.hpp"
+#include "app/request_metrics.hpp"
 #include "http/pipeline.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
@@ -40,10 +41,10 @@ class Api final : public http::RequestHandler {
   Result<http::Response> route(http::Request& req, const http::Pipeline::Next& next);
 
   http::Router router_;
-  metrics::Registry& metrics_;
   access::Authenticator* authenticator_;
   ApiOptions options_;
   http::StaticFiles static_files_;
+  RequestMetrics request_metrics_;
   http::Pipeline outer_;  // every answer passes here, refusals from the server included
   http::Pipeline inner_;  // requests that reached the application
 };

@@ -98,11 +98,13 @@ int serve(Config config) {
                           {"env", config.production() ? "production" : "development"},
                           {"database", database.dialect()},
                           {"ready_ms", ready_ms}});
+  log::flush();  // operators and scripts wait for this line
 
   int sig = wait_for_signal();
   log::info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   server.stop(std::chrono::seconds(10));
   log::info("stopped");
+  log::flush();
   return 0;
 }
 

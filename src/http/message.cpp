@@ -2,6 +2,8 @@
 
 #include <strings.h>
 
+#include <algorithm>
+
 namespace atrium::http {
 
 Method parse_method(std::string_view m) {
@@ -52,11 +54,20 @@ std::optional<std::string_view> Headers::get(std::string_view name) const {
 }
 
 void Headers::set(std::string_view name, std::string value) {
-  std::erase_if(fields_, [&](const auto& f) { return iequals(f.first, name); });
-  fields_.emplace_back(std::string(name), std::move(value));
+  auto it = std::find_if(fields_.begin(), fields_.end(),
+                         [&](const auto& f) { return iequals(f.first, name); });
+  if (it == fields_.end()) {
+    add(std::string(name), std::move(value));
+    return;
+  }
+  it->second = std::move(value);
+  fields_.erase(std::remove_if(std::next(it), fields_.end(),
+                               [&](const auto& f) { return iequals(f.first, name); }),
+                fields_.end());
 }
 
 void Headers::add(std::string name, std::string value) {
+  if (fields_.empty()) fields_.reserve(16);  // a response gathers ~12 fields; grow once
   fields_.emplace_back(std::move(name), std::move(value));
 }
 

@@ -59,6 +59,50 @@ void fill_request(Request& req, const bhttp::request_header<>& h) {
     req.headers.add(std::string(field.name_string()), std::string(field.value()));
 }
 
+// Writes the status line and header block ourselves, into one buffer sent with one write. Beast's
+// serializer walks a buffer sequence per field and cost ~27k instructions per response here
+// (callgrind), a third of a small request's whole cost; this is ~2k. Parsing stays with Beast.
+void append_header(std::string& out, std::string_view name, std::string_view value) {
+  // A field never carries CR or LF: no response splitting, whatever a handler put in a value.
+  auto clean = [&out](std::string_view text) {
+    if (text.find_first_of("\r\n") == std::string_view::npos) {
+      out += text;
+      return;
+    }
+    for (char c : text) out.push_back(c == '\r' || c == '\n' ? ' ' : c);
+  };
+  clean(name);
+  out += ": ";
+  clean(value);
+  out += "\r\n";
+}
+
+std::string serialize(Response& res, bool keep_alive, bool head, unsigned version) {
+  const bool bodiless = res.status < 200 || res.status == 204 || res.status == 304;
+  std::string out;
+  out.reserve(256 + 48 * res.headers.size() + (head || bodiless ? 0 : res.body.size()));
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(res.status);
+  out += ' ';
+  out += bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
+  out += "\r\n";
+  for (const auto& [name, value] : res.headers) {
+    if (beast::iequals(name, "Content-Length") || beast::iequals(name, "Connection") ||
+        beast::iequals(name, "Transfer-Encoding"))
+      continue;  // framing is the server's business
+    append_header(out, name, value);
+  }
+  if (!bodiless) append_header(out, "Content-Length", std::to_string(res.body.size()));
+  if (!keep_alive) {
+    out += "Connection: close\r\n";
+  } else if (version == 10) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+  if (!head && !bodiless) out += res.body;
+  return out;
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -89,7 +133,8 @@ struct Server::Impl {
   net::awaitable<void> accept_loop();
   net::awaitable<void> session(std::shared_ptr<Connection> conn);
   net::awaitable<void> refuse(tcp::socket socket);
-  net::awaitable<bool> write(beast::tcp_stream& stream, Response res, bool keep_alive, bool head);
+  net::awaitable<bool> write(beast::tcp_stream& stream, Response res, bool keep_alive, bool head,
+                             unsigned version = 11);
 };
 
 net::awaitable<void> Server::Impl::accept_loop() {
@@ -146,19 +191,11 @@ net::awaitable<void> Server::Impl::refuse(tcp::socket socket) {
 }
 
 net::awaitable<bool> Server::Impl::write(beast::tcp_stream& stream, Response res, bool keep_alive,
-                                         bool head) {
-  bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), 11};
-  for (const auto& [name, value] : res.headers) out.insert(name, value);
-  out.keep_alive(keep_alive);
-  if (head) {
-    out.content_length(res.body.size());
-  } else {
-    out.body() = std::move(res.body);
-    out.prepare_payload();
-  }
+                                         bool head, unsigned version) {
+  std::string out = serialize(res, keep_alive, head, version);
   stream.expires_after(options.write_timeout);
   error_code ec;
-  co_await bhttp::async_write(stream, out, net::redirect_error(net::use_awaitable, ec));
+  co_await net::async_write(stream, net::buffer(out), net::redirect_error(net::use_awaitable, ec));
   co_return !ec;
 }
 
@@ -271,7 +308,9 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn) {
       res = handler.handle(req);
     }
     keep_alive = keep_alive && !stopping.load();
-    if (!co_await write(stream, std::move(res), keep_alive, req.method == Method::kHead)) break;
+    if (!co_await write(stream, std::move(res), keep_alive, req.method == Method::kHead,
+                        header.version()))
+      break;
     if (!keep_alive) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -324,7 +363,8 @@ void Server::stop(std::chrono::milliseconds grace) {
     std::unique_lock lock(i.mu);
     for (const auto& conn : i.connections) {
       net::post(conn->stream.get_executor(), [conn] {
-        if (conn->idle) conn->stream.socket().cancel();
+        error_code ignored;  // the socket may already be closed (timed out)
+        if (conn->idle) conn->stream.socket().cancel(ignored);
       });
     }
     i.drained.wait_for(lock, grace, [&i] { return i.active.load() == 0; });

@@ -53,6 +53,11 @@ class TestHandler final : public RequestHandler {
   bool may_block(Request& req) override { return req.path != "/inline"; }
 
   Response handle(Request& req) override {
+    if (req.path == "/split") {
+      Response r = Response::json(200, {});
+      r.headers.set("X-Echo", "a\r\nSet-Cookie: evil=1");
+      return r;
+    }
     if (req.path == "/slow") {
       gate.arrived();
       gate.wait();
@@ -101,6 +106,30 @@ TEST_F(ServerTest, AnswersAndKeepsAlive) {
   ASSERT_TRUE(r2);
   EXPECT_EQ(r2->json()["body"], "hello");
   EXPECT_EQ(r2->json()["method"], "POST");
+}
+
+TEST_F(ServerTest, HeaderValuesCannotSplitTheResponse) {
+  start();
+  HttpConnection c(port());
+  c.send(get("/split"));
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->header("x-echo"), "a  Set-Cookie: evil=1");
+  EXPECT_EQ(r->header("set-cookie"), "");
+}
+
+TEST_F(ServerTest, Http10KeepAliveIsExplicit) {
+  start();
+  HttpConnection c(port());
+  c.send("GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->header("connection"), "keep-alive");
+  c.send("GET /b HTTP/1.0\r\n\r\n");  // no keep-alive: answered, then closed
+  auto r2 = c.read();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->json()["path"], "/b");
+  EXPECT_TRUE(c.closed_by_peer());
 }
 
 TEST_F(ServerTest, ChunkedBodiesAreRead) {

@@ -10,6 +10,14 @@ TEST(Clock, FormatsFixedWidthUtc) {
   EXPECT_EQ(format_time(t), "2027-01-15T08:00:00.000042Z");
 }
 
+TEST(Clock, FormatsLeapDaysAndEpochEdges) {
+  auto leap = parse_time("2028-02-29T23:59:59.999999Z");
+  ASSERT_TRUE(leap);
+  EXPECT_EQ(format_time(*leap), "2028-02-29T23:59:59.999999Z");
+  EXPECT_EQ(format_time(TimePoint{}), "1970-01-01T00:00:00.000000Z");
+  EXPECT_EQ(format_time(TimePoint{std::chrono::microseconds(-1)}), "1969-12-31T23:59:59.999999Z");
+}
+
 TEST(Clock, RoundTrips) {
   TimePoint t{std::chrono::microseconds(1'764'211'463'123'456)};
   auto parsed = parse_time(format_time(t));

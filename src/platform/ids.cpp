@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 
 namespace atrium {
@@ -32,6 +33,20 @@ std::uint64_t next_stamp() {
   }
 }
 
+// Random bytes for ids from a per-thread pool refilled 4 KiB at a time: libsodium's generator
+// makes a getrandom() system call per request, too costly for an id on every request. Ids are
+// not secrets; tokens use random_bytes() directly.
+void id_random(unsigned char* out, std::size_t n) {
+  thread_local unsigned char pool[4096];
+  thread_local std::size_t used = sizeof pool;
+  if (used + n > sizeof pool) {
+    randombytes_buf(pool, sizeof pool);
+    used = 0;
+  }
+  std::memcpy(out, pool + used, n);
+  used += n;
+}
+
 }  // namespace
 
 std::string new_id() {
@@ -43,7 +58,7 @@ std::string new_id() {
   for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
   b[6] = static_cast<unsigned char>(0x70 | (counter >> 8));
   b[7] = static_cast<unsigned char>(counter & 0xff);
-  randombytes_buf(b + 8, 8);
+  id_random(b + 8, 8);
   b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
 
   static constexpr char kHex[] = "0123456789abcdef";

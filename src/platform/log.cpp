@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cstdio>
 
 #include "platform/clock.hpp"
 
@@ -13,13 +14,20 @@ namespace {
 std::atomic<Level> min_level{Level::kInfo};
 
 spdlog::logger& logger() {
+  // Lines below warn are flushed within a second; started once with the logger.
+  static const bool periodic = [] {
+    spdlog::flush_every(std::chrono::seconds(1));
+    return true;
+  }();
+  (void)periodic;
   // The JSON object is the whole line; spdlog only serialises writes and flushes.
   static auto instance = [] {
     auto l = std::make_shared<spdlog::logger>("atrium",
                                               std::make_shared<spdlog::sinks::stdout_sink_mt>());
     l->set_pattern("%v");
     l->set_level(spdlog::level::trace);
-    l->flush_on(spdlog::level::trace);
+    spdlog::register_logger(l);
+    l->flush_on(spdlog::level::warn);
     return l;
   }();
   return *instance;
@@ -61,6 +69,112 @@ void set_level(Level level) { min_level.store(level, std::memory_order_relaxed);
 
 bool enabled(Level level) {
   return level != Level::kOff && level >= min_level.load(std::memory_order_relaxed);
+}
+
+void flush() { logger().flush(); }
+
+namespace {
+
+bool needs_escape(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return c == '"' || c == '\\' || u < 0x20 || u == 0x7f;
+}
+
+void append_escaped(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  while (!s.empty()) {
+    // Copy the run that needs no escaping in one go (the common case is the whole string).
+    std::size_t run = 0;
+    while (run < s.size() && !needs_escape(s[run])) ++run;
+    out.append(s.data(), run);
+    if (run == s.size()) return;
+    const char c = s[run];
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default: {
+        const auto u = static_cast<unsigned char>(c);
+        out += "\\u00";
+        out.push_back(kHex[u >> 4]);
+        out.push_back(kHex[u & 0xf]);
+      }
+    }
+    s.remove_prefix(run + 1);
+  }
+}
+
+}  // namespace
+
+Line::Line(Level level, std::string_view message) : active_(enabled(level)) {
+  if (!active_) return;
+  text_.reserve(256);
+  text_ += "{\"ts\":\"";
+  text_ += format_time(std::chrono::system_clock::now());
+  text_ += "\",\"level\":\"";
+  text_ += name(level);
+  text_ += "\",\"msg\":\"";
+  append_escaped(text_, message);
+  text_ += '"';
+}
+
+Line::~Line() { emit(); }
+
+void Line::key(std::string_view k) {
+  text_ += ",\"";
+  append_escaped(text_, k);
+  text_ += "\":";
+}
+
+Line& Line::field(std::string_view k, std::string_view value) {
+  if (!active_) return *this;
+  key(k);
+  text_ += '"';
+  append_escaped(text_, value);
+  text_ += '"';
+  return *this;
+}
+
+Line& Line::field(std::string_view k, std::int64_t value) {
+  if (!active_) return *this;
+  key(k);
+  text_ += std::to_string(value);
+  return *this;
+}
+
+Line& Line::field(std::string_view k, double value) {
+  if (!active_) return *this;
+  key(k);
+  char buf[32];
+  const int n = std::snprintf(buf, sizeof buf, "%.3f", value);
+  text_.append(buf, static_cast<std::size_t>(n));
+  return *this;
+}
+
+Line& Line::null_field(std::string_view k) {
+  if (!active_) return *this;
+  key(k);
+  text_ += "null";
+  return *this;
+}
+
+void Line::emit() {
+  if (!active_) return;
+  active_ = false;
+  text_ += '}';
+  logger().info(text_);
 }
 
 void write(Level level, std::string_view message, nlohmann::json fields) {

@@ -6,7 +6,9 @@
 // Thread-safe. The logger is the one process-wide global (STYLE.md §5).
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <string_view>
 
 namespace atrium::log {
@@ -21,6 +23,37 @@ void set_level(Level level);
 bool enabled(Level level);
 
 void write(Level level, std::string_view message, nlohmann::json fields);
+
+// Writes buffered lines out now. Lines at warn and above are flushed at once; others within a
+// second (one write per line would cost a system call per request).
+void flush();
+
+// A log line built field by field without intermediate JSON objects, for hot paths (the access
+// log). Strings are escaped; the line is written by emit() (or the destructor).
+class Line {
+ public:
+  Line(Level level, std::string_view message);
+  ~Line();
+  Line(const Line&) = delete;
+  Line& operator=(const Line&) = delete;
+
+  Line& field(std::string_view key, std::string_view value);
+  Line& field(std::string_view key, const char* value) {
+    return field(key, std::string_view(value));
+  }
+  Line& field(std::string_view key, std::int64_t value);
+  Line& field(std::string_view key, int value) { return field(key, std::int64_t{value}); }
+  Line& field(std::string_view key, double value);
+  Line& null_field(std::string_view key);
+  void emit();
+  // The JSON object as it would be written (empty when the level is disabled).
+  std::string json() const { return active_ ? text_ + "}" : std::string(); }
+
+ private:
+  void key(std::string_view k);
+  bool active_;
+  std::string text_;
+};
 
 inline void debug(std::string_view m, nlohmann::json f = nlohmann::json::object()) {
   if (enabled(Level::kDebug)) write(Level::kDebug, m, std::move(f));
