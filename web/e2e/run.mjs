@@ -1,0 +1,357 @@
+// Browser end-to-end test of the console: headless Debian Chromium driven by playwright-core
+// against a real `atrium serve` (free port, temporary data directory, the built web/dist).
+//
+//   node e2e/run.mjs <atrium binary> [screenshot dir]
+//
+// The scenario of issue #9: sign up → create an agent → run a task with `steps` and watch it
+// reach `succeeded` without reloading → invite a second user → that user (role USER) logs in and
+// cannot create agents → the admin creates an API key and revokes it → the audit page shows
+// these actions. Screenshots of the main screens go to the screenshot directory (default: a
+// temporary one; `docs/screenshots` refreshes the README's).
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const binary = process.argv[2];
+if (!binary) {
+  console.error('usage: node e2e/run.mjs <atrium binary> [screenshot dir]');
+  process.exit(2);
+}
+const webRoot = path.resolve(here, '..', 'dist');
+const dataDir = mkdtempSync(path.join(tmpdir(), 'atrium-e2e-'));
+const shots = path.resolve(process.argv[3] ?? path.join(tmpdir(), 'atrium-e2e-screenshots'));
+mkdirSync(shots, { recursive: true });
+const STEP_TIMEOUT = 20_000;
+
+// ---------------------------------------------------------------------------------------------
+// The server
+
+function startServer() {
+  const child = spawn(binary, ['serve'], {
+    env: {
+      ...process.env,
+      ATRIUM_LISTEN: '127.0.0.1:0',
+      ATRIUM_DATA_DIR: dataDir,
+      ATRIUM_DATABASE_URL: `sqlite://${dataDir}/atrium.db`,
+      ATRIUM_BROKER_URL: 'embedded',
+      ATRIUM_WEB_ROOT: webRoot,
+      ATRIUM_WORKERS: '2',
+      ATRIUM_LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log = [];
+  child.stderr.on('data', (d) => log.push(String(d)));
+  const port = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`atrium serve did not start:\n${log.join('')}`)), 30_000);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      log.push(line + '\n');
+      try {
+        const entry = JSON.parse(line);
+        if (entry.msg === 'listening' && entry.port) {
+          clearTimeout(timer);
+          resolve(entry.port);
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`atrium serve exited with ${code}:\n${log.join('')}`));
+    });
+  });
+  return { child, port, log };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Steps: each one a named check; the first failure stops the run with a screenshot.
+
+let passed = 0;
+let failed = 0;
+async function step(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    passed += 1;
+    console.log(`ok ${passed} - ${name} (${Date.now() - started} ms)`);
+  } catch (err) {
+    failed += 1;
+    console.log(`not ok - ${name}\n${String(err?.stack ?? err).replace(/^/gm, '  ')}`);
+    throw err;
+  }
+}
+
+function expect(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+/** Polls `fn` until it returns a truthy value or the deadline passes. */
+async function eventually(fn, what, timeout = STEP_TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function watch(page, problems) {
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content Security Policy|Refused to/.test(msg.text())) problems.push(`CSP: ${msg.text()}`);
+  });
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: false });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const server = startServer();
+let browser;
+let exitCode = 0;
+try {
+  const port = await server.port;
+  const base = `http://127.0.0.1:${port}`;
+  browser = await chromium.launch({
+    executablePath: process.env.ATRIUM_CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  const problems = [];
+  const admin = await browser.newContext({ baseURL: base, viewport: { width: 1280, height: 800 } });
+  admin.setDefaultTimeout(STEP_TIMEOUT);
+  const page = await admin.newPage();
+  watch(page, problems);
+
+  const adminEmail = 'ada@example.com';
+  const adminPassword = 'correct horse battery';
+  const userEmail = 'bob@example.com';
+  const userPassword = 'another long password';
+  let agentUrl;
+  let invitationLink;
+  let apiKey;
+
+  await step('the console is served with a strict CSP and loads', async () => {
+    const res = await page.goto('/login');
+    expect(res.status() === 200, `GET /login answered ${res.status()}`);
+    const csp = res.headers()['content-security-policy'] ?? '';
+    expect(csp.includes("script-src 'self'"), `no strict CSP on index.html: "${csp}"`);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await shot(page, 'login');
+  });
+
+  await step('sign up creates an account and an organization', async () => {
+    await page.getByRole('link', { name: 'Create an account' }).click();
+    await page.getByLabel('Your name').fill('Ada Admin');
+    await page.getByLabel('Email').fill(adminEmail);
+    await page.getByLabel('Password').fill('short');
+    await page.getByLabel('Organization name').fill('Acme Robotics');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByText('Use at least 10 characters.').waitFor(); // checked before sending
+    await shot(page, 'signup');
+    await page.getByLabel('Password').fill(adminPassword);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Acme Robotics' }).waitFor();
+    await page.getByText('TENANT_ADMIN').waitFor();
+  });
+
+  await step('create an agent', async () => {
+    await page.getByRole('link', { name: 'Agents', exact: true }).click();
+    await page.getByText('No agents yet').waitFor();
+    await page.getByRole('button', { name: 'New agent' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Name').fill('Echo assistant');
+    await dialog.getByLabel('Description').fill('Returns what it is given');
+    await dialog.getByLabel('Executor').selectOption('echo');
+    await shot(page, 'agent-create');
+    await dialog.getByRole('button', { name: 'Create agent' }).click();
+    await page.getByRole('heading', { name: 'Echo assistant' }).waitFor();
+    agentUrl = page.url();
+    expect(/\/agents\/[^/]+$/.test(new URL(agentUrl).pathname), `unexpected agent URL ${agentUrl}`);
+  });
+
+  await step('run a task with steps and watch it reach succeeded live, without reloading', async () => {
+    const progress = [];
+    page.on('websocket', (ws) =>
+      ws.on('framereceived', ({ payload }) => {
+        try {
+          const m = JSON.parse(String(payload));
+          if (m.type === 'task-status' && m.progress) progress.push(m.progress);
+        } catch {
+          // not JSON
+        }
+      }),
+    );
+    await page.evaluate(() => {
+      window.__sameDocument = true;
+    });
+    await page.getByLabel('Input (JSON object)').fill('{"message": "hello from the browser", "steps": 5}');
+    await page.getByRole('button', { name: 'Run task' }).click();
+    const status = page.getByTestId('task-status');
+    await status.waitFor();
+    await eventually(async () => (await status.textContent()) === 'succeeded', 'the task to succeed', 30_000);
+    expect(await page.evaluate(() => window.__sameDocument === true), 'the page was reloaded');
+    await page.getByLabel('Task output').getByText('hello from the browser').waitFor();
+    await eventually(() => progress.length === 5, `5 progress messages (got ${JSON.stringify(progress)})`, 5_000);
+    expect(progress.at(-1).step === 5 && progress.at(-1).of === 5, `last progress ${JSON.stringify(progress.at(-1))}`);
+    await shot(page, 'agent-task-succeeded');
+  });
+
+  await step('the tasks list shows the task', async () => {
+    await page.getByRole('link', { name: 'Tasks', exact: true }).click();
+    await page.getByRole('cell', { name: 'succeeded' }).first().waitFor();
+    await shot(page, 'tasks');
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await page.getByRole('heading', { name: 'Recent tasks' }).waitFor();
+    await shot(page, 'dashboard');
+  });
+
+  await step('invite a second user as USER and show the link once', async () => {
+    await page.getByRole('link', { name: 'Members' }).click();
+    await page.getByLabel('Email').fill(userEmail);
+    await page.getByLabel('Role').selectOption('USER');
+    await page.getByRole('button', { name: 'Add or invite' }).click();
+    const link = page.getByLabel(`Invitation link for ${userEmail} (role USER)`);
+    await link.waitFor();
+    invitationLink = await link.inputValue();
+    expect(invitationLink.startsWith(`${base}/invitations/accept?token=`), `invitation link ${invitationLink}`);
+    await shot(page, 'members');
+    await page.getByRole('link', { name: 'Roles' }).click();
+    await page.getByRole('cell', { name: /TENANT_ADMIN/ }).waitFor();
+    await shot(page, 'roles');
+  });
+
+  await step('the invited user accepts, logs in, and cannot create agents', async () => {
+    const second = await browser.newContext({ baseURL: base, viewport: { width: 1280, height: 800 } });
+    second.setDefaultTimeout(STEP_TIMEOUT);
+    const p2 = await second.newPage();
+    watch(p2, problems);
+    await p2.goto(invitationLink);
+    await p2.getByRole('heading', { name: 'Join your team' }).waitFor();
+    expect(!p2.url().includes('token='), 'the invitation token stayed in the address bar');
+    await p2.getByLabel('Your name').fill('Bob User');
+    await p2.getByLabel('Choose a password').fill(userPassword);
+    await p2.getByRole('button', { name: 'Accept invitation' }).click();
+    await p2.getByRole('heading', { name: 'Acme Robotics' }).waitFor();
+    await p2.getByRole('button', { name: 'Sign out' }).click();
+    await p2.getByText('You have signed out.').waitFor();
+    await p2.getByLabel('Email').fill(userEmail);
+    await p2.getByLabel('Password').fill(userPassword);
+    await p2.getByRole('button', { name: 'Sign in' }).click();
+    await p2.getByRole('heading', { name: 'Acme Robotics' }).waitFor();
+    await p2.getByText('USER', { exact: false }).first().waitFor();
+    await p2.getByRole('link', { name: 'Agents', exact: true }).click();
+    await p2.getByRole('link', { name: 'Echo assistant' }).waitFor();
+    await p2.getByText('Your role cannot create agents.').waitFor();
+    expect((await p2.getByRole('button', { name: 'New agent' }).count()) === 0, 'USER sees "New agent"');
+    expect((await p2.getByRole('link', { name: 'API keys' }).count()) === 0, 'USER sees the API keys section');
+    await p2.getByRole('link', { name: 'Echo assistant' }).click();
+    await p2.getByRole('button', { name: 'Run task' }).waitFor(); // USER may run tasks
+    expect((await p2.getByRole('button', { name: 'Edit' }).count()) === 0, 'USER may edit the agent');
+    await shot(p2, 'user-agent');
+    // The server is the authority: the request the hidden button would send is refused.
+    const login = await fetch(`${base}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email: userEmail, password: userPassword }),
+    });
+    expect(login.status === 200, `USER login over the API answered ${login.status}`);
+    const { access_token } = await login.json();
+    const create = await fetch(`${base}/api/agents`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${access_token}` },
+      body: JSON.stringify({ name: 'Not allowed', executor: 'echo' }),
+    });
+    expect(create.status === 403, `POST /api/agents as USER answered ${create.status}`);
+    await second.close();
+  });
+
+  await step('the admin creates an API key, sees it once, and revokes it', async () => {
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByText('No API keys').waitFor();
+    await page.getByRole('button', { name: 'New API key' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Name').fill('CI pipeline');
+    await dialog.getByRole('checkbox', { name: /^agents:read/ }).check();
+    await dialog.getByRole('checkbox', { name: /^tasks:read/ }).check();
+    expect(await dialog.getByRole('checkbox', { name: /^org:manage/ }).isDisabled(), 'org:manage is grantable by a TENANT_ADMIN');
+    await dialog.getByRole('button', { name: 'Create key' }).click();
+    const key = page.getByLabel('Your new API key');
+    await key.waitFor();
+    apiKey = await key.inputValue();
+    expect(apiKey.startsWith('atr_'), `API key ${apiKey.slice(0, 6)}…`);
+    await shot(page, 'api-keys');
+    const before = await fetch(`${base}/api/agents`, { headers: { Authorization: `Bearer ${apiKey}` } });
+    expect(before.status === 200, `the new key answered ${before.status}`);
+    await page.getByRole('button', { name: 'Revoke CI pipeline' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke key' }).click();
+    await page.getByText('No API keys').waitFor();
+    expect((await page.getByLabel('Your new API key').count()) === 0, 'the revoked key is still shown');
+    await eventually(
+      async () => (await fetch(`${base}/api/agents`, { headers: { Authorization: `Bearer ${apiKey}` } })).status === 401,
+      'the revoked key to be refused',
+      5_000,
+    );
+  });
+
+  await step('the audit log shows these actions', async () => {
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    for (const action of ['auth.signup', 'agent.create', 'task.create', 'member.invite', 'apikey.create', 'apikey.revoke']) {
+      await page.getByRole('cell', { name: action, exact: true }).first().waitFor();
+    }
+    await shot(page, 'audit');
+    await page.getByLabel('Action').selectOption('apikey.revoke');
+    await eventually(async () => (await page.getByRole('cell', { name: 'agent.create', exact: true }).count()) === 0, 'the filter');
+    expect((await page.getByRole('cell', { name: 'apikey.revoke', exact: true }).count()) === 1, 'one apikey.revoke entry');
+  });
+
+  await step('settings and secrets', async () => {
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByText('Acme Robotics').first().waitFor();
+    await shot(page, 'settings');
+  });
+
+  await step('signing out ends the session on the server too', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByText('You have signed out.').waitFor();
+    await page.goto('/agents');
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  });
+
+  await step('no page error and no CSP violation', async () => {
+    expect(problems.length === 0, problems.join('\n'));
+  });
+} catch (err) {
+  exitCode = 1;
+  if (failed === 0) console.log(`not ok - setup\n  ${String(err?.stack ?? err)}`);
+  console.log(`--- server log (last lines)\n${server.log.slice(-40).join('')}`);
+} finally {
+  await browser?.close().catch(() => {});
+  server.child.kill('SIGTERM');
+  rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 });
+}
+console.log(`screenshots: ${shots}`);
+console.log(`${passed} passed, ${failed || exitCode} failed`);
+process.exit(exitCode);

@@ -1,0 +1,48 @@
+import { useCallback, useState } from 'react';
+import { ApiError } from '../api/errors';
+import type { Errors } from './validate';
+
+/**
+ * Runs a form's submit action: tracks busy state, keeps the error for a banner, and merges the
+ * client's field errors with the server's `errors[].field` so each shows at its field.
+ */
+export function useSubmit() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [clientErrors, setClientErrors] = useState<Errors>({});
+
+  const run = useCallback(async (validation: Errors, action: () => Promise<void>): Promise<boolean> => {
+    setClientErrors(validation);
+    setError(null);
+    if (Object.keys(validation).length > 0) return false;
+    setBusy(true);
+    try {
+      await action();
+      return true;
+    } catch (err) {
+      setError(err);
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+
+  const fieldError = useCallback(
+    (field: string): string | undefined =>
+      clientErrors[field] ?? (error instanceof ApiError ? error.fieldError(field) : undefined),
+    [clientErrors, error],
+  );
+
+  /** The error for the banner: everything but a validation error whose fields are all shown. */
+  const bannerError =
+    error instanceof ApiError && error.code === 'invalid_request' && error.fieldErrors.length > 0 && !error.detail
+      ? null
+      : error;
+
+  const reset = useCallback(() => {
+    setError(null);
+    setClientErrors({});
+  }, []);
+
+  return { busy, error: bannerError, fieldError, run, reset };
+}

@@ -1,0 +1,128 @@
+// @vitest-environment jsdom
+import { cleanup, fireEvent, screen, waitFor } from '@testing-library/react';
+import { afterEach, describe, expect, it } from 'vitest';
+import { bundleFor, meFor, renderApp } from '../test/harness';
+
+afterEach(cleanup);
+
+const ADMIN = ['org:read', 'users:read', 'users:manage', 'roles:manage', 'agents:*', 'tasks:*', 'audit:read', 'apikeys:manage'];
+const USER = ['org:read', 'users:read', 'agents:read', 'tasks:read', 'tasks:create'];
+
+describe('sign up', () => {
+  it('checks the form before sending anything', async () => {
+    const { calls } = renderApp('/signup', {});
+    fireEvent.click(await screen.findByRole('button', { name: 'Create account' }));
+    expect(await screen.findByText('Enter your email address.')).toBeTruthy();
+    expect(screen.getByText('Enter a password.')).toBeTruthy();
+    expect(screen.getByLabelText('Email').getAttribute('aria-invalid')).toBe('true');
+    expect(calls.filter((c) => c.path === '/api/auth/signup')).toHaveLength(0);
+  });
+
+  it('shows the server’s field errors at their fields', async () => {
+    renderApp('/signup', {
+      'POST /api/auth/signup': () => ({
+        status: 409,
+        body: { status: 409, code: 'conflict', title: 'Conflict', detail: 'That email is already registered.', errors: [{ field: 'email', message: 'already registered' }] },
+      }),
+    });
+    fireEvent.change(await screen.findByLabelText('Email'), { target: { value: 'ada@example.com' } });
+    fireEvent.change(screen.getByLabelText('Password'), { target: { value: 'correct horse battery' } });
+    fireEvent.change(screen.getByLabelText('Organization name'), { target: { value: 'Acme' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Create account' }));
+    expect(await screen.findByText('already registered')).toBeTruthy();
+    expect(screen.getByRole('alert').textContent).toContain('That email is already registered.');
+  });
+
+  it('signs in with the bundle and lands on the dashboard', async () => {
+    const { calls } = renderApp('/signup', {
+      'POST /api/auth/signup': () => ({ status: 201, body: bundleFor(ADMIN) }),
+      'GET /api/me': () => ({ status: 200, body: meFor(ADMIN, ['TENANT_ADMIN']) }),
+      'GET /api/agents': () => ({ status: 200, body: { items: [], next_cursor: null } }),
+      'GET /api/users': () => ({ status: 200, body: { items: [], next_cursor: null } }),
+      'GET /api/tasks': () => ({ status: 200, body: { items: [], next_cursor: null } }),
+    });
+    fireEvent.change(await screen.findByLabelText('Email'), { target: { value: 'ada@example.com' } });
+    fireEvent.change(screen.getByLabelText('Password'), { target: { value: 'correct horse battery' } });
+    fireEvent.change(screen.getByLabelText('Organization name'), { target: { value: 'Acme' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Create account' }));
+    expect(await screen.findByRole('heading', { name: 'Acme' })).toBeTruthy();
+    expect(calls.find((c) => c.path === '/api/auth/signup')?.body).toEqual({
+      email: 'ada@example.com',
+      password: 'correct horse battery',
+      organization_name: 'Acme',
+    });
+  });
+});
+
+describe('log in', () => {
+  it('says in words that the credentials are wrong', async () => {
+    renderApp('/login', {
+      'POST /api/auth/login': () => ({ status: 401, body: { status: 401, code: 'invalid_credentials', title: 'Unauthorized' } }),
+    });
+    fireEvent.change(await screen.findByLabelText('Email'), { target: { value: 'ada@example.com' } });
+    fireEvent.change(screen.getByLabelText('Password'), { target: { value: 'wrong password' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    expect((await screen.findByRole('alert')).textContent).toContain('The email or password is not correct.');
+  });
+
+  it('returns to login with a message when the session is revoked', async () => {
+    let revoked = false;
+    renderApp(
+      '/agents',
+      {
+        'GET /api/agents': () => ({ status: 200, body: { items: [], next_cursor: null } }),
+        'GET /api/tasks': () => ({ status: 401, body: { code: 'unauthenticated' } }),
+        'POST /api/auth/refresh': () => (revoked ? { status: 401, body: { code: 'unauthenticated' } } : { status: 200, body: bundleFor(USER) }),
+      },
+      USER,
+    );
+    expect(await screen.findByRole('heading', { name: 'Agents' })).toBeTruthy();
+    revoked = true;
+    fireEvent.click(screen.getByRole('link', { name: 'Tasks' }));
+    expect(await screen.findByText(/session has ended or was revoked/)).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Sign in' })).toBeTruthy();
+  });
+});
+
+describe('permission-aware controls', () => {
+  const agentsRoutes = { 'GET /api/agents': () => ({ status: 200, body: { items: [], next_cursor: null } }) };
+
+  it('offers agent creation to an administrator', async () => {
+    renderApp('/agents', agentsRoutes, ADMIN);
+    expect(await screen.findByRole('button', { name: 'New agent' })).toBeTruthy();
+    expect(screen.getByRole('link', { name: 'API keys' })).toBeTruthy();
+  });
+
+  it('hides agent creation and admin sections from a USER', async () => {
+    renderApp('/agents', agentsRoutes, USER);
+    expect(await screen.findByText('Your role cannot create agents.')).toBeTruthy();
+    expect(screen.queryByRole('button', { name: 'New agent' })).toBeNull();
+    expect(screen.queryByRole('link', { name: 'API keys' })).toBeNull();
+    expect(screen.queryByRole('link', { name: 'Audit log' })).toBeNull();
+  });
+
+  it('explains a page the roles do not grant', async () => {
+    renderApp('/audit', {}, USER);
+    expect(await screen.findByText('No access')).toBeTruthy();
+    expect(screen.getByText('audit:read')).toBeTruthy();
+  });
+});
+
+describe('running a task', () => {
+  it('refuses input that is not a JSON object', async () => {
+    const agent = { id: 'a1', name: 'Echo', description: '', executor: 'echo', model: '', instructions: '', config: {}, created_by: 'u1', created_at: '', updated_at: '' };
+    const { calls } = renderApp(
+      '/agents/a1',
+      {
+        'GET /api/agents/a1': () => ({ status: 200, body: agent }),
+        'GET /api/tasks': () => ({ status: 200, body: { items: [], next_cursor: null } }),
+      },
+      USER,
+    );
+    const input = await screen.findByLabelText('Input (JSON object)');
+    fireEvent.change(input, { target: { value: '{steps: 3' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Run task' }));
+    expect(await screen.findByText(/not valid JSON/)).toBeTruthy();
+    await waitFor(() => expect(calls.some((c) => c.method === 'POST' && c.path === '/api/agents/a1/tasks')).toBe(false));
+  });
+});
