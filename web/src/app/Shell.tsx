@@ -33,7 +33,8 @@ export function useConnectionState(): ConnectionState {
 
 export function LiveIndicator() {
   const state = useConnectionState();
-  const text = { idle: 'Live updates off', connecting: 'Connecting…', open: 'Live', reconnecting: 'Reconnecting…' }[state];
+  if (state === 'idle') return null;
+  const text = { idle: '', connecting: 'Connecting…', open: 'Live', reconnecting: 'Reconnecting…' }[state];
   return (
     <span className={`live ${state}`} role="status" aria-live="polite">
       {text}

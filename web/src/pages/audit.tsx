@@ -28,7 +28,7 @@ export function AuditPage() {
           onChange={(e) => setParams(e.target.value ? { action: e.target.value } : {}, { replace: true })}
           options={[{ value: '', label: 'All actions' }, ...AUDIT_ACTIONS.map((a) => ({ value: a, label: a }))]}
         />
-        <div className="field">
+        <div className="field fit">
           <Button onClick={() => void list.reload()}>Refresh</Button>
         </div>
       </div>

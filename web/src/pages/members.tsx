@@ -53,7 +53,7 @@ function AddMember({ roles, onAdded }: { roles: Role[]; onAdded: (r: AddMemberRe
           options={roles.map((r) => ({ value: r.name, label: r.name }))}
           error={form.fieldError('role')}
         />
-        <div className="field">
+        <div className="field fit">
           <Button type="submit" variant="primary" busy={form.busy}>
             Add or invite
           </Button>
