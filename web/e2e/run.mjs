@@ -342,6 +342,20 @@ try {
     await shot(page, 'settings');
   });
 
+  await step('on a phone-sized screen the navigation folds behind a menu button', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto('/tasks');
+    await page.getByRole('heading', { name: 'Tasks' }).waitFor();
+    expect(!(await nav(page, 'Agents').isVisible()), 'the sidebar is shown on a small screen');
+    await page.getByRole('button', { name: 'Menu' }).click();
+    await nav(page, 'Agents').waitFor();
+    await shot(page, 'mobile-menu');
+    await nav(page, 'Agents').click();
+    await page.getByRole('heading', { name: 'Agents' }).waitFor();
+    expect(!(await nav(page, 'Agents').isVisible()), 'the menu stayed open after navigating');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
   await step('signing out returns to the login page and protects the console', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByText('You have signed out.').waitFor();

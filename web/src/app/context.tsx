@@ -78,8 +78,9 @@ export function AppProvider({ children, clients }: { children: ReactNode; client
         setMe(null);
         setStatus('signed-out');
         setNotice(END_NOTICES[e.reason]);
-      } else {
+      } else if (e.source !== 'begin') {
         // A refresh or another tab's switch may carry new permissions or another organization.
+        // (After `begin`, signIn and switchOrganization load /api/me themselves.)
         void reloadMe().catch(() => {});
       }
     });

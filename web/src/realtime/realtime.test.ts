@@ -181,6 +181,25 @@ describe('RealtimeClient', () => {
     expect(sockets[1].protocols).toEqual(['atrium.v1', 'bearer.T2']);
   });
 
+  it('renews the token after handshakes keep failing (a refused token looks like a network error)', async () => {
+    const { client, sockets, timers, renewals } = make();
+    client.subscribeTask('t1', { update: () => {} });
+    await flush();
+    sockets[0].drop();
+    timers.fire(backoffMs(0, () => 0.5));
+    await flush();
+    sockets[1].drop();
+    timers.fire(backoffMs(1, () => 0.5));
+    await flush();
+    expect(renewals).toEqual([]);
+    sockets[2].drop();
+    await flush();
+    expect(renewals).toEqual(['T1']);
+    timers.fire(backoffMs(2, () => 0.5));
+    await flush();
+    expect(sockets[3].protocols).toEqual(['atrium.v1', 'bearer.T2']);
+  });
+
   it('closes when the last subscriber leaves and does not reconnect', async () => {
     const { client, sockets, timers } = make();
     const off = client.subscribeTask('t1', { update: () => {} });

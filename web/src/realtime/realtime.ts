@@ -47,6 +47,11 @@ const OPEN = 1;
 export const CLOSE_TOKEN_EXPIRED = 4001;
 export const BACKOFF_BASE_MS = 500;
 export const BACKOFF_MAX_MS = 30_000;
+/**
+ * A browser does not reveal why a WebSocket handshake failed (a 401 looks like a network error),
+ * so after this many attempts in a row that never opened, the token is renewed before the next.
+ */
+export const RENEW_AFTER_FAILED_OPENS = 3;
 
 /**
  * Delay before reconnect attempt `attempt` (0-based): doubling from 0.5 s up to 30 s, with "equal
@@ -65,6 +70,7 @@ export class RealtimeClient {
   private socket: SocketLike | null = null;
   private token: string | null = null;
   private attempt = 0;
+  private failedOpens = 0;
   private retryTimer: unknown = null;
   private pingTimer: unknown = null;
   private opening = false;
@@ -170,8 +176,11 @@ export class RealtimeClient {
       return;
     }
     this.socket = socket;
+    let opened = false;
     socket.onopen = () => {
+      opened = true;
       this.attempt = 0;
+      this.failedOpens = 0;
       this.setState('open');
       if (this.orgWide.size > 0) this.send({ action: 'task-status' });
       for (const id of this.perTask.keys()) this.send({ action: 'task-status', task_id: id });
@@ -190,14 +199,21 @@ export class RealtimeClient {
         return;
       }
       if (ev.code === CLOSE_TOKEN_EXPIRED && this.token) {
-        void this.opts.tokens.onUnauthorized(this.token).then((fresh) => {
-          if (fresh) this.scheduleReconnect(0);
-          else this.setState('idle');
-        });
+        void this.renewThenReconnect(this.token, 0);
+        return;
+      }
+      if (!opened && ++this.failedOpens % RENEW_AFTER_FAILED_OPENS === 0 && this.token) {
+        void this.renewThenReconnect(this.token);
         return;
       }
       this.scheduleReconnect();
     };
+  }
+
+  private async renewThenReconnect(rejected: string, delay?: number): Promise<void> {
+    const fresh = await this.opts.tokens.onUnauthorized(rejected);
+    if (fresh) this.scheduleReconnect(delay);
+    else this.setState('idle'); // the session ended; the app returns to the login page
   }
 
   private scheduleReconnect(delay?: number): void {
@@ -241,6 +257,7 @@ export class RealtimeClient {
     const s = this.socket;
     this.socket = null;
     this.attempt = 0;
+    this.failedOpens = 0;
     if (s) s.close(1000, 'done');
     this.setState('idle');
   }

@@ -15,7 +15,11 @@ import { readClaims } from './jwt';
 
 export type EndReason = 'signed_out' | 'expired' | 'other_tab';
 
-export type SessionEvent = { type: 'changed' } | { type: 'ended'; reason: EndReason };
+/** `changed`: new tokens were adopted — from `begin` (this tab signed in or switched), a refresh,
+ * or another tab of the same session. */
+export type SessionEvent =
+  | { type: 'changed'; source: 'begin' | 'refresh' | 'other_tab' }
+  | { type: 'ended'; reason: EndReason };
 
 export interface SessionInfo {
   user: User;
@@ -96,7 +100,7 @@ export class Session implements TokenSource {
 
   /** Adopts a bundle from sign-up, login, switch or an accepted invitation. */
   begin(bundle: TokenBundle): void {
-    this.adopt(bundle, true);
+    this.adopt(bundle, 'begin');
   }
 
   /** Resumes the tab's session after a reload. False when there is none (or it was revoked). */
@@ -173,7 +177,7 @@ export class Session implements TokenSource {
       this.schedule(RETRY_MS);
       return this.access;
     }
-    this.adopt(bundle, true);
+    this.adopt(bundle, 'refresh');
     return this.access;
   }
 
@@ -190,7 +194,7 @@ export class Session implements TokenSource {
     });
   }
 
-  private adopt(bundle: TokenBundle, broadcast: boolean): void {
+  private adopt(bundle: TokenBundle, source: 'begin' | 'refresh' | 'other_tab'): void {
     this.access = bundle.access_token;
     this.expiresAt = this.deps.now() + bundle.expires_in * 1000;
     this.refreshToken = bundle.refresh_token;
@@ -198,15 +202,15 @@ export class Session implements TokenSource {
     this.info_ = { user: bundle.user, organization: bundle.organization, permissions: bundle.permissions };
     this.deps.storage?.setItem(STORAGE_KEY, JSON.stringify({ refresh_token: this.refreshToken, sid: this.sid }));
     this.schedule(refreshDelayMs(bundle.expires_in));
-    if (broadcast && this.sid) this.deps.channel?.postMessage({ type: 'rotated', sid: this.sid, bundle });
-    this.emit({ type: 'changed' });
+    if (source !== 'other_tab' && this.sid) this.deps.channel?.postMessage({ type: 'rotated', sid: this.sid, bundle });
+    this.emit({ type: 'changed', source });
   }
 
   private onBroadcast(message: unknown): void {
     if (!message || typeof message !== 'object') return;
     const m = message as { type?: string; sid?: string; bundle?: TokenBundle };
     if (!m.sid || m.sid !== this.sid) return;
-    if (m.type === 'rotated' && m.bundle) this.adopt(m.bundle, false);
+    if (m.type === 'rotated' && m.bundle) this.adopt(m.bundle, 'other_tab');
     if (m.type === 'ended') this.end('other_tab');
   }
 
