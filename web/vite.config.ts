@@ -21,7 +21,7 @@ export default defineConfig({
     },
   },
   test: {
-    environment: 'node', // component tests opt in with @vitest-environment jsdom
+    environment: 'node', // component tests opt in with a @vitest-environment jsdom comment
     include: ['src/**/*.test.{ts,tsx}'],
     restoreMocks: true,
   },

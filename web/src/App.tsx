@@ -12,7 +12,7 @@ import { CreateOrgPage, NoOrganization } from './pages/orgs';
 import { RolesPage } from './pages/roles';
 import { SettingsPage } from './pages/settings';
 import { TaskPage, TasksPage } from './pages/tasks';
-import { Empty, Loading } from './ui/ui';
+import { Button, Empty, Loading } from './ui/ui';
 
 function FullPageLoading() {
   return (
@@ -22,11 +22,27 @@ function FullPageLoading() {
   );
 }
 
+function Unavailable() {
+  const { retry } = useApp();
+  return (
+    <main className="auth-page">
+      <div className="auth-card card">
+        <h1>Atrium cannot be reached</h1>
+        <p>Your session is kept. Check your connection, then try again.</p>
+        <Button variant="primary" onClick={retry}>
+          Try again
+        </Button>
+      </div>
+    </main>
+  );
+}
+
 /** Signed-in pages: the frame, remounted per organization so nothing of another one lingers. */
 function SignedIn({ children }: { children: ReactNode }) {
   const { status, me } = useApp();
   const location = useLocation();
   if (status === 'loading') return <FullPageLoading />;
+  if (status === 'unavailable') return <Unavailable />;
   if (status === 'signed-out') {
     const next = location.pathname + location.search;
     return <Navigate to={next === '/' ? '/login' : `/login?next=${encodeURIComponent(next)}`} replace />;

@@ -7,7 +7,7 @@ import { RealtimeClient, socketUrl } from '../realtime/realtime';
 import { grants } from '../session/permissions';
 import { Session, type EndReason } from '../session/session';
 
-export type AuthStatus = 'loading' | 'signed-out' | 'signed-in';
+export type AuthStatus = 'loading' | 'signed-out' | 'signed-in' | 'unavailable';
 
 export interface AppState {
   api: ApiClient;
@@ -18,6 +18,8 @@ export interface AppState {
   /** Why the user was returned to the login page (shown there once). */
   notice: string | null;
   clearNotice(): void;
+  /** After `unavailable` (the server could not be reached while resuming): try again. */
+  retry(): void;
   can(permission: string): boolean;
   signIn(bundle: TokenBundle): Promise<void>;
   signOut(): Promise<void>;
@@ -59,6 +61,7 @@ export function AppProvider({ children, clients }: { children: ReactNode; client
   const [me, setMe] = useState<Me | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const orgRef = useRef<string | null>(null);
+  const [attempt, setAttempt] = useState(0);
 
   const reloadMe = useCallback(async () => {
     const next = await api.get<Me>('/api/me');
@@ -87,17 +90,20 @@ export function AppProvider({ children, clients }: { children: ReactNode; client
     let cancelled = false;
     session
       .restore()
-      .then(async (ok) => {
+      .then(async (outcome) => {
         if (cancelled) return;
-        if (ok) await reloadMe();
-        else setStatus('signed-out');
+        if (outcome === 'restored') await reloadMe();
+        else setStatus(outcome === 'none' ? 'signed-out' : 'unavailable');
       })
-      .catch(() => !cancelled && setStatus('signed-out'));
+      .catch(() => {
+        // /api/me failed for a reason other than the session (which would have ended it).
+        if (!cancelled) setStatus(session.signedIn ? 'unavailable' : 'signed-out');
+      });
     return () => {
       cancelled = true;
       off();
     };
-  }, [session, realtime, reloadMe]);
+  }, [session, realtime, reloadMe, attempt]);
 
   const value = useMemo<AppState>(
     () => ({
@@ -108,6 +114,10 @@ export function AppProvider({ children, clients }: { children: ReactNode; client
       me,
       notice,
       clearNotice: () => setNotice(null),
+      retry: () => {
+        setStatus('loading');
+        setAttempt((a) => a + 1);
+      },
       can: (permission) => grants(me?.permissions ?? [], permission),
       signIn: async (bundle) => {
         setNotice(null);

@@ -190,17 +190,32 @@ describe('Session', () => {
   it('restores a tab from its stored refresh token', async () => {
     const { session, storage, refresh } = make();
     storage.setItem(STORAGE_KEY, JSON.stringify({ refresh_token: 'saved', sid: 's1' }));
-    expect(await session.restore()).toBe(true);
+    expect(await session.restore()).toBe('restored');
     expect(refresh).toHaveBeenCalledWith('saved');
     expect(session.info?.user.email).toBe('a@example.com');
   });
 
   it('restores nothing when storage is empty or unreadable', async () => {
     const { session, storage, refresh } = make();
-    expect(await session.restore()).toBe(false);
+    expect(await session.restore()).toBe('none');
     storage.setItem(STORAGE_KEY, '{not json');
-    expect(await session.restore()).toBe(false);
+    expect(await session.restore()).toBe('none');
     expect(refresh).not.toHaveBeenCalled();
+  });
+
+  it('keeps a stored session it could not renew for lack of a network, and ends a refused one', async () => {
+    let answer: 'network' | 'refused' = 'network';
+    const { session, storage } = make({
+      refresh: vi.fn(async () => {
+        throw answer === 'network' ? networkError() : new ApiError(401, { code: 'unauthenticated' });
+      }),
+    });
+    storage.setItem(STORAGE_KEY, JSON.stringify({ refresh_token: 'saved', sid: 's1' }));
+    expect(await session.restore()).toBe('unreachable');
+    expect(storage.map.has(STORAGE_KEY)).toBe(true);
+    answer = 'refused';
+    expect(await session.restore()).toBe('none');
+    expect(storage.map.has(STORAGE_KEY)).toBe(false);
   });
 
   it('logs out on the server and forgets the session even when that fails', async () => {

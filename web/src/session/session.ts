@@ -103,13 +103,20 @@ export class Session implements TokenSource {
     this.adopt(bundle, 'begin');
   }
 
-  /** Resumes the tab's session after a reload. False when there is none (or it was revoked). */
-  async restore(): Promise<boolean> {
-    const saved = this.readStorage();
-    if (!saved) return false;
-    this.refreshToken = saved.refresh_token;
-    this.sid = saved.sid;
-    return (await this.refresh()) !== null;
+  /**
+   * Resumes the tab's session after a reload: `restored`, `none` (nothing stored, or the server
+   * refused it), or `unreachable` (kept; the refresh could not reach the server — try again).
+   */
+  async restore(): Promise<'restored' | 'none' | 'unreachable'> {
+    if (this.access) return 'restored';
+    if (!this.refreshToken) {
+      const saved = this.readStorage();
+      if (!saved) return 'none';
+      this.refreshToken = saved.refresh_token;
+      this.sid = saved.sid;
+    }
+    if ((await this.refresh()) !== null) return 'restored';
+    return this.refreshToken ? 'unreachable' : 'none';
   }
 
   async accessToken(): Promise<string | null> {
