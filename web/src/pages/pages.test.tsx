@@ -126,3 +126,51 @@ describe('running a task', () => {
     await waitFor(() => expect(calls.some((c) => c.method === 'POST' && c.path === '/api/agents/a1/tasks')).toBe(false));
   });
 });
+
+describe('members', () => {
+  const roles = {
+    items: [
+      { id: 'r1', name: 'TENANT_ADMIN', description: '', permissions: [], system: true },
+      { id: 'r2', name: 'USER', description: '', permissions: [], system: true },
+    ],
+    next_cursor: null,
+  };
+  it('invites with a role and shows the invitation link once', async () => {
+    const { calls } = renderApp(
+      '/members',
+      {
+        'GET /api/users': () => ({ status: 200, body: { items: [], next_cursor: null } }),
+        'GET /api/roles': () => ({ status: 200, body: roles }),
+        'POST /api/users': () => ({
+          status: 201,
+          body: { invitation: { id: 'i1', email: 'bob@example.com', role: 'USER', token: 'tok/1', expires_at: '2030-01-01T00:00:00Z' } },
+        }),
+      },
+      ADMIN,
+    );
+    fireEvent.change(await screen.findByLabelText('Email'), { target: { value: 'bob@example.com' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Add or invite' }));
+    const link = (await screen.findByLabelText('Invitation link for bob@example.com (role USER)')) as HTMLInputElement;
+    expect(link.value).toBe(`${window.location.origin}/invitations/accept?token=tok%2F1`);
+    expect(calls.find((c) => c.method === 'POST' && c.path === '/api/users')?.body).toEqual({ email: 'bob@example.com', role: 'USER' });
+    fireEvent.click(screen.getByRole('button', { name: 'Done' }));
+    expect(screen.queryByLabelText(/Invitation link/)).toBeNull();
+  });
+
+  it('offers no member management without users:manage', async () => {
+    renderApp(
+      '/members',
+      {
+        'GET /api/users': () => ({
+          status: 200,
+          body: { items: [{ id: 'u1', email: 'ada@example.com', name: 'Ada', roles: ['USER'], joined_at: '2026-01-01T00:00:00Z' }], next_cursor: null },
+        }),
+        'GET /api/roles': () => ({ status: 200, body: roles }),
+      },
+      USER,
+    );
+    expect(await screen.findByText('ada@example.com')).toBeTruthy();
+    expect(screen.queryByRole('button', { name: 'Add or invite' })).toBeNull();
+    expect(screen.queryByRole('button', { name: /Remove/ })).toBeNull();
+  });
+});
