@@ -1,0 +1,121 @@
+#include "broker/outbox.hpp"
+
+#include <vector>
+
+#include "platform/ids.hpp"
+#include "platform/log.hpp"
+
+namespace atrium::broker {
+
+Result<std::string> add_to_outbox(db::Tx& tx, std::string_view topic, std::string_view key,
+                                  std::string_view body, TimePoint now, TimePoint available_at) {
+  std::string id = new_id();
+  auto r = tx.execute(
+      "INSERT INTO outbox (id, topic, tenant, payload, created_at, available_at) "
+      "VALUES ($1, $2, $3, $4, $5, $6)",
+      {id, topic, key, body, format_time(now), format_time(available_at)});
+  if (!r) return fail(r.error());
+  return id;
+}
+
+OutboxRelay::OutboxRelay(db::Database& db, TaskQueue& queue, const Clock& clock,
+                         OutboxRelayOptions options)
+    : db_(db), queue_(queue), clock_(clock), options_(std::move(options)) {}
+
+OutboxRelay::~OutboxRelay() { stop(); }
+
+void OutboxRelay::start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  notified_ = true;  // first pass at once: rows left by a previous run
+  thread_ = std::thread([this] { run(); });
+}
+
+void OutboxRelay::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void OutboxRelay::notify() {
+  {
+    std::lock_guard lock(mu_);
+    notified_ = true;
+  }
+  cv_.notify_one();
+}
+
+Result<std::size_t> OutboxRelay::relay_due() {
+  std::size_t total = 0;
+  for (;;) {
+    const std::string now = format_time(clock_.now());
+    auto rows = db_.transact({.tenant = std::nullopt, .read_only = true}, [&](db::Tx& tx) {
+      return tx.query(
+          "SELECT id, tenant, payload FROM outbox "
+          "WHERE published_at IS NULL AND topic = $1 AND available_at <= $2 "
+          "ORDER BY available_at, id LIMIT $3",
+          {options_.topic, now, static_cast<std::int64_t>(options_.batch)});
+    });
+    if (!rows) return fail(rows.error());
+    if (rows->empty()) return total;
+
+    std::vector<QueueMessage> batch;
+    batch.reserve(rows->size());
+    for (const auto& row : *rows) batch.push_back({row.text(0), row.text(1), row.text(2)});
+    if (auto published = queue_.publish(batch); !published) return fail(published.error());
+
+    const std::string sent_at = format_time(clock_.now());
+    auto marked = db_.transact({}, [&](db::Tx& tx) -> Result<void> {
+      for (const auto& m : batch) {
+        auto r = tx.execute("UPDATE outbox SET published_at = $1 WHERE id = $2", {sent_at, m.id});
+        if (!r) return fail(r.error());
+      }
+      return {};
+    });
+    if (!marked) return fail(marked.error());
+    total += batch.size();
+    sent_.fetch_add(batch.size(), std::memory_order_relaxed);
+    if (batch.size() < options_.batch) return total;
+  }
+}
+
+Result<std::size_t> OutboxRelay::prune() {
+  const std::string cutoff = format_time(clock_.now() - options_.retention);
+  auto n = db_.transact({}, [&](db::Tx& tx) {
+    return tx.execute("DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < $1",
+                      {cutoff});
+  });
+  if (!n) return fail(n.error());
+  return static_cast<std::size_t>(*n);
+}
+
+void OutboxRelay::run() {
+  auto next_prune = std::chrono::steady_clock::now();
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, options_.poll_interval, [&] { return notified_ || stopping_; });
+    if (stopping_) break;
+    notified_ = false;
+    lock.unlock();
+
+    auto sent = relay_due();
+    if (!sent) {
+      log::warn("outbox relay could not publish; retrying",
+                {{"topic", options_.topic}, {"error", sent.error().detail}});
+    }
+    if (std::chrono::steady_clock::now() >= next_prune) {
+      if (auto pruned = prune(); !pruned)
+        log::warn("outbox prune failed", {{"error", pruned.error().detail}});
+      next_prune = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    }
+
+    lock.lock();
+    if (!sent) cv_.wait_for(lock, options_.retry_interval, [&] { return stopping_; });
+  }
+}
+
+}  // namespace atrium::broker
