@@ -6,6 +6,8 @@
 #include "access/seed.hpp"
 #include "app/api.hpp"
 #include "app/health.hpp"
+#include "app/task_runtime.hpp"
+#include "broker/embedded/embedded_event_bus.hpp"
 #include "db/migrations.hpp"
 #include "db/open.hpp"
 #include "http/server.hpp"
@@ -64,14 +66,20 @@ int serve(Config config) {
   const auto started = std::chrono::steady_clock::now();
   if (auto s = resolve_secrets(config); !s) return report(s.error(), "configuration refused");
 
-  auto db = open_and_migrate(config, config.handler_threads + 2);
+  // Handlers, task workers, and the relay's and the workers' maintenance threads.
+  auto db = open_and_migrate(config, config.handler_threads + config.workers + 4);
   if (!db) return report(db.error(), "cannot prepare the database");
   if (auto r = access::seed(**db); !r) return report(r.error(), "seed failed");
 
   metrics::Registry metrics;
   http::Router router;
   db::Database& database = **db;
-  add_health_routes(router, metrics, {{"database", [&database] { return database.ping(); }}});
+  // In-process events; the RabbitMQ bus replaces it when ATRIUM_BROKER_URL names one.
+  broker::EmbeddedEventBus bus;
+  SystemClock clock;
+  TaskRuntime tasks(config, database, bus, clock, metrics);
+  add_health_routes(router, metrics,
+                    {{"database", [&database] { return database.ping(); }}, tasks.readiness()});
 
   Api api(std::move(router), metrics, nullptr, ApiOptions{config.web_root, config.allowed_origins});
 
@@ -89,6 +97,7 @@ int serve(Config config) {
     return std::vector<std::pair<metrics::Labels, double>>{
         {{}, static_cast<double>(server.active_connections())}};
   });
+  tasks.start();
   if (auto s = server.start(); !s) return report(s.error(), "cannot start the server");
 
   const auto ready_ms =
@@ -103,6 +112,7 @@ int serve(Config config) {
   int sig = wait_for_signal();
   log::info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   server.stop(std::chrono::seconds(10));
+  tasks.stop();
   log::info("stopped");
   log::flush();
   return 0;

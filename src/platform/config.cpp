@@ -227,6 +227,22 @@ const std::vector<Setting> kSettings = {
     {"handler_threads", "ATRIUM_HANDLER_THREADS", false,
      "threads running handlers that may block (database, hashing)",
      [](Config& c, std::string_view v) { return set_int<1, 256>(c.handler_threads, v); }},
+    {"task_lease", "ATRIUM_TASK_LEASE", false,
+     "seconds a worker's claim on a task lasts unrenewed (a dead worker's tasks rerun after it)",
+     [](Config& c, std::string_view v) { return set_int<1, 3600>(c.task_lease_seconds, v); }},
+    {"task_timeout", "ATRIUM_TASK_TIMEOUT", false, "seconds a task may run before it fails",
+     [](Config& c, std::string_view v) { return set_int<1, 86400>(c.task_timeout_seconds, v); }},
+    {"task_max_attempts", "ATRIUM_TASK_MAX_ATTEMPTS", false, "attempts per task, retries included",
+     [](Config& c, std::string_view v) { return set_int<1, 100>(c.task_max_attempts, v); }},
+    {"task_retry_delay_ms", "ATRIUM_TASK_RETRY_DELAY_MS", false,
+     "milliseconds before a task's first retry (doubling, at most 5 minutes)",
+     [](Config& c, std::string_view v) { return set_int<0, 300000>(c.task_retry_delay_ms, v); }},
+    {"tenant_max_running", "ATRIUM_TENANT_MAX_RUNNING", false,
+     "tasks of one organization running at once (0 = half the workers, at least 1)",
+     [](Config& c, std::string_view v) { return set_int<0, 100000>(c.tenant_max_running, v); }},
+    {"tenant_max_queued", "ATRIUM_TENANT_MAX_QUEUED", false,
+     "queued tasks one organization may have (429 beyond)",
+     [](Config& c, std::string_view v) { return set_int<1, 10000000>(c.tenant_max_queued, v); }},
 };
 
 const Setting* find_setting(std::string_view key) {
@@ -330,6 +346,7 @@ Result<Config> load_config(const ConfigSources& sources) {
   }
   if (c.workers == 0)
     c.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (c.tenant_max_running == 0) c.tenant_max_running = std::max(1, c.workers / 2);
   return c;
 }
 

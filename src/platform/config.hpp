@@ -46,6 +46,14 @@ struct Config {
   int io_threads = 1;
   int handler_threads = 16;  // pool that runs handlers which may block (DB, hashing)
 
+  // Tasks (documented in README.md).
+  int task_lease_seconds = 30;     // a claim not renewed for this long is recovered
+  int task_timeout_seconds = 600;  // a run longer than this fails
+  int task_max_attempts = 3;       // retries included
+  int task_retry_delay_ms = 1000;  // before the first retry; doubles each time
+  int tenant_max_running = 0;      // tasks of one organization at once; 0 = half the workers
+  int tenant_max_queued = 10000;   // queued tasks of one organization; 429 beyond
+
   bool production() const { return env == Env::kProduction; }
 };
 

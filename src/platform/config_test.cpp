@@ -76,6 +76,38 @@ TEST(Config, InvalidValuesNameTheSetting) {
   EXPECT_NE(bad_flag.error().detail.find("--workers"), std::string::npos);
 }
 
+TEST(Config, TaskSettings) {
+  auto defaults = load(Env{{{"ATRIUM_WORKERS", "6"}}});
+  ASSERT_TRUE(defaults) << defaults.error().detail;
+  EXPECT_EQ(defaults->task_lease_seconds, 30);
+  EXPECT_EQ(defaults->task_max_attempts, 3);
+  EXPECT_EQ(defaults->tenant_max_running, 3);  // half the workers
+  EXPECT_EQ(defaults->tenant_max_queued, 10000);
+  EXPECT_EQ(load(Env{{{"ATRIUM_WORKERS", "1"}}})->tenant_max_running, 1);
+
+  Env env{{{"ATRIUM_TASK_LEASE", "5"},
+           {"ATRIUM_TASK_TIMEOUT", "60"},
+           {"ATRIUM_TASK_MAX_ATTEMPTS", "7"},
+           {"ATRIUM_TASK_RETRY_DELAY_MS", "0"},
+           {"ATRIUM_TENANT_MAX_RUNNING", "4"},
+           {"ATRIUM_TENANT_MAX_QUEUED", "100"}}};
+  auto c = load(env);
+  ASSERT_TRUE(c) << c.error().detail;
+  EXPECT_EQ(c->task_lease_seconds, 5);
+  EXPECT_EQ(c->task_timeout_seconds, 60);
+  EXPECT_EQ(c->task_max_attempts, 7);
+  EXPECT_EQ(c->task_retry_delay_ms, 0);
+  EXPECT_EQ(c->tenant_max_running, 4);
+  EXPECT_EQ(c->tenant_max_queued, 100);
+
+  for (const char* var :
+       {"ATRIUM_TASK_LEASE", "ATRIUM_TASK_MAX_ATTEMPTS", "ATRIUM_TENANT_MAX_QUEUED"}) {
+    auto bad = load(Env{{{var, "0"}}});
+    ASSERT_FALSE(bad) << var;
+    EXPECT_NE(bad.error().detail.find(var), std::string::npos);
+  }
+}
+
 TEST(Config, SecretsFromFiles) {
   testing::TempDir dir;
   auto file = dir.path() / "jwt";

@@ -1,0 +1,57 @@
+#include "app/task_runtime.hpp"
+
+#include "tasks/echo_executor.hpp"
+
+namespace atrium::app {
+namespace {
+
+tasks::WorkerOptions worker_options(const Config& c) {
+  tasks::WorkerOptions o;
+  o.workers = c.workers;
+  o.lease = std::chrono::seconds(c.task_lease_seconds);
+  o.timeout = std::chrono::seconds(c.task_timeout_seconds);
+  o.max_attempts = c.task_max_attempts;
+  o.retry_delay = std::chrono::milliseconds(c.task_retry_delay_ms);
+  o.tenant_max_running = c.tenant_max_running;
+  return o;
+}
+
+}  // namespace
+
+TaskRuntime::TaskRuntime(const Config& config, db::Database& db, broker::EventBus& bus,
+                         const Clock& clock, metrics::Registry& metrics)
+    // The queue's per-organization cap matches the workers' own, so a busy organization's
+    // messages wait in the queue instead of being deferred over and over.
+    : queue_({.capacity = 100000,
+              .max_in_flight_per_key = config.tenant_max_running,
+              .delivery_limit = 10}),
+      store_(db, clock),
+      relay_(db, queue_, clock, {}),
+      events_(&bus, &metrics),
+      pool_(
+          store_, queue_, executors_, events_, clock, worker_options(config), nullptr,
+          [this] { relay_.notify(); }, &metrics) {
+  executors_.add("echo", std::make_unique<tasks::EchoExecutor>());
+  metrics.gauge("atrium_task_queue_depth", "Task messages waiting in the queue", [this] {
+    return std::vector<std::pair<metrics::Labels, double>>{
+        {{}, static_cast<double>(queue_.depth().value_or(0))}};
+  });
+}
+
+TaskRuntime::~TaskRuntime() { stop(); }
+
+void TaskRuntime::start() {
+  relay_.start();
+  pool_.start();
+}
+
+void TaskRuntime::stop() {
+  pool_.stop();
+  relay_.stop();
+}
+
+ReadinessCheck TaskRuntime::readiness() {
+  return {"queue", [this] { return queue_.ping(); }};
+}
+
+}  // namespace atrium::app

@@ -1,0 +1,443 @@
+#include "tasks/store.hpp"
+
+#include "broker/outbox.hpp"
+#include "platform/ids.hpp"
+#include "platform/log.hpp"
+
+namespace atrium::tasks {
+namespace {
+
+constexpr std::string_view kColumns =
+    "id, organization_id, agent_id, status, input, output, error, attempts, idempotency_key, "
+    "created_by, created_at, started_at, finished_at";
+constexpr std::string_view kJoinedColumns =
+    "t.id, t.organization_id, t.agent_id, t.status, t.input, t.output, t.error, t.attempts, "
+    "t.idempotency_key, t.created_by, t.created_at, t.started_at, t.finished_at";
+constexpr std::size_t kColumnCount = 13;
+
+std::string sql(std::string_view head, std::string_view tail) {
+  std::string s(head);
+  s += kColumns;
+  s += tail;
+  return s;
+}
+
+nlohmann::json parse_json(const std::optional<std::string>& text) {
+  if (!text) return nullptr;
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded()) {
+    log::error("task holds JSON that does not parse");
+    return nullptr;
+  }
+  return j;
+}
+
+Task read_task(const db::Row& row) {
+  Task t;
+  t.id = row.text(0);
+  t.organization_id = row.text(1);
+  t.agent_id = row.text(2);
+  t.status = parse_status(row.text(3)).value_or(Status::kFailed);
+  t.input = parse_json(row.optional_text(4));
+  t.output = parse_json(row.optional_text(5));
+  t.error = row.optional_text(6);
+  t.attempts = static_cast<int>(row.integer(7));
+  t.idempotency_key = row.optional_text(8);
+  t.created_by = row.optional_text(9);
+  t.created_at = row.text(10);
+  t.started_at = row.optional_text(11);
+  t.finished_at = row.optional_text(12);
+  return t;
+}
+
+Result<std::optional<Task>> one_task(Result<db::Rows> rows) {
+  if (!rows) return fail(rows.error());
+  if (rows->empty()) return std::optional<Task>();
+  return std::optional<Task>(read_task(rows->front()));
+}
+
+db::TxOptions for_tenant(const std::string& org) { return {.tenant = org, .read_only = false}; }
+
+// A read across organizations (recovery, metrics): never on behalf of a caller.
+db::TxOptions across_tenants() { return {.tenant = std::nullopt, .read_only = true}; }
+
+Result<void> enqueue(db::Tx& tx, const TaskRef& ref, TimePoint now, TimePoint available_at) {
+  auto id = broker::add_to_outbox(tx, kTaskTopic, ref.organization_id,
+                                  queue_body(ref.id, ref.organization_id), now, available_at);
+  if (!id) return fail(id.error());
+  return {};
+}
+
+Error task_not_found() { return Error::not_found("task not found"); }
+
+}  // namespace
+
+Result<std::string> TaskStore::agent_executor(const Principal& caller,
+                                              const std::string& agent_id) {
+  if (!caller.org_id || !is_uuid(agent_id)) return fail(Error::not_found("agent not found"));
+  const std::string org = *caller.org_id;
+  return db_.transact({.tenant = org, .read_only = true}, [&](db::Tx& tx) -> Result<std::string> {
+    auto row = tx.query_one("SELECT executor FROM agents WHERE id = $1 AND organization_id = $2",
+                            {agent_id, org});
+    if (!row) return fail(row.error());
+    if (!*row) return fail(Error::not_found("agent not found"));
+    return (*row)->text(0);
+  });
+}
+
+Result<Created> TaskStore::create(const Principal& caller, const NewTask& task,
+                                  const CreateLimits& limits, const AlsoInTx& also) {
+  if (!caller.org_id || !is_uuid(task.agent_id)) return fail(Error::not_found("agent not found"));
+  const std::string org = *caller.org_id;
+  const std::string input = task.input.dump();
+
+  auto attempt = [&]() -> Result<Created> {
+    return db_.transact(for_tenant(org), [&](db::Tx& tx) -> Result<Created> {
+      auto agent = tx.query_one("SELECT 1 FROM agents WHERE id = $1 AND organization_id = $2",
+                                {task.agent_id, org});
+      if (!agent) return fail(agent.error());
+      if (!*agent) return fail(Error::not_found("agent not found"));
+
+      if (task.idempotency_key) {
+        auto existing = one_task(tx.query(
+            sql("SELECT ", " FROM tasks WHERE organization_id = $1 AND idempotency_key = $2"),
+            {org, *task.idempotency_key}));
+        if (!existing) return fail(existing.error());
+        if (*existing) {
+          if ((*existing)->agent_id != task.agent_id || (*existing)->input != task.input)
+            return fail(
+                Error::conflict("the idempotency key was already used for another request"));
+          return Created{std::move(**existing), true};
+        }
+      }
+
+      auto queued = tx.query_one(
+          "SELECT COUNT(*) FROM tasks WHERE organization_id = $1 AND status = 'queued'", {org});
+      if (!queued) return fail(queued.error());
+      if ((*queued)->integer(0) >= limits.max_queued) {
+        return fail(Error{Code::kRateLimited,
+                          "the organization has " + std::to_string(limits.max_queued) +
+                              " queued tasks, the most it may have; retry later",
+                          {},
+                          limits.retry_after_seconds});
+      }
+
+      const TimePoint now = clock_.now();
+      Task t;
+      t.id = task.id.empty() ? new_id() : task.id;
+      t.organization_id = org;
+      t.agent_id = task.agent_id;
+      t.status = Status::kQueued;
+      t.input = task.input;
+      t.idempotency_key = task.idempotency_key;
+      if (!caller.user_id.empty()) t.created_by = caller.user_id;
+      t.created_at = format_time(now);
+      auto inserted = tx.execute(
+          "INSERT INTO tasks (id, organization_id, agent_id, status, input, attempts, "
+          "idempotency_key, created_by, created_at, available_at) "
+          "VALUES ($1, $2, $3, 'queued', $4, 0, $5, $6, $7, $7)",
+          {t.id, org, t.agent_id, input, t.idempotency_key, t.created_by, t.created_at});
+      if (!inserted) return fail(inserted.error());
+      if (auto q = enqueue(tx, {t.id, org}, now, now); !q) return fail(q.error());
+      if (also) {
+        if (auto a = also(tx, t); !a) return fail(a.error());
+      }
+      return Created{std::move(t), false};
+    });
+  };
+
+  auto created = attempt();
+  // A concurrent request with the same key committed first (unique violation): answer with its
+  // task, as a replay.
+  if (!created && created.error().code == Code::kConflict && task.idempotency_key)
+    created = attempt();
+  return created;
+}
+
+Result<Task> TaskStore::get(const Principal& caller, const std::string& id) {
+  if (!caller.org_id || !is_uuid(id)) return fail(task_not_found());
+  const std::string org = *caller.org_id;
+  auto t = db_.transact({.tenant = org, .read_only = true}, [&](db::Tx& tx) {
+    return one_task(
+        tx.query(sql("SELECT ", " FROM tasks WHERE id = $1 AND organization_id = $2"), {id, org}));
+  });
+  if (!t) return fail(t.error());
+  if (!*t) return fail(task_not_found());
+  return std::move(**t);
+}
+
+Result<std::vector<Task>> TaskStore::list(const Principal& caller, const ListQuery& query) {
+  if (!caller.org_id) return std::vector<Task>();
+  if (query.agent_id && !is_uuid(*query.agent_id)) return std::vector<Task>();
+  const std::string org = *caller.org_id;
+  std::string text = sql("SELECT ", " FROM tasks WHERE organization_id = $1");
+  std::vector<db::Value> params{org};
+  auto param = [&](db::Value v) {
+    params.push_back(std::move(v));
+    return "$" + std::to_string(params.size());
+  };
+  if (query.agent_id) text += " AND agent_id = " + param(*query.agent_id);
+  if (query.status) text += " AND status = " + param(status_name(*query.status));
+  if (query.before_id) text += " AND id < " + param(*query.before_id);
+  text += " ORDER BY id DESC LIMIT " + param(static_cast<std::int64_t>(query.limit));
+
+  return db_.transact({.tenant = org, .read_only = true},
+                      [&](db::Tx& tx) -> Result<std::vector<Task>> {
+                        auto rows = tx.query(text, db::Params(params));
+                        if (!rows) return fail(rows.error());
+                        std::vector<Task> out;
+                        out.reserve(rows->size());
+                        for (const auto& row : *rows) out.push_back(read_task(row));
+                        return out;
+                      });
+}
+
+Result<Task> TaskStore::cancel(const Principal& caller, const std::string& id,
+                               const AlsoInTx& also) {
+  if (!caller.org_id || !is_uuid(id)) return fail(task_not_found());
+  const std::string org = *caller.org_id;
+  return db_.transact(for_tenant(org), [&](db::Tx& tx) -> Result<Task> {
+    // A worker may move the task between the read and the update: read again and decide anew.
+    for (int round = 0; round < 3; ++round) {
+      auto current = one_task(tx.query(
+          sql("SELECT ", " FROM tasks WHERE id = $1 AND organization_id = $2"), {id, org}));
+      if (!current) return fail(current.error());
+      if (!*current) return fail(task_not_found());
+      const Status status = (*current)->status;
+      if (is_terminal(status)) {
+        return fail(Error::conflict("the task is already " + std::string(status_name(status))));
+      }
+      auto updated = one_task(tx.query(
+          sql("UPDATE tasks SET status = 'cancelled', finished_at = $3, lease_expires_at = NULL "
+              "WHERE id = $1 AND organization_id = $2 AND status = $4 RETURNING ",
+              ""),
+          {id, org, format_time(clock_.now()), status_name(status)}));
+      if (!updated) return fail(updated.error());
+      if (!*updated) continue;
+      if (also) {
+        if (auto a = also(tx, **updated); !a) return fail(a.error());
+      }
+      return std::move(**updated);
+    }
+    return fail(Error::unavailable("the task is changing; retry"));
+  });
+}
+
+Result<std::variant<Claimed, ClaimRefusal>> TaskStore::claim(const TaskRef& ref,
+                                                             TimePoint lease_until, int max_running,
+                                                             std::chrono::milliseconds busy_delay) {
+  using Outcome = std::variant<Claimed, ClaimRefusal>;
+  return db_.transact(for_tenant(ref.organization_id), [&](db::Tx& tx) -> Result<Outcome> {
+    const TimePoint now = clock_.now();
+    const std::string now_text = format_time(now);
+    auto state = tx.query_one(
+        "SELECT status, available_at FROM tasks WHERE id = $1 AND organization_id = $2",
+        {ref.id, ref.organization_id});
+    if (!state) return fail(state.error());
+    if (!*state || (*state)->text(0) != "queued") return Outcome(ClaimRefusal::kNotClaimable);
+
+    // Not due yet: this message came early (a duplicate, or clocks that disagree); make sure a
+    // message comes when it is due rather than trusting that one is on its way.
+    const auto due = parse_time((*state)->text(1));
+    if (due && *due > now) {
+      if (auto q = enqueue(tx, ref, now, *due); !q) return fail(q.error());
+      return Outcome(ClaimRefusal::kDeferred);
+    }
+    if (max_running > 0) {
+      auto running = tx.query_one(
+          "SELECT COUNT(*) FROM tasks WHERE organization_id = $1 AND status = 'running'",
+          {ref.organization_id});
+      if (!running) return fail(running.error());
+      if ((*running)->integer(0) >= max_running) {
+        if (auto q = enqueue(tx, ref, now, now + busy_delay); !q) return fail(q.error());
+        return Outcome(ClaimRefusal::kDeferred);
+      }
+    }
+
+    auto updated = tx.execute(
+        "UPDATE tasks SET status = 'running', attempts = attempts + 1, started_at = $3, "
+        "lease_expires_at = $4 WHERE id = $1 AND organization_id = $2 AND status = 'queued'",
+        {ref.id, ref.organization_id, now_text, format_time(lease_until)});
+    if (!updated) return fail(updated.error());
+    if (*updated == 0) return Outcome(ClaimRefusal::kNotClaimable);
+
+    std::string q = "SELECT ";
+    q += kJoinedColumns;
+    q += ", a.name, a.executor, a.model, a.instructions, a.config FROM tasks t "
+         "JOIN agents a ON a.organization_id = t.organization_id AND a.id = t.agent_id "
+         "WHERE t.id = $1 AND t.organization_id = $2";
+    auto row = tx.query_one(q, {ref.id, ref.organization_id});
+    if (!row) return fail(row.error());
+    if (!*row) return Outcome(ClaimRefusal::kNotClaimable);
+    Claimed c;
+    c.task = read_task(**row);
+    c.agent.id = c.task.agent_id;
+    c.agent.organization_id = c.task.organization_id;
+    c.agent.name = (*row)->text(kColumnCount);
+    c.agent.executor = (*row)->text(kColumnCount + 1);
+    c.agent.model = (*row)->text(kColumnCount + 2);
+    c.agent.instructions = (*row)->text(kColumnCount + 3);
+    c.agent.config = parse_json((*row)->optional_text(kColumnCount + 4));
+    if (!c.agent.config.is_object()) c.agent.config = nlohmann::json::object();
+    return Outcome(std::move(c));
+  });
+}
+
+Result<bool> TaskStore::heartbeat(const TaskRef& ref, int attempt, TimePoint lease_until) {
+  auto n = db_.transact(for_tenant(ref.organization_id), [&](db::Tx& tx) {
+    return tx.execute(
+        "UPDATE tasks SET lease_expires_at = $3 WHERE id = $1 AND organization_id = $2 "
+        "AND status = 'running' AND attempts = $4",
+        {ref.id, ref.organization_id, format_time(lease_until), attempt});
+  });
+  if (!n) return fail(n.error());
+  return *n == 1;
+}
+
+Result<std::optional<Task>> TaskStore::finish(const TaskRef& ref, int attempt, Status status,
+                                              const nlohmann::json& output,
+                                              const std::optional<std::string>& error) {
+  std::optional<std::string> output_text;
+  if (status == Status::kSucceeded) output_text = output.dump();
+  return db_.transact(for_tenant(ref.organization_id), [&](db::Tx& tx) {
+    return one_task(tx.query(
+        sql("UPDATE tasks SET status = $3, output = $4, error = $5, finished_at = $6, "
+            "lease_expires_at = NULL WHERE id = $1 AND organization_id = $2 AND status = 'running' "
+            "AND attempts = $7 RETURNING ",
+            ""),
+        {ref.id, ref.organization_id, status_name(status), output_text, error,
+         format_time(clock_.now()), attempt}));
+  });
+}
+
+Result<std::optional<Task>> TaskStore::retry(const TaskRef& ref, int attempt,
+                                             const std::string& error, TimePoint available_at) {
+  return db_.transact(
+      for_tenant(ref.organization_id), [&](db::Tx& tx) -> Result<std::optional<Task>> {
+        auto t = one_task(
+            tx.query(sql("UPDATE tasks SET status = 'queued', error = $3, available_at = $4, "
+                         "lease_expires_at = NULL WHERE id = $1 AND organization_id = $2 AND "
+                         "status = 'running' "
+                         "AND attempts = $5 RETURNING ",
+                         ""),
+                     {ref.id, ref.organization_id, error, format_time(available_at), attempt}));
+        if (!t || !*t) return t;
+        if (auto q = enqueue(tx, ref, clock_.now(), available_at); !q) return fail(q.error());
+        return t;
+      });
+}
+
+Result<std::optional<Task>> TaskStore::release(const TaskRef& ref, int attempt) {
+  return db_.transact(
+      for_tenant(ref.organization_id), [&](db::Tx& tx) -> Result<std::optional<Task>> {
+        const TimePoint now = clock_.now();
+        auto t = one_task(tx.query(
+            sql("UPDATE tasks SET status = 'queued', attempts = attempts - 1, available_at = $3, "
+                "lease_expires_at = NULL WHERE id = $1 AND organization_id = $2 AND status = "
+                "'running' "
+                "AND attempts = $4 RETURNING ",
+                ""),
+            {ref.id, ref.organization_id, format_time(now), attempt}));
+        if (!t || !*t) return t;
+        if (auto q = enqueue(tx, ref, now, now); !q) return fail(q.error());
+        return t;
+      });
+}
+
+Result<std::vector<TaskRef>> TaskStore::expired_leases(TimePoint now, std::size_t limit) {
+  return db_.transact(across_tenants(), [&](db::Tx& tx) -> Result<std::vector<TaskRef>> {
+    auto rows = tx.query(
+        "SELECT id, organization_id FROM tasks WHERE status = 'running' AND lease_expires_at < $1 "
+        "ORDER BY lease_expires_at LIMIT $2",
+        {format_time(now), static_cast<std::int64_t>(limit)});
+    if (!rows) return fail(rows.error());
+    std::vector<TaskRef> out;
+    for (const auto& row : *rows) out.push_back({row.text(0), row.text(1)});
+    return out;
+  });
+}
+
+Result<std::optional<Task>> TaskStore::recover(
+    const TaskRef& ref, int max_attempts,
+    const std::function<std::chrono::milliseconds(int)>& backoff) {
+  return db_.transact(
+      for_tenant(ref.organization_id), [&](db::Tx& tx) -> Result<std::optional<Task>> {
+        const TimePoint now = clock_.now();
+        const std::string now_text = format_time(now);
+        auto row = tx.query_one(
+            "SELECT attempts FROM tasks WHERE id = $1 AND organization_id = $2 AND status = "
+            "'running' "
+            "AND lease_expires_at < $3",
+            {ref.id, ref.organization_id, now_text});
+        if (!row) return fail(row.error());
+        if (!*row) return std::optional<Task>();
+        const auto attempts = (*row)->integer(0);
+        const std::string error =
+            "the worker running the task stopped answering (its lease expired)";
+        if (attempts >= max_attempts) {
+          return one_task(tx.query(
+              sql("UPDATE tasks SET status = 'failed', error = $3, finished_at = $4, "
+                  "lease_expires_at = NULL WHERE id = $1 AND organization_id = $2 "
+                  "AND status = 'running' AND attempts = $5 RETURNING ",
+                  ""),
+              {ref.id, ref.organization_id,
+               error + " after " + std::to_string(attempts) + " attempts", now_text, attempts}));
+        }
+        const TimePoint due = now + backoff(static_cast<int>(attempts));
+        auto t = one_task(
+            tx.query(sql("UPDATE tasks SET status = 'queued', error = $3, available_at = $4, "
+                         "lease_expires_at = NULL WHERE id = $1 AND organization_id = $2 "
+                         "AND status = 'running' AND attempts = $5 RETURNING ",
+                         ""),
+                     {ref.id, ref.organization_id, error, format_time(due), attempts}));
+        if (!t || !*t) return t;
+        if (auto q = enqueue(tx, ref, now, due); !q) return fail(q.error());
+        return t;
+      });
+}
+
+Result<std::optional<std::string>> TaskStore::requeue_queued(
+    const std::optional<std::string>& after_id, std::size_t limit) {
+  auto rows = db_.transact(across_tenants(), [&](db::Tx& tx) {
+    if (after_id) {
+      return tx.query(
+          "SELECT id, organization_id, available_at FROM tasks WHERE status = 'queued' "
+          "AND id > $1 ORDER BY id LIMIT $2",
+          {*after_id, static_cast<std::int64_t>(limit)});
+    }
+    return tx.query(
+        "SELECT id, organization_id, available_at FROM tasks WHERE status = 'queued' "
+        "ORDER BY id LIMIT $1",
+        {static_cast<std::int64_t>(limit)});
+  });
+  if (!rows) return fail(rows.error());
+  if (rows->empty()) return std::optional<std::string>();
+  auto written = db_.transact({}, [&](db::Tx& tx) -> Result<void> {
+    const TimePoint now = clock_.now();
+    for (const auto& row : *rows) {
+      const TimePoint due = parse_time(row.text(2)).value_or(now);
+      if (auto q = enqueue(tx, {row.text(0), row.text(1)}, now, due); !q) return q;
+    }
+    return {};
+  });
+  if (!written) return fail(written.error());
+  return std::optional<std::string>(rows->back().text(0));
+}
+
+Result<std::pair<std::int64_t, std::int64_t>> TaskStore::count_active() {
+  return db_.transact(across_tenants(),
+                      [&](db::Tx& tx) -> Result<std::pair<std::int64_t, std::int64_t>> {
+                        auto rows = tx.query(
+                            "SELECT status, COUNT(*) FROM tasks "
+                            "WHERE status IN ('queued', 'running') GROUP BY status");
+                        if (!rows) return fail(rows.error());
+                        std::pair<std::int64_t, std::int64_t> out{0, 0};
+                        for (const auto& row : *rows) {
+                          if (row.text(0) == "queued") out.first = row.integer(1);
+                          if (row.text(0) == "running") out.second = row.integer(1);
+                        }
+                        return out;
+                      });
+}
+
+}  // namespace atrium::tasks

@@ -1,0 +1,135 @@
+// Tasks in the database. Two faces:
+//  - the API's, for a caller: every method takes the Principal first and sees only its
+//    organization's rows (another tenant's task or agent is kNotFound, like a missing one);
+//  - the workers', for one organization named by a queue message: claim, heartbeat, finish,
+//    retry, release, and recovery across organizations.
+//
+// Every state change is a conditional UPDATE on the current status (and, for a running task, on
+// `attempts`, which fences off a worker whose lease was taken over), so a duplicate delivery or a
+// late worker can never move a finished task or write a second result. Whenever a task becomes
+// `queued`, the same transaction adds its queue message to the outbox.
+//
+// Errors: kNotFound, kConflict (a terminal task cannot be cancelled; an idempotency key reused for
+// another request), kRateLimited (the organization's queued-task limit), and the database's
+// kUnavailable / kInternal. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "db/database.hpp"
+#include "platform/clock.hpp"
+#include "platform/principal.hpp"
+#include "tasks/task.hpp"
+
+namespace atrium::tasks {
+
+// Runs inside a store transaction after the change (e.g. writes the audit entry); an error
+// rolls the change back.
+using AlsoInTx = std::function<Result<void>(db::Tx&, const Task&)>;
+
+struct NewTask {
+  std::string agent_id;
+  nlohmann::json input = nlohmann::json::object();
+  std::optional<std::string> idempotency_key;
+  std::string id;  // the new task's id (a UUIDv7), chosen by the caller; empty = one is made
+};
+
+struct CreateLimits {
+  int max_queued = 10000;  // the organization's queued tasks; kRateLimited beyond
+  int retry_after_seconds = 5;
+};
+
+struct Created {
+  Task task;
+  bool replayed = false;  // the idempotency key named an existing task, returned as it is
+};
+
+struct ListQuery {
+  std::optional<std::string> agent_id;
+  std::optional<Status> status;
+  std::optional<std::string> before_id;  // cursor: tasks created before this one
+  std::size_t limit = 50;
+};
+
+struct Claimed {
+  Task task;
+  Agent agent;
+};
+
+// Why a claim did not take the task.
+enum class ClaimRefusal {
+  kNotClaimable,  // not queued (finished, cancelled, running elsewhere) or gone: drop the message
+  kDeferred,      // queued but not yet due, or its organization is busy: a later message is queued
+};
+
+struct TaskRef {
+  std::string id;
+  std::string organization_id;
+};
+
+class TaskStore {
+ public:
+  TaskStore(db::Database& db, const Clock& clock) : db_(db), clock_(clock) {}
+
+  // --- the API's face
+
+  // A new queued task of the caller's agent, with its outbox message; or, when the idempotency
+  // key is already used in the organization, that task (kConflict if it was for another agent
+  // or input). Concurrent duplicates resolve to one task.
+  Result<Created> create(const Principal& caller, const NewTask& task, const CreateLimits& limits,
+                         const AlsoInTx& also = nullptr);
+  // The executor of the caller's agent (to validate input before creating); kNotFound.
+  Result<std::string> agent_executor(const Principal& caller, const std::string& agent_id);
+  Result<Task> get(const Principal& caller, const std::string& id);
+  // Newest first. With `limit` + 1 rows fetched, the caller learns whether there is a next page.
+  Result<std::vector<Task>> list(const Principal& caller, const ListQuery& query);
+  // queued | running → cancelled at once; a terminal task → kConflict.
+  Result<Task> cancel(const Principal& caller, const std::string& id,
+                      const AlsoInTx& also = nullptr);
+
+  // --- the workers' face (the organization comes from the queue message)
+
+  // queued → running: attempts + 1, started_at, a lease until `lease_until`. A task not due yet
+  // (retry back-off) gets a message at its due time instead, and one whose organization already
+  // runs `max_running` tasks (0 = no cap) a message after `busy_delay`: kDeferred.
+  Result<std::variant<Claimed, ClaimRefusal>> claim(const TaskRef& ref, TimePoint lease_until,
+                                                    int max_running,
+                                                    std::chrono::milliseconds busy_delay);
+  // Extends the lease of the claim made at `attempt`; false when the task is no longer that
+  // claim's (cancelled, or recovered after an expired lease): the worker must stop.
+  Result<bool> heartbeat(const TaskRef& ref, int attempt, TimePoint lease_until);
+  // running → succeeded (output) | failed (error), for the claim made at `attempt`; nullopt when
+  // the task is no longer that claim's (its result is then discarded).
+  Result<std::optional<Task>> finish(const TaskRef& ref, int attempt, Status status,
+                                     const nlohmann::json& output,
+                                     const std::optional<std::string>& error);
+  // running → queued with the error, not claimable before `available_at` (retry back-off).
+  Result<std::optional<Task>> retry(const TaskRef& ref, int attempt, const std::string& error,
+                                    TimePoint available_at);
+  // running → queued at once, giving the attempt back (the worker is shutting down).
+  Result<std::optional<Task>> release(const TaskRef& ref, int attempt);
+  // Running tasks whose lease expired before `now`, across organizations.
+  Result<std::vector<TaskRef>> expired_leases(TimePoint now, std::size_t limit);
+  // An expired running task: back to queued after `backoff(attempts)` while attempts <
+  // `max_attempts`, else failed. nullopt when it is no longer expired (renewed, finished).
+  Result<std::optional<Task>> recover(const TaskRef& ref, int max_attempts,
+                                      const std::function<std::chrono::milliseconds(int)>& backoff);
+  // Adds an outbox message for each queued task with an id after `after_id` (up to `limit`, in
+  // id order), for a queue that lost its messages in a restart. Returns the last id handled;
+  // nullopt when there was none left.
+  Result<std::optional<std::string>> requeue_queued(const std::optional<std::string>& after_id,
+                                                    std::size_t limit);
+  // Tasks in a non-terminal status, across organizations: {queued, running}.
+  Result<std::pair<std::int64_t, std::int64_t>> count_active();
+
+ private:
+  db::Database& db_;
+  const Clock& clock_;
+};
+
+}  // namespace atrium::tasks

@@ -1,0 +1,395 @@
+// The task store on every database backend: tenant isolation, idempotency, limits, and the
+// conditional transitions the workers rely on.
+#include "tasks/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "db/migrations.hpp"
+#include "support/backends.hpp"
+#include "support/fake_clock.hpp"
+#include "support/tenants.hpp"
+
+namespace atrium::tasks {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Backend;
+
+class TaskStoreTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    db_ = GetParam().create();
+    ASSERT_TRUE(db::migrate(**db_));
+    org_a_ = testing::add_organization(**db_, "alpha");
+    org_b_ = testing::add_organization(**db_, "beta");
+    agent_a_ = testing::add_agent(**db_, org_a_, "echo");
+    agent_b_ = testing::add_agent(**db_, org_b_, "echo");
+    alice_ = testing::member_of(org_a_);
+    bob_ = testing::member_of(org_b_);
+    store_ = std::make_unique<TaskStore>(**db_, clock_);
+  }
+
+  Task create(const Principal& who, const std::string& agent,
+              nlohmann::json input = nlohmann::json::object(),
+              std::optional<std::string> key = std::nullopt) {
+    auto c = store_->create(who, {agent, std::move(input), std::move(key)}, limits_);
+    EXPECT_TRUE(c) << (c ? "" : c.error().detail);
+    return c ? c->task : Task{};
+  }
+
+  TaskRef ref(const Task& t) { return {t.id, t.organization_id}; }
+
+  Claimed claim(const Task& t, int max_running = 0) {
+    auto c = store_->claim(ref(t), clock_.now() + 30s, max_running, 1s);
+    EXPECT_TRUE(c);
+    EXPECT_TRUE(c && std::holds_alternative<Claimed>(*c));
+    if (!c || !std::holds_alternative<Claimed>(*c)) return {};
+    return std::get<Claimed>(*c);
+  }
+
+  std::optional<ClaimRefusal> refusal(const Task& t, int max_running = 0) {
+    auto c = store_->claim(ref(t), clock_.now() + 30s, max_running, 1s);
+    EXPECT_TRUE(c);
+    if (!c || !std::holds_alternative<ClaimRefusal>(*c)) return std::nullopt;
+    return std::get<ClaimRefusal>(*c);
+  }
+
+  // Unsent outbox messages for a task.
+  int messages_for(const Task& t) {
+    auto n = (*db_)->transact({}, [&](db::Tx& tx) -> Result<std::int64_t> {
+      auto rows = tx.query("SELECT payload, tenant FROM outbox WHERE published_at IS NULL");
+      if (!rows) return fail(rows.error());
+      std::int64_t count = 0;
+      for (const auto& row : *rows) {
+        auto parsed = parse_queue_body(row.text(0));
+        if (parsed && parsed->task_id == t.id) {
+          EXPECT_EQ(row.text(1), t.organization_id);
+          ++count;
+        }
+      }
+      return count;
+    });
+    return static_cast<int>(n.value_or(-1));
+  }
+
+  Status status_of(const Task& t) {
+    auto got = store_->get(alice_.org_id == t.organization_id ? alice_ : bob_, t.id);
+    EXPECT_TRUE(got);
+    return got ? got->status : Status::kFailed;
+  }
+
+  std::unique_ptr<testing::TestDatabase> db_;
+  testing::FakeClock clock_;
+  std::unique_ptr<TaskStore> store_;
+  CreateLimits limits_;
+  std::string org_a_, org_b_, agent_a_, agent_b_;
+  Principal alice_, bob_;
+};
+
+TEST_P(TaskStoreTest, CreatesAQueuedTaskWithItsQueueMessage) {
+  Task t = create(alice_, agent_a_, {{"text", "hi"}});
+  EXPECT_EQ(t.status, Status::kQueued);
+  EXPECT_EQ(t.agent_id, agent_a_);
+  EXPECT_EQ(t.organization_id, org_a_);
+  EXPECT_EQ(t.attempts, 0);
+  EXPECT_EQ(t.created_by, alice_.user_id);
+  EXPECT_EQ(messages_for(t), 1);
+
+  auto got = store_->get(alice_, t.id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->input, nlohmann::json({{"text", "hi"}}));
+  EXPECT_TRUE(got->output.is_null());
+  EXPECT_EQ(to_json(*got), to_json(t));
+}
+
+TEST_P(TaskStoreTest, AnotherTenantsTasksAndAgentsAreNotFound) {
+  Task t = create(alice_, agent_a_);
+  auto as_bob = store_->get(bob_, t.id);
+  ASSERT_FALSE(as_bob);
+  EXPECT_EQ(as_bob.error().code, Code::kNotFound);
+  auto cancel = store_->cancel(bob_, t.id);
+  ASSERT_FALSE(cancel);
+  EXPECT_EQ(cancel.error().code, Code::kNotFound);
+  EXPECT_EQ(status_of(t), Status::kQueued);
+
+  auto on_their_agent = store_->create(bob_, {agent_a_, {}, std::nullopt}, limits_);
+  ASSERT_FALSE(on_their_agent);
+  EXPECT_EQ(on_their_agent.error().code, Code::kNotFound);
+  EXPECT_EQ(store_->agent_executor(bob_, agent_a_).error().code, Code::kNotFound);
+  EXPECT_EQ(store_->agent_executor(alice_, agent_a_).value_or(""), "echo");
+
+  auto list = store_->list(bob_, {.agent_id = agent_a_});
+  ASSERT_TRUE(list);
+  EXPECT_TRUE(list->empty());
+  auto all = store_->list(bob_, {});
+  ASSERT_TRUE(all);
+  EXPECT_TRUE(all->empty());
+
+  Principal no_org = alice_;
+  no_org.org_id.reset();
+  EXPECT_EQ(store_->get(no_org, t.id).error().code, Code::kNotFound);
+  EXPECT_TRUE(store_->list(no_org, {})->empty());
+}
+
+TEST_P(TaskStoreTest, MalformedIdsAreNotFound) {
+  EXPECT_EQ(store_->get(alice_, "not-a-uuid").error().code, Code::kNotFound);
+  EXPECT_EQ(store_->cancel(alice_, "").error().code, Code::kNotFound);
+  EXPECT_EQ(
+      store_->create(alice_, {"x'; DROP TABLE tasks", {}, std::nullopt}, limits_).error().code,
+      Code::kNotFound);
+}
+
+TEST_P(TaskStoreTest, ListsNewestFirstWithFiltersAndCursor) {
+  std::vector<Task> made;
+  for (int i = 0; i < 5; ++i) made.push_back(create(alice_, agent_a_, {{"i", i}}));
+  const std::string other_agent = testing::add_agent(**db_, org_a_, "echo");
+  Task other = create(alice_, other_agent);
+  create(bob_, agent_b_);
+
+  auto page1 = store_->list(alice_, {.agent_id = agent_a_, .limit = 3});
+  ASSERT_TRUE(page1);
+  ASSERT_EQ(page1->size(), 3u);
+  EXPECT_EQ((*page1)[0].id, made[4].id);
+  EXPECT_EQ((*page1)[2].id, made[2].id);
+  auto page2 =
+      store_->list(alice_, {.agent_id = agent_a_, .before_id = (*page1)[2].id, .limit = 3});
+  ASSERT_TRUE(page2);
+  ASSERT_EQ(page2->size(), 2u);
+  EXPECT_EQ((*page2)[1].id, made[0].id);
+
+  ASSERT_TRUE(store_->cancel(alice_, made[1].id));
+  auto cancelled = store_->list(alice_, {.status = Status::kCancelled});
+  ASSERT_TRUE(cancelled);
+  ASSERT_EQ(cancelled->size(), 1u);
+  EXPECT_EQ(cancelled->front().id, made[1].id);
+  auto everything = store_->list(alice_, {.limit = 100});
+  ASSERT_EQ(everything->size(), 6u);
+  EXPECT_EQ(everything->front().id, other.id);
+}
+
+TEST_P(TaskStoreTest, AnIdempotencyKeyReturnsTheOriginalTask) {
+  Task first = create(alice_, agent_a_, {{"n", 1}}, "key-1");
+  auto again = store_->create(alice_, {agent_a_, {{"n", 1}}, "key-1"}, limits_);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->task.id, first.id);
+  EXPECT_EQ(messages_for(first), 1);
+
+  auto other_input = store_->create(alice_, {agent_a_, {{"n", 2}}, "key-1"}, limits_);
+  ASSERT_FALSE(other_input);
+  EXPECT_EQ(other_input.error().code, Code::kConflict);
+
+  // Keys are per organization.
+  Task bobs = create(bob_, agent_b_, {{"n", 1}}, "key-1");
+  EXPECT_NE(bobs.id, first.id);
+}
+
+TEST_P(TaskStoreTest, ConcurrentDuplicatesMakeOneTask) {
+  constexpr int kThreads = 8;
+  std::vector<std::thread> threads;
+  std::vector<std::string> ids(kThreads);
+  std::atomic<int> replays{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      auto c = store_->create(alice_, {agent_a_, {{"same", true}}, "concurrent"}, limits_);
+      ASSERT_TRUE(c) << c.error().detail;
+      ids[i] = c->task.id;
+      if (c->replayed) ++replays;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 1u);
+  EXPECT_EQ(replays.load(), kThreads - 1);
+  auto all = store_->list(alice_, {.limit = 100});
+  EXPECT_EQ(all->size(), 1u);
+}
+
+TEST_P(TaskStoreTest, TheQueuedLimitRefusesWithRetryAfter) {
+  limits_.max_queued = 2;
+  limits_.retry_after_seconds = 7;
+  Task t1 = create(alice_, agent_a_, {}, "k1");
+  create(alice_, agent_a_);
+  auto third = store_->create(alice_, {agent_a_, {}, std::nullopt}, limits_);
+  ASSERT_FALSE(third);
+  EXPECT_EQ(third.error().code, Code::kRateLimited);
+  EXPECT_EQ(third.error().retry_after_seconds, 7);
+  // A replay is not a new task: still answered.
+  EXPECT_TRUE(store_->create(alice_, {agent_a_, {}, "k1"}, limits_));
+  // Other organizations are not affected, and a claimed task frees a place.
+  EXPECT_TRUE(store_->create(bob_, {agent_b_, {}, std::nullopt}, limits_));
+  claim(t1);
+  EXPECT_TRUE(store_->create(alice_, {agent_a_, {}, std::nullopt}, limits_));
+}
+
+TEST_P(TaskStoreTest, ClaimFinishAndDuplicatesCannotMoveAFinishedTask) {
+  Task t = create(alice_, agent_a_, {{"x", 1}});
+  Claimed c = claim(t);
+  EXPECT_EQ(c.task.status, Status::kRunning);
+  EXPECT_EQ(c.task.attempts, 1);
+  EXPECT_TRUE(c.task.started_at.has_value());
+  EXPECT_EQ(c.agent.executor, "echo");
+  EXPECT_EQ(refusal(t), ClaimRefusal::kNotClaimable);  // a duplicate delivery
+
+  auto done = store_->finish(ref(t), 1, Status::kSucceeded, {{"echo", {{"x", 1}}}}, std::nullopt);
+  ASSERT_TRUE(done && *done);
+  EXPECT_EQ((*done)->status, Status::kSucceeded);
+  EXPECT_EQ((*done)->output, nlohmann::json({{"echo", {{"x", 1}}}}));
+  EXPECT_TRUE((*done)->finished_at.has_value());
+
+  auto twice = store_->finish(ref(t), 1, Status::kFailed, nullptr, "late");
+  ASSERT_TRUE(twice);
+  EXPECT_FALSE(*twice);
+  EXPECT_EQ(refusal(t), ClaimRefusal::kNotClaimable);
+  auto retried = store_->retry(ref(t), 1, "late", clock_.now());
+  ASSERT_TRUE(retried);
+  EXPECT_FALSE(*retried);
+  EXPECT_EQ(store_->get(alice_, t.id)->status, Status::kSucceeded);
+}
+
+TEST_P(TaskStoreTest, ALateWorkerIsFencedOffByTheAttempt) {
+  Task t = create(alice_, agent_a_);
+  claim(t);
+  clock_.advance(31s);
+  auto recovered = store_->recover(ref(t), 3, [](int) { return 0ms; });
+  ASSERT_TRUE(recovered && *recovered);
+  EXPECT_EQ((*recovered)->status, Status::kQueued);
+  Claimed second = claim(t);
+  EXPECT_EQ(second.task.attempts, 2);
+  // The first worker comes back: its heartbeat and its result are refused.
+  EXPECT_FALSE(store_->heartbeat(ref(t), 1, clock_.now() + 30s).value_or(true));
+  EXPECT_FALSE(store_->finish(ref(t), 1, Status::kSucceeded, {}, std::nullopt).value());
+  EXPECT_TRUE(store_->heartbeat(ref(t), 2, clock_.now() + 30s).value_or(false));
+  EXPECT_TRUE(store_->finish(ref(t), 2, Status::kSucceeded, {}, std::nullopt).value());
+}
+
+TEST_P(TaskStoreTest, ARetryWaitsForItsBackoff) {
+  Task t = create(alice_, agent_a_);
+  claim(t);
+  auto queued = store_->retry(ref(t), 1, "rate limited upstream", clock_.now() + 10s);
+  ASSERT_TRUE(queued && *queued);
+  EXPECT_EQ((*queued)->status, Status::kQueued);
+  EXPECT_EQ((*queued)->error, "rate limited upstream");
+  EXPECT_EQ(messages_for(t), 2);  // the creation's and the retry's (due in 10 s)
+  EXPECT_EQ(refusal(t), ClaimRefusal::kDeferred);
+  EXPECT_EQ(messages_for(t), 3);
+  clock_.advance(10s);
+  EXPECT_EQ(claim(t).task.attempts, 2);
+}
+
+TEST_P(TaskStoreTest, ABusyTenantIsDeferredWhileOthersRun) {
+  Task a1 = create(alice_, agent_a_);
+  Task a2 = create(alice_, agent_a_);
+  Task b1 = create(bob_, agent_b_);
+  claim(a1, 1);
+  EXPECT_EQ(refusal(a2, 1), ClaimRefusal::kDeferred);
+  EXPECT_EQ(status_of(a2), Status::kQueued);
+  EXPECT_EQ(messages_for(a2), 2);
+  claim(b1, 1);
+  ASSERT_TRUE(store_->finish(ref(a1), 1, Status::kSucceeded, {}, std::nullopt));
+  claim(a2, 1);
+}
+
+TEST_P(TaskStoreTest, ExpiredLeasesAreRecoveredThenFailedAfterTheAttempts) {
+  Task t = create(alice_, agent_a_);
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    EXPECT_EQ(claim(t).task.attempts, attempt);
+    EXPECT_TRUE(store_->expired_leases(clock_.now(), 10)->empty());
+    clock_.advance(31s);
+    auto expired = store_->expired_leases(clock_.now(), 10);
+    ASSERT_TRUE(expired);
+    ASSERT_EQ(expired->size(), 1u);
+    EXPECT_EQ(expired->front().id, t.id);
+    EXPECT_EQ(expired->front().organization_id, org_a_);
+    auto r = store_->recover(ref(t), 3, [](int) { return 0ms; });
+    ASSERT_TRUE(r && *r);
+    EXPECT_EQ((*r)->status, attempt < 3 ? Status::kQueued : Status::kFailed);
+  }
+  auto failed = store_->get(alice_, t.id);
+  EXPECT_EQ(failed->status, Status::kFailed);
+  EXPECT_EQ(failed->attempts, 3);
+  EXPECT_NE(failed->error.value_or("").find("lease"), std::string::npos);
+  // Recovering again changes nothing.
+  EXPECT_FALSE(store_->recover(ref(t), 3, [](int) { return 0ms; }).value());
+}
+
+TEST_P(TaskStoreTest, CancelQueuedAndRunningButNotTerminal) {
+  Task queued = create(alice_, agent_a_);
+  auto c1 = store_->cancel(alice_, queued.id);
+  ASSERT_TRUE(c1);
+  EXPECT_EQ(c1->status, Status::kCancelled);
+  EXPECT_TRUE(c1->finished_at.has_value());
+  EXPECT_EQ(refusal(queued), ClaimRefusal::kNotClaimable);
+
+  Task running = create(alice_, agent_a_);
+  claim(running);
+  auto c2 = store_->cancel(alice_, running.id);
+  ASSERT_TRUE(c2);
+  EXPECT_EQ(c2->status, Status::kCancelled);
+  EXPECT_FALSE(store_->heartbeat(ref(running), 1, clock_.now() + 30s).value_or(true));
+  EXPECT_FALSE(store_->finish(ref(running), 1, Status::kSucceeded, {}, std::nullopt).value());
+
+  auto again = store_->cancel(alice_, running.id);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Code::kConflict);
+  EXPECT_EQ(store_->get(alice_, running.id)->status, Status::kCancelled);
+}
+
+TEST_P(TaskStoreTest, AWriteInTheSameTransactionRollsTheChangeBack) {
+  auto refused =
+      store_->create(alice_, {agent_a_, {}, std::nullopt}, limits_,
+                     [](db::Tx&, const Task&) -> Result<void> { return fail(Error::internal()); });
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(store_->list(alice_, {})->empty());
+
+  Task t = create(alice_, agent_a_);
+  std::string seen;
+  auto c = store_->cancel(alice_, t.id, [&](db::Tx&, const Task& cancelled) -> Result<void> {
+    seen = std::string(status_name(cancelled.status));
+    return {};
+  });
+  ASSERT_TRUE(c);
+  EXPECT_EQ(seen, "cancelled");
+}
+
+TEST_P(TaskStoreTest, ReleaseGivesTheAttemptBack) {
+  Task t = create(alice_, agent_a_);
+  claim(t);
+  auto released = store_->release(ref(t), 1);
+  ASSERT_TRUE(released && *released);
+  EXPECT_EQ((*released)->status, Status::kQueued);
+  EXPECT_EQ((*released)->attempts, 0);
+  EXPECT_EQ(messages_for(t), 2);
+  EXPECT_EQ(claim(t).task.attempts, 1);
+}
+
+TEST_P(TaskStoreTest, RequeuesEveryQueuedTaskAcrossTenants) {
+  std::set<std::string> queued;
+  for (int i = 0; i < 7; ++i)
+    queued.insert(create(i % 2 ? alice_ : bob_, i % 2 ? agent_a_ : agent_b_).id);
+  Task running = create(alice_, agent_a_);
+  claim(running);
+  std::optional<std::string> after;
+  int pages = 0;
+  for (;;) {
+    auto last = store_->requeue_queued(after, 3);
+    ASSERT_TRUE(last);
+    if (!*last) break;
+    after = *last;
+    ++pages;
+  }
+  EXPECT_EQ(pages, 3);
+  auto counts = store_->count_active();
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->first, 7);
+  EXPECT_EQ(counts->second, 1);
+  EXPECT_EQ(messages_for(running), 1);  // only its creation's message
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TaskStoreTest, ::testing::ValuesIn(testing::backends()),
+                         testing::BackendName());
+
+}  // namespace
+}  // namespace atrium::tasks

@@ -1,0 +1,144 @@
+// The worker pool: threads that take task messages from the TaskQueue, claim the task in the
+// store, run its agent's executor and record the outcome — independent of HTTP, so `serve` runs
+// it in embedded mode and a worker process can run it alone.
+//
+// - Claim, finish, retry and release are conditional updates (tasks/store.hpp): a duplicate
+//   message or a late worker cannot move a finished task or write a second result. A message is
+//   acknowledged once its outcome is committed.
+// - A claimed task holds a lease, renewed while it runs; a task whose lease expired (its worker
+//   was killed) is queued again by any pool, or failed once it has used its attempts.
+// - An executor error marked retryable is retried after an exponential back-off, up to
+//   max_attempts; then the task fails with the last error. Such ("poison") tasks never block the
+//   queue: their retries wait in the outbox, not in a worker.
+// - Cancel: the store marks the task cancelled; cancelled() stops the executor here at once,
+//   and a pool elsewhere notices at its next lease renewal.
+// - Fairness: at most tenant_max_running tasks of one organization run at once; further messages
+//   of that organization are deferred (and the embedded queue already delivers organizations in
+//   turn).
+//
+// Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/task_queue.hpp"
+#include "platform/clock.hpp"
+#include "platform/metrics.hpp"
+#include "tasks/events.hpp"
+#include "tasks/executor.hpp"
+#include "tasks/store.hpp"
+
+namespace atrium::tasks {
+
+struct WorkerOptions {
+  int workers = 2;
+  std::chrono::milliseconds lease{30000};       // renewed every third of it while running
+  std::chrono::milliseconds timeout{600000};    // a run longer than this fails
+  int max_attempts = 3;                         // attempts per task, retries included
+  std::chrono::milliseconds retry_delay{1000};  // before the first retry; doubles per attempt
+  std::chrono::milliseconds max_retry_delay{300000};
+  int tenant_max_running = 1;  // 0 = no cap
+  std::chrono::milliseconds busy_delay{
+      1000};                            // a deferred message of a busy organization waits this long
+  std::chrono::milliseconds poll{250};  // an idle worker's longest wait (stop latency)
+};
+
+// The back-off before retry number `attempts` (1 = the first retry): retry_delay × 2^(attempts-1),
+// at most max_retry_delay, less up to a fifth at random (`jitter` in [0, 1)) so retries spread.
+std::chrono::milliseconds retry_backoff(const WorkerOptions& options, int attempts, double jitter);
+
+// Reads an organization's secret by name; nullopt when it has none.
+using SecretReader = std::function<Result<std::optional<std::string>>(
+    const std::string& organization_id, std::string_view name)>;
+
+class WorkerPool {
+ public:
+  // `on_enqueued` is called after the pool queued a message in the outbox (retry, recovery,
+  // release), e.g. to wake the relay; may be null. `metrics` may be null.
+  WorkerPool(TaskStore& store, broker::TaskQueue& queue, const Executors& executors,
+             TaskEvents& events, const Clock& clock, WorkerOptions options,
+             SecretReader secrets = nullptr, std::function<void()> on_enqueued = nullptr,
+             metrics::Registry* metrics = nullptr);
+  ~WorkerPool();  // stops
+
+  // Starts the workers and the maintenance thread (lease renewal and recovery). With a queue that
+  // does not survive restarts, the tasks the database shows queued are queued again first.
+  void start();
+  // Stops taking messages, asks running executors to stop, gives their tasks back to the queue
+  // (or records them if they finished meanwhile), and joins every thread.
+  void stop();
+
+  // The task was cancelled: stops its executor now if it runs here. After this returns, no more
+  // progress of that task is published from here.
+  void cancelled(const std::string& task_id);
+
+  // One maintenance pass: renews the leases of tasks running here (stopping those that are no
+  // longer theirs), stops runs past the timeout, recovers expired leases. The maintenance
+  // thread calls it every third of a lease; tests call it directly.
+  void maintain();
+
+  // Queues again every task the database shows queued (see start()).
+  Result<void> requeue_queued();
+
+  std::size_t running() const;
+
+ private:
+  enum class StopReason { kNone, kCancelled, kLost, kTimeout, kShutdown };
+  struct Running {
+    TaskRef ref;
+    int attempt = 0;
+    std::chrono::steady_clock::time_point started;
+    std::stop_source stop;
+    std::mutex mu;  // held while publishing progress, so a stop is never followed by progress
+    StopReason reason = StopReason::kNone;  // guarded by mu
+  };
+
+  void work();
+  void handle(broker::TaskQueue::Consumer& consumer, const broker::Delivery& delivery);
+  void run(Claimed claimed);
+  void record(const Running& running, const Claimed& claimed, const Outcome& outcome,
+              StopReason reason);
+  void stop_run(Running& running, StopReason reason);
+  void maintenance();
+  bool wait_unless_stopping(std::chrono::milliseconds d);
+  std::chrono::milliseconds backoff(int attempts);
+
+  TaskStore& store_;
+  broker::TaskQueue& queue_;
+  const Executors& executors_;
+  TaskEvents& events_;
+  const Clock& clock_;
+  const WorkerOptions options_;
+  SecretReader secrets_;
+  std::function<void()> on_enqueued_;
+  metrics::Registry* metrics_;
+
+  struct ActiveCounts {
+    std::atomic<std::int64_t> queued{0};
+    std::atomic<std::int64_t> running{0};
+  };
+  // Sampled by the maintenance thread, read by /metrics without touching the database.
+  std::shared_ptr<ActiveCounts> counts_ = std::make_shared<ActiveCounts>();
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+  std::map<std::string, std::shared_ptr<Running>> running_;  // by task id
+  bool requeued_ = false;  // the queued tasks were queued again after start
+
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_{std::random_device{}()};
+};
+
+}  // namespace atrium::tasks

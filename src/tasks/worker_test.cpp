@@ -1,0 +1,467 @@
+// The worker pool with the embedded queue, the outbox relay and a real database, driven by fake
+// executors and a fake clock: lifecycle and events, retries and poison tasks, fairness, cancel,
+// shutdown, lease recovery and restart.
+#include "tasks/worker.hpp"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "broker/embedded/embedded_event_bus.hpp"
+#include "broker/embedded/embedded_task_queue.hpp"
+#include "broker/outbox.hpp"
+#include "db/migrations.hpp"
+#include "platform/ids.hpp"
+#include "support/backends.hpp"
+#include "support/fake_clock.hpp"
+#include "support/tenants.hpp"
+#include "tasks/echo_executor.hpp"
+
+namespace atrium::tasks {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Backend;
+
+// Polls `done` until it holds or the deadline passes.
+bool eventually(const std::function<bool()>& done, std::chrono::seconds timeout = 30s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return done();
+}
+
+// Holds every run until opened (or stopped); counts runs per task.
+class GateExecutor final : public Executor {
+ public:
+  Outcome run(Execution& ex) override {
+    std::unique_lock lock(mu_);
+    ++runs_[ex.task.id];
+    ++active_;
+    cv_.notify_all();
+    cv_.wait(lock, ex.stop, [&] { return open_; });
+    --active_;
+    if (ex.stop.stop_requested() && !open_) {
+      ++stopped_;
+      return tl::unexpected(ExecutionError{"stopped", false});
+    }
+    return nlohmann::json{{"ok", true}};
+  }
+  void open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  int active() {
+    std::lock_guard lock(mu_);
+    return active_;
+  }
+  int stopped() {
+    std::lock_guard lock(mu_);
+    return stopped_;
+  }
+  int runs(const std::string& id) {
+    std::lock_guard lock(mu_);
+    return runs_[id];
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable_any cv_;
+  bool open_ = false;
+  int active_ = 0;
+  int stopped_ = 0;
+  std::map<std::string, int> runs_;
+};
+
+// input.poison → a retryable failure every time; anything else succeeds. Counts runs.
+class FlakyExecutor final : public Executor {
+ public:
+  Outcome run(Execution& ex) override {
+    ++runs;
+    if (ex.task.input.value("poison", false))
+      return tl::unexpected(ExecutionError{"upstream unavailable", true});
+    return nlohmann::json{{"ok", true}};
+  }
+  std::atomic<int> runs{0};
+};
+
+class EventLog {
+ public:
+  void add(const broker::Event& e) {
+    std::lock_guard lock(mu_);
+    events_.push_back(nlohmann::json::parse(e.payload));
+    tenants_.push_back(e.tenant);
+  }
+  // The events of one task: "status" or "status k/n" for progress.
+  std::vector<std::string> of(const std::string& task_id) {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& e : events_) {
+      if (e["task"]["id"] != task_id) continue;
+      std::string s = e["task"]["status"];
+      if (e.contains("progress"))
+        s += " " + std::to_string(e["progress"]["step"].get<int>()) + "/" +
+             std::to_string(e["progress"]["of"].get<int>());
+      out.push_back(s);
+    }
+    return out;
+  }
+  std::vector<std::string> tenants() {
+    std::lock_guard lock(mu_);
+    return tenants_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<nlohmann::json> events_;
+  std::vector<std::string> tenants_;
+};
+
+class WorkerPoolTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    db_ = GetParam().create();
+    ASSERT_TRUE(db::migrate(**db_));
+    org_a_ = testing::add_organization(**db_, "alpha");
+    org_b_ = testing::add_organization(**db_, "beta");
+    alice_ = testing::member_of(org_a_);
+    bob_ = testing::member_of(org_b_);
+    store_ = std::make_unique<TaskStore>(**db_, clock_);
+    executors_.add("echo", std::make_unique<EchoExecutor>());
+    executors_.add("gate", std::make_unique<GateExecutor>());
+    executors_.add("flaky", std::make_unique<FlakyExecutor>());
+    subscription_ = bus_.subscribe({std::string(kStatusTopic), std::nullopt},
+                                   [this](const broker::Event& e) { events_log_.add(e); });
+    options_.workers = 4;
+    options_.retry_delay = 0ms;
+    options_.busy_delay = 0ms;
+    options_.tenant_max_running = 0;
+    options_.poll = 20ms;
+  }
+
+  void TearDown() override {
+    if (pool_) pool_->stop();
+    if (relay_) relay_->stop();
+    pool_.reset();
+    relay_.reset();
+  }
+
+  // Starts the queue, relay and pool (a fresh "process" each call, sharing the database).
+  void start(int queue_cap_per_key = 0) {
+    if (pool_) pool_->stop();
+    if (relay_) relay_->stop();
+    pool_.reset();
+    relay_.reset();
+    queue_ = std::make_unique<broker::EmbeddedTaskQueue>(broker::EmbeddedTaskQueueOptions{
+        .capacity = 10000, .max_in_flight_per_key = queue_cap_per_key, .delivery_limit = 10});
+    relay_ = std::make_unique<broker::OutboxRelay>(
+        **db_, *queue_, clock_, broker::OutboxRelayOptions{.poll_interval = 20ms});
+    pool_ = std::make_unique<WorkerPool>(
+        *store_, *queue_, executors_, events_, clock_, options_, nullptr,
+        [this] { relay_->notify(); }, &metrics_);
+    relay_->start();
+    pool_->start();
+  }
+
+  Task create(const Principal& who, const std::string& agent,
+              nlohmann::json input = nlohmann::json::object()) {
+    NewTask task{agent, std::move(input), std::nullopt};
+    task.id = new_id();
+    auto order = events_.order(task.id);  // as the API's service does
+    auto c = store_->create(who, task, {});
+    EXPECT_TRUE(c);
+    if (!c) return {};
+    events_.changed(c->task);
+    order.unlock();
+    if (relay_) relay_->notify();
+    return c->task;
+  }
+
+  Task get(const Task& t) {
+    auto got = store_->get(t.organization_id == org_a_ ? alice_ : bob_, t.id);
+    EXPECT_TRUE(got);
+    return got ? *got : Task{};
+  }
+
+  bool reaches(const Task& t, Status s, std::chrono::seconds timeout = 30s) {
+    return eventually([&] { return get(t).status == s; }, timeout);
+  }
+
+  int count(const std::string& org, Status s) {
+    auto all = store_->list(org == org_a_ ? alice_ : bob_, {.status = s, .limit = 100});
+    return all ? static_cast<int>(all->size()) : -1;
+  }
+
+  GateExecutor& gate() { return static_cast<GateExecutor&>(*executors_.find("gate")); }
+  FlakyExecutor& flaky() { return static_cast<FlakyExecutor&>(*executors_.find("flaky")); }
+
+  std::unique_ptr<testing::TestDatabase> db_;
+  testing::FakeClock clock_;
+  std::unique_ptr<TaskStore> store_;
+  Executors executors_;
+  broker::EmbeddedEventBus bus_;
+  EventLog events_log_;
+  broker::EventBus::Subscription subscription_;
+  metrics::Registry metrics_;
+  TaskEvents events_{&bus_, &metrics_};
+  WorkerOptions options_;
+  std::unique_ptr<broker::EmbeddedTaskQueue> queue_;
+  std::unique_ptr<broker::OutboxRelay> relay_;
+  std::unique_ptr<WorkerPool> pool_;
+  std::string org_a_, org_b_;
+  Principal alice_, bob_;
+};
+
+TEST_P(WorkerPoolTest, RunsATaskThroughItsLifecycleWithEventsInOrder) {
+  start();
+  const std::string echo = testing::add_agent(**db_, org_a_, "echo");
+  Task t = create(alice_, echo, {{"steps", 3}, {"text", "hello"}});
+  ASSERT_TRUE(reaches(t, Status::kSucceeded));
+  Task done = get(t);
+  EXPECT_EQ(done.output, nlohmann::json({{"echo", {{"steps", 3}, {"text", "hello"}}}}));
+  EXPECT_EQ(done.attempts, 1);
+  EXPECT_FALSE(done.error);
+  EXPECT_TRUE(done.started_at && done.finished_at);
+
+  const std::vector<std::string> expected{"queued",      "running",     "running 1/3",
+                                          "running 2/3", "running 3/3", "succeeded"};
+  ASSERT_TRUE(eventually([&] { return events_log_.of(t.id).size() >= expected.size(); }));
+  EXPECT_EQ(events_log_.of(t.id), expected);
+  for (const auto& tenant : events_log_.tenants()) EXPECT_EQ(tenant, org_a_);
+  EXPECT_NE(metrics_.render().find("atrium_task_transitions_total{status=\"succeeded\"} 1"),
+            std::string::npos);
+}
+
+TEST_P(WorkerPoolTest, AFailingTaskEndsFailedWithItsError) {
+  start();
+  const std::string echo = testing::add_agent(**db_, org_a_, "echo");
+  Task t = create(alice_, echo, {{"fail", true}});
+  ASSERT_TRUE(reaches(t, Status::kFailed));
+  Task done = get(t);
+  EXPECT_FALSE(done.error.value_or("").empty());
+  EXPECT_TRUE(done.output.is_null());
+  EXPECT_EQ(done.attempts, 1);  // not retryable
+  ASSERT_TRUE(eventually([&] { return events_log_.of(t.id).size() >= 3; }));
+  EXPECT_EQ(events_log_.of(t.id), (std::vector<std::string>{"queued", "running", "failed"}));
+}
+
+TEST_P(WorkerPoolTest, AnAgentWithAnUnknownExecutorFailsItsTasks) {
+  start();
+  const std::string odd = testing::add_agent(**db_, org_a_, "no-such-executor");
+  Task t = create(alice_, odd);
+  ASSERT_TRUE(reaches(t, Status::kFailed));
+  EXPECT_NE(get(t).error.value_or("").find("executor"), std::string::npos);
+}
+
+TEST_P(WorkerPoolTest, PoisonTasksFailAfterTheRetryLimitWhileOthersComplete) {
+  options_.max_attempts = 3;
+  start();
+  const std::string agent = testing::add_agent(**db_, org_a_, "flaky");
+  std::vector<Task> poison, healthy;
+  for (int i = 0; i < 4; ++i) poison.push_back(create(alice_, agent, {{"poison", true}}));
+  for (int i = 0; i < 20; ++i) healthy.push_back(create(alice_, agent, {{"i", i}}));
+  for (const auto& t : healthy) ASSERT_TRUE(reaches(t, Status::kSucceeded));
+  for (const auto& t : poison) {
+    ASSERT_TRUE(reaches(t, Status::kFailed));
+    Task done = get(t);
+    EXPECT_EQ(done.attempts, 3);
+    EXPECT_EQ(done.error, "upstream unavailable");
+  }
+  for (const auto& t : healthy) EXPECT_EQ(get(t).attempts, 1);
+  EXPECT_EQ(flaky().runs.load(), 4 * 3 + 20);
+  // A poison task went queued → running → queued (retry) … → failed.
+  ASSERT_TRUE(eventually([&] { return events_log_.of(poison[0].id).size() >= 7; }));
+  EXPECT_EQ(events_log_.of(poison[0].id),
+            (std::vector<std::string>{"queued", "running", "queued", "running", "queued", "running",
+                                      "failed"}));
+}
+
+TEST_P(WorkerPoolTest, AFloodFromOneTenantDoesNotHoldBackAnother) {
+  options_.tenant_max_running = 2;
+  start(/*queue_cap_per_key=*/2);
+  const std::string gate_a = testing::add_agent(**db_, org_a_, "gate");
+  const std::string gate_b = testing::add_agent(**db_, org_b_, "gate");
+  std::vector<Task> flood;
+  for (int i = 0; i < 30; ++i) flood.push_back(create(alice_, gate_a));
+  ASSERT_TRUE(eventually([&] { return count(org_a_, Status::kRunning) == 2; }));
+
+  Task b = create(bob_, gate_b);
+  // B runs while every one of A's tasks but the two running is still queued: it did not wait
+  // for A's backlog, and A never held more than its two workers.
+  ASSERT_TRUE(reaches(b, Status::kRunning));
+  EXPECT_EQ(count(org_a_, Status::kRunning), 2);
+  EXPECT_EQ(count(org_a_, Status::kQueued), 28);
+  EXPECT_TRUE(eventually([&] { return gate().active() == 3; }));
+
+  gate().open();
+  for (const auto& t : flood) ASSERT_TRUE(reaches(t, Status::kSucceeded));
+  ASSERT_TRUE(reaches(b, Status::kSucceeded));
+}
+
+TEST_P(WorkerPoolTest, TheTenantCapHoldsEvenWhenTheQueueDoesNotEnforceIt) {
+  options_.tenant_max_running = 1;
+  options_.busy_delay = 0ms;
+  start(/*queue_cap_per_key=*/0);
+  const std::string gate_a = testing::add_agent(**db_, org_a_, "gate");
+  std::vector<Task> tasks;
+  for (int i = 0; i < 5; ++i) tasks.push_back(create(alice_, gate_a));
+  ASSERT_TRUE(eventually([&] { return count(org_a_, Status::kRunning) == 1; }));
+  // Deferred messages keep coming back; none of them may start a second run.
+  const auto sent = relay_->sent();
+  ASSERT_TRUE(eventually([&] {
+    EXPECT_LE(count(org_a_, Status::kRunning), 1);
+    EXPECT_LE(gate().active(), 1);
+    return relay_->sent() >= sent + 20;
+  }));
+  gate().open();
+  for (const auto& t : tasks) ASSERT_TRUE(reaches(t, Status::kSucceeded));
+}
+
+TEST_P(WorkerPoolTest, CancellingARunningTaskStopsItsExecutor) {
+  start();
+  const std::string agent = testing::add_agent(**db_, org_a_, "gate");
+  Task t = create(alice_, agent);
+  ASSERT_TRUE(reaches(t, Status::kRunning));
+  ASSERT_TRUE(eventually([&] { return gate().active() == 1; }));
+  {
+    auto order = events_.order(t.id);  // as the API's service does
+    auto cancelled = store_->cancel(alice_, t.id);
+    ASSERT_TRUE(cancelled);
+    pool_->cancelled(t.id);
+    events_.changed(*cancelled);
+  }
+  ASSERT_TRUE(eventually([&] { return gate().stopped() == 1; }));
+  ASSERT_TRUE(eventually([&] { return pool_->running() == 0; }));
+  Task after = get(t);
+  EXPECT_EQ(after.status, Status::kCancelled);
+  EXPECT_TRUE(after.output.is_null());
+  ASSERT_TRUE(eventually([&] { return events_log_.of(t.id).size() >= 3; }));
+  EXPECT_EQ(events_log_.of(t.id), (std::vector<std::string>{"queued", "running", "cancelled"}));
+}
+
+TEST_P(WorkerPoolTest, ACancelSeenOnlyInTheStoreStopsTheRunAtTheNextRenewal) {
+  start();
+  const std::string agent = testing::add_agent(**db_, org_a_, "gate");
+  Task t = create(alice_, agent);
+  ASSERT_TRUE(eventually([&] { return gate().active() == 1; }));
+  ASSERT_TRUE(store_->cancel(alice_, t.id));  // e.g. by another replica
+  pool_->maintain();
+  ASSERT_TRUE(eventually([&] { return gate().stopped() == 1; }));
+  EXPECT_EQ(get(t).status, Status::kCancelled);
+}
+
+TEST_P(WorkerPoolTest, StoppingGivesRunningTasksBackToTheQueue) {
+  start();
+  const std::string agent = testing::add_agent(**db_, org_a_, "gate");
+  Task t = create(alice_, agent);
+  ASSERT_TRUE(eventually([&] { return gate().active() == 1; }));
+  pool_->stop();
+  Task back = get(t);
+  EXPECT_EQ(back.status, Status::kQueued);
+  EXPECT_EQ(back.attempts, 0);
+
+  gate().open();
+  start();
+  ASSERT_TRUE(reaches(t, Status::kSucceeded));
+  EXPECT_EQ(get(t).attempts, 1);
+}
+
+TEST_P(WorkerPoolTest, ATaskOfAWorkerThatDiedIsRecoveredAfterItsLease) {
+  const std::string echo = testing::add_agent(**db_, org_a_, "echo");
+  Task t = create(alice_, echo, {{"n", 1}});
+  // A worker that claimed the task and died: its lease is all that is left.
+  auto claimed = store_->claim({t.id, t.organization_id}, clock_.now() + options_.lease, 0, 0ms);
+  ASSERT_TRUE(claimed && std::holds_alternative<Claimed>(*claimed));
+
+  start();
+  pool_->maintain();
+  EXPECT_EQ(get(t).status, Status::kRunning);  // the lease still runs
+  clock_.advance(options_.lease + 1s);
+  pool_->maintain();
+  ASSERT_TRUE(reaches(t, Status::kSucceeded));
+  Task done = get(t);
+  EXPECT_EQ(done.attempts, 2);
+  EXPECT_EQ(done.output, nlohmann::json({{"echo", {{"n", 1}}}}));
+}
+
+TEST_P(WorkerPoolTest, ALongRunKeepsItsLeaseByRenewingIt) {
+  start();
+  const std::string agent = testing::add_agent(**db_, org_a_, "gate");
+  Task t = create(alice_, agent);
+  ASSERT_TRUE(eventually([&] { return gate().active() == 1; }));
+  for (int i = 0; i < 4; ++i) {
+    clock_.advance(options_.lease * 2 / 3);
+    pool_->maintain();
+  }
+  Task still = get(t);
+  EXPECT_EQ(still.status, Status::kRunning);
+  EXPECT_EQ(still.attempts, 1);
+  gate().open();
+  ASSERT_TRUE(reaches(t, Status::kSucceeded));
+  EXPECT_EQ(get(t).attempts, 1);
+  EXPECT_EQ(gate().runs(t.id), 1);
+}
+
+TEST_P(WorkerPoolTest, ARunPastTheTimeoutFails) {
+  options_.timeout = 1ms;
+  start();
+  const std::string agent = testing::add_agent(**db_, org_a_, "gate");
+  Task t = create(alice_, agent);
+  ASSERT_TRUE(eventually([&] {
+    pool_->maintain();
+    return get(t).status == Status::kFailed;
+  }));
+  EXPECT_NE(get(t).error.value_or("").find("longer than"), std::string::npos);
+}
+
+TEST_P(WorkerPoolTest, AfterARestartQueuedTasksRunEvenThoughTheirMessagesWereLost) {
+  const std::string echo = testing::add_agent(**db_, org_a_, "echo");
+  std::vector<Task> tasks;
+  for (int i = 0; i < 5; ++i) tasks.push_back(create(alice_, echo, {{"i", i}}));
+  {
+    // A previous process relayed the messages into its memory, then died.
+    broker::EmbeddedTaskQueue lost;
+    broker::OutboxRelay relay(**db_, lost, clock_, {});
+    ASSERT_EQ(relay.relay_due().value_or(0), 5u);
+  }
+  start();
+  for (const auto& t : tasks) ASSERT_TRUE(reaches(t, Status::kSucceeded));
+}
+
+TEST_P(WorkerPoolTest, DuplicateDeliveriesRunATaskOnce) {
+  start();
+  const std::string agent = testing::add_agent(**db_, org_a_, "gate");
+  Task t = create(alice_, agent);
+  std::vector<broker::QueueMessage> copies(10, {"dup", org_a_, queue_body(t.id, org_a_)});
+  ASSERT_TRUE(queue_->publish(copies));
+  ASSERT_TRUE(eventually([&] { return gate().active() == 1; }));
+  gate().open();
+  ASSERT_TRUE(reaches(t, Status::kSucceeded));
+  ASSERT_TRUE(eventually([&] { return queue_->depth() == 0u; }));
+  EXPECT_EQ(gate().runs(t.id), 1);
+}
+
+TEST(RetryBackoff, DoublesUpToTheCapWithBoundedJitter) {
+  WorkerOptions o;
+  o.retry_delay = 1000ms;
+  o.max_retry_delay = 10000ms;
+  EXPECT_EQ(retry_backoff(o, 1, 0.0), 1000ms);
+  EXPECT_EQ(retry_backoff(o, 2, 0.0), 2000ms);
+  EXPECT_EQ(retry_backoff(o, 3, 0.0), 4000ms);
+  EXPECT_EQ(retry_backoff(o, 5, 0.0), 10000ms);
+  EXPECT_EQ(retry_backoff(o, 60, 0.0), 10000ms);
+  EXPECT_EQ(retry_backoff(o, 2, 1.0), 1600ms);
+  EXPECT_GE(retry_backoff(o, 2, 0.5), 1600ms);
+  EXPECT_LE(retry_backoff(o, 2, 0.5), 2000ms);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, WorkerPoolTest, ::testing::ValuesIn(testing::backends()),
+                         testing::BackendName());
+
+}  // namespace
+}  // namespace atrium::tasks

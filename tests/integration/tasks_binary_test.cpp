@@ -1,0 +1,199 @@
+// Tasks in the built `atrium serve`: the in-process workers run what the database holds, and a
+// server killed mid-task finishes every task exactly once after a restart.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "db/open.hpp"
+#include "support/http_client.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "support/tenants.hpp"
+#include "tasks/store.hpp"
+
+namespace atrium {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Process;
+using testing::TempDir;
+
+const std::string kBinary = ATRIUM_BINARY;
+
+std::optional<nlohmann::json> json_line(const std::string& line) {
+  auto j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  return j;
+}
+
+std::uint16_t start_serve(Process& p) {
+  auto line = p.wait_for_line(
+      [](const std::string& l) {
+        auto j = json_line(l);
+        return j && (*j)["msg"] == "listening";
+      },
+      30s);
+  if (!line) throw std::runtime_error("serve did not start: " + p.output());
+  return (*json_line(*line))["port"].get<std::uint16_t>();
+}
+
+// Reads what the child wrote so far, so its pipe never fills while the test polls.
+void drain(Process& p) {
+  p.wait_for_line([](const std::string&) { return false; }, 1ms);
+}
+
+class TasksBinaryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env_ = {{"ATRIUM_DATA_DIR", dir_.path().string()},
+            {"ATRIUM_WEB_ROOT", (dir_.path() / "no-web").string()},
+            {"ATRIUM_WORKERS", "2"},
+            {"ATRIUM_TENANT_MAX_RUNNING", "2"},
+            {"ATRIUM_TASK_LEASE", "2"},
+            {"ATRIUM_TASK_RETRY_DELAY_MS", "0"}};
+    auto migrated = testing::run({kBinary, "migrate"}, env_);
+    ASSERT_EQ(migrated.exit_code, 0) << migrated.output;
+    auto db = db::open("sqlite://" + (dir_.path() / "atrium.db").string(), {.pool_size = 2});
+    ASSERT_TRUE(db);
+    db_ = std::move(*db);
+    org_ = testing::add_organization(*db_, "acme");
+    agent_ = testing::add_agent(*db_, org_, "echo");
+    member_ = testing::member_of(org_);
+    store_ = std::make_unique<tasks::TaskStore>(*db_, clock_);
+  }
+
+  tasks::Task create(nlohmann::json input) {
+    auto c = store_->create(member_, {agent_, std::move(input), std::nullopt}, {});
+    EXPECT_TRUE(c) << (c ? "" : c.error().detail);
+    return c ? c->task : tasks::Task{};
+  }
+
+  std::vector<tasks::Task> all() {
+    auto list = store_->list(member_, {.limit = 100});
+    EXPECT_TRUE(list);
+    return list ? *list : std::vector<tasks::Task>{};
+  }
+
+  int count(tasks::Status s) {
+    int n = 0;
+    for (const auto& t : all()) n += t.status == s;
+    return n;
+  }
+
+  // Polls the database (and drains the child's output) until `done` or the deadline.
+  bool eventually(Process& p, const std::function<bool()>& done, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (done()) return true;
+      drain(p);
+      std::this_thread::sleep_for(20ms);
+    }
+    return done();
+  }
+
+  TempDir dir_;
+  std::map<std::string, std::string> env_;
+  std::unique_ptr<db::Database> db_;
+  SystemClock clock_;
+  std::unique_ptr<tasks::TaskStore> store_;
+  std::string org_, agent_;
+  Principal member_;
+};
+
+TEST_F(TasksBinaryTest, ServeRunsTasksAndReportsThemInMetrics) {
+  Process p({kBinary, "serve", "--listen", "127.0.0.1:0"}, env_);
+  auto port = start_serve(p);
+  tasks::Task t = create({{"steps", 2}, {"hello", "world"}});
+  ASSERT_TRUE(eventually(
+      p, [&] { return count(tasks::Status::kSucceeded) == 1; }, 30s))
+      << p.output();
+  auto done = store_->get(member_, t.id);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->output, nlohmann::json({{"echo", {{"steps", 2}, {"hello", "world"}}}}));
+
+  auto ready = testing::request(port, "GET", "/readyz");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_EQ(ready.json()["components"]["queue"], "up");
+  auto metrics = testing::request(port, "GET", "/metrics");
+  EXPECT_NE(metrics.body.find("atrium_task_queue_depth"), std::string::npos);
+  EXPECT_NE(metrics.body.find("atrium_tasks{status=\"queued\"}"), std::string::npos);
+  EXPECT_NE(metrics.body.find("atrium_task_transitions_total{status=\"succeeded\"} 1"),
+            std::string::npos)
+      << metrics.body;
+
+  // One log line per transition.
+  for (const char* status : {"running", "succeeded"}) {
+    auto line = p.wait_for_line(
+        [&](const std::string& l) {
+          auto j = json_line(l);
+          return j && (*j)["msg"] == "task" && (*j)["task_id"] == t.id && (*j)["status"] == status;
+        },
+        10s);
+    EXPECT_TRUE(line) << status << "\n" << p.output();
+  }
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(15s), 0);
+}
+
+TEST_F(TasksBinaryTest, AServerKilledMidTaskFinishesEveryTaskOnceAfterARestart) {
+  constexpr int kTasks = 12;
+  std::vector<tasks::Task> made;
+  for (int i = 0; i < kTasks; ++i)
+    made.push_back(create({{"i", i}, {"steps", 4}, {"step_delay_ms", 150}}));
+
+  auto first = std::make_unique<Process>(
+      std::vector<std::string>{kBinary, "serve", "--listen", "127.0.0.1:0"}, env_);
+  start_serve(*first);
+  ASSERT_TRUE(eventually(
+      *first, [&] { return count(tasks::Status::kRunning) == 2; }, 30s))
+      << first->output();
+  first->signal(SIGKILL);
+  ASSERT_TRUE(first->wait(10s));
+  std::set<std::string> interrupted;
+  for (const auto& t : all())
+    if (t.status == tasks::Status::kRunning) interrupted.insert(t.id);
+  ASSERT_FALSE(interrupted.empty());
+  const int finished_before = count(tasks::Status::kSucceeded);
+  EXPECT_LT(finished_before, kTasks);
+
+  Process second({kBinary, "serve", "--listen", "127.0.0.1:0"}, env_);
+  start_serve(second);
+  ASSERT_TRUE(eventually(
+      second, [&] { return count(tasks::Status::kSucceeded) == kTasks; }, 120s))
+      << second.output();
+  second.signal(SIGTERM);
+  EXPECT_EQ(second.wait(15s), 0);
+
+  // In the table: every task once, succeeded with its own output; the interrupted ones ran again.
+  auto rows = all();
+  ASSERT_EQ(rows.size(), static_cast<std::size_t>(kTasks));
+  for (const auto& t : rows) {
+    EXPECT_EQ(t.status, tasks::Status::kSucceeded);
+    EXPECT_EQ(t.output["echo"], t.input);
+    EXPECT_LE(t.attempts, 3);
+    if (interrupted.count(t.id)) {
+      EXPECT_GE(t.attempts, 2) << t.id;
+    }
+  }
+  // In the logs of both processes: no task finished twice.
+  std::map<std::string, int> successes;
+  for (const std::string* out : {&first->output(), &second.output()}) {
+    std::size_t start = 0;
+    for (auto nl = out->find('\n'); nl != std::string::npos;
+         start = nl + 1, nl = out->find('\n', start)) {
+      auto j = json_line(out->substr(start, nl - start));
+      if (j && (*j)["msg"] == "task" && (*j)["status"] == "succeeded")
+        ++successes[(*j)["task_id"].get<std::string>()];
+    }
+  }
+  for (const auto& [id, n] : successes) EXPECT_EQ(n, 1) << id;
+  // A kill may land between a commit and its log line, at most once per worker.
+  EXPECT_GE(successes.size(), static_cast<std::size_t>(kTasks - 2));
+}
+
+}  // namespace
+}  // namespace atrium
