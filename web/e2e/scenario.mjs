@@ -1,154 +1,14 @@
-// Browser end-to-end test of the console: headless Debian Chromium driven by playwright-core
-// against a real `atrium serve` (free port, temporary data directory, the built web/dist).
+// The scenario of issue #9 in a real browser against a real `atrium serve`: sign up → create an
+// agent → run a task with `steps` and watch it reach `succeeded` without reloading → invite a
+// second user → that user (role USER) logs in and cannot create agents → the admin creates an API
+// key and revokes it → the audit page shows these actions. Screenshots of the main screens go to
+// the screenshot directory (`docs/screenshots` refreshes the README's).
 //
-//   node e2e/run.mjs <atrium binary> [screenshot dir]
-//
-// The scenario of issue #9: sign up → create an agent → run a task with `steps` and watch it
-// reach `succeeded` without reloading → invite a second user → that user (role USER) logs in and
-// cannot create agents → the admin creates an API key and revokes it → the audit page shows
-// these actions. Screenshots of the main screens go to the screenshot directory (default: a
-// temporary one; `docs/screenshots` refreshes the README's).
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+//   node e2e/scenario.mjs <atrium binary> [screenshot dir]
+import { eventually, expect, nav, run } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const binary = process.argv[2];
-if (!binary) {
-  console.error('usage: node e2e/run.mjs <atrium binary> [screenshot dir]');
-  process.exit(2);
-}
-const webRoot = path.resolve(here, '..', 'dist');
-const dataDir = mkdtempSync(path.join(tmpdir(), 'atrium-e2e-'));
-const shots = path.resolve(process.argv[3] ?? path.join(tmpdir(), 'atrium-e2e-screenshots'));
-mkdirSync(shots, { recursive: true });
-const STEP_TIMEOUT = 20_000;
-
-// ---------------------------------------------------------------------------------------------
-// The server
-
-function startServer() {
-  const child = spawn(binary, ['serve'], {
-    env: {
-      ...process.env,
-      ATRIUM_LISTEN: '127.0.0.1:0',
-      ATRIUM_DATA_DIR: dataDir,
-      ATRIUM_DATABASE_URL: `sqlite://${dataDir}/atrium.db`,
-      ATRIUM_BROKER_URL: 'embedded',
-      ATRIUM_WEB_ROOT: webRoot,
-      ATRIUM_WORKERS: '2',
-      ATRIUM_LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const log = [];
-  child.stderr.on('data', (d) => log.push(String(d)));
-  const port = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`atrium serve did not start:\n${log.join('')}`)), 30_000);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      log.push(line + '\n');
-      try {
-        const entry = JSON.parse(line);
-        if (entry.msg === 'listening' && entry.port) {
-          clearTimeout(timer);
-          resolve(entry.port);
-        }
-      } catch {
-        // not a log line
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`atrium serve exited with ${code}:\n${log.join('')}`));
-    });
-  });
-  return { child, port, log };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Steps: each one a named check; the first failure stops the run with a screenshot.
-
-let passed = 0;
-let failed = 0;
-async function step(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    passed += 1;
-    console.log(`ok ${passed} - ${name} (${Date.now() - started} ms)`);
-  } catch (err) {
-    failed += 1;
-    console.log(`not ok - ${name}\n${String(err?.stack ?? err).replace(/^/gm, '  ')}`);
-    throw err;
-  }
-}
-
-function expect(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-/** Polls `fn` until it returns a truthy value or the deadline passes. */
-async function eventually(fn, what, timeout = STEP_TIMEOUT) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function watch(page, problems) {
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && /Content Security Policy|Refused to/.test(msg.text())) problems.push(`CSP: ${msg.text()}`);
-  });
-}
-
-/** A link of the sidebar's section navigation. */
-function nav(page, name) {
-  return page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name, exact: true });
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: false });
-}
-
-// ---------------------------------------------------------------------------------------------
-
-const server = startServer();
-let browser;
-let exitCode = 0;
-try {
-  const port = await server.port;
-  const base = `http://127.0.0.1:${port}`;
-  browser = await chromium.launch({
-    executablePath: process.env.ATRIUM_CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  const problems = [];
-  const admin = await browser.newContext({ baseURL: base, viewport: { width: 1280, height: 800 } });
-  admin.setDefaultTimeout(STEP_TIMEOUT);
-  const page = await admin.newPage();
-  watch(page, problems);
+await run(async ({ base, newPage, step, shot }) => {
+  const page = await newPage();
   const progress = []; // progress messages the admin's page received over /ws
   page.on('websocket', (ws) =>
     ws.on('framereceived', ({ payload }) => {
@@ -250,10 +110,7 @@ try {
   });
 
   await step('the invited user accepts, logs in, and cannot create agents', async () => {
-    const second = await browser.newContext({ baseURL: base, viewport: { width: 1280, height: 800 } });
-    second.setDefaultTimeout(STEP_TIMEOUT);
-    const p2 = await second.newPage();
-    watch(p2, problems);
+    const p2 = await newPage();
     await p2.goto(invitationLink);
     await p2.getByRole('heading', { name: 'Join your team' }).waitFor();
     expect(!p2.url().includes('token='), 'the invitation token stayed in the address bar');
@@ -291,7 +148,7 @@ try {
       body: JSON.stringify({ name: 'Not allowed', executor: 'echo' }),
     });
     expect(create.status === 403, `POST /api/agents as USER answered ${create.status}`);
-    await second.close();
+    await p2.context().close();
   });
 
   await step('the admin creates an API key, sees it once, and revokes it', async () => {
@@ -363,19 +220,4 @@ try {
     await page.goto('/agents');
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   });
-
-  await step('no page error and no CSP violation', async () => {
-    expect(problems.length === 0, problems.join('\n'));
-  });
-} catch (err) {
-  exitCode = 1;
-  if (failed === 0) console.log(`not ok - setup\n  ${String(err?.stack ?? err)}`);
-  console.log(`--- server log (last lines)\n${server.log.slice(-40).join('')}`);
-} finally {
-  await browser?.close().catch(() => {});
-  server.child.kill('SIGTERM');
-  rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 });
-}
-console.log(`screenshots: ${shots}`);
-console.log(`${passed} passed, ${failed || exitCode} failed`);
-process.exit(exitCode);
+});
