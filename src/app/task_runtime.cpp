@@ -1,6 +1,8 @@
 #include "app/task_runtime.hpp"
 
 #include "tasks/echo_executor.hpp"
+#include "tasks/openai_executor.hpp"
+#include "tasks/org_secrets.hpp"
 
 namespace atrium::app {
 namespace {
@@ -13,6 +15,15 @@ tasks::WorkerOptions worker_options(const Config& c) {
   o.max_attempts = c.task_max_attempts;
   o.retry_delay = std::chrono::milliseconds(c.task_retry_delay_ms);
   o.tenant_max_running = c.tenant_max_running;
+  return o;
+}
+
+tasks::OpenAiOptions openai_options(const Config& c) {
+  tasks::OpenAiOptions o;
+  auto keys = nlohmann::json::parse(c.llm_keys, nullptr, false);
+  if (keys.is_object() && keys.contains("openai") && keys["openai"].is_string())
+    o.platform_key = keys["openai"].get<std::string>();
+  o.allow_private_networks = c.llm_allow_private_networks;
   return o;
 }
 
@@ -29,9 +40,10 @@ TaskRuntime::TaskRuntime(const Config& config, db::Database& db, broker::EventBu
       relay_(db, queue_, clock, {}),
       events_(&bus, &metrics),
       pool_(
-          store_, queue_, executors_, events_, clock, worker_options(config), nullptr,
-          [this] { relay_.notify(); }, &metrics) {
+          store_, queue_, executors_, events_, clock, worker_options(config),
+          tasks::org_secret_reader(db, config.data_key), [this] { relay_.notify(); }, &metrics) {
   executors_.add("echo", std::make_unique<tasks::EchoExecutor>());
+  executors_.add("openai", std::make_unique<tasks::OpenAiExecutor>(openai_options(config)));
   metrics.gauge("atrium_task_queue_depth", "Task messages waiting in the queue", [this] {
     return std::vector<std::pair<metrics::Labels, double>>{
         {{}, static_cast<double>(queue_.depth().value_or(0))}};

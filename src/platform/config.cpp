@@ -173,6 +173,18 @@ Problem set_origins(Config& c, std::string_view v) {
   return std::nullopt;
 }
 
+Problem set_bool(bool& field, std::string_view v) {
+  v = trim(v);
+  if (v == "true" || v == "1" || v == "yes") {
+    field = true;
+  } else if (v == "false" || v == "0" || v == "no") {
+    field = false;
+  } else {
+    return "expected true or false";
+  }
+  return std::nullopt;
+}
+
 Problem set_log_level(Config& c, std::string_view v) {
   if (!log::parse_level(trim(v), c.log_level)) return "expected debug, info, warn, error or off";
   return std::nullopt;
@@ -202,6 +214,9 @@ const std::vector<Setting> kSettings = {
      set_data_key},
     {"llm_keys", "ATRIUM_LLM_KEYS", true,
      "JSON object of platform LLM keys, e.g. {\"openai\":\"…\"}", set_llm_keys},
+    {"llm_allow_private_networks", "ATRIUM_LLM_ALLOW_PRIVATE_NETWORKS", false,
+     "let agents' base_url reach loopback and private networks (self-hosted models)",
+     [](Config& c, std::string_view v) { return set_bool(c.llm_allow_private_networks, v); }},
     {"web_root", "ATRIUM_WEB_ROOT", false, "directory of the console's built files",
      [](Config& c, std::string_view v) { return set_nonempty(c.web_root, v); }},
     {"allowed_origins", "ATRIUM_ALLOWED_ORIGINS", false,

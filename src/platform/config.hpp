@@ -30,9 +30,10 @@ struct Config {
   std::string database_url;  // empty until resolved: sqlite://<data_dir>/atrium.db
   std::string broker_url = "embedded";
   Env env = Env::kDevelopment;
-  std::vector<JwtKey> jwt_keys;  // first signs, all verify
-  std::string data_key;          // 32 raw bytes once resolved
-  std::string llm_keys = "{}";   // JSON object, e.g. {"openai":"…"}
+  std::vector<JwtKey> jwt_keys;             // first signs, all verify
+  std::string data_key;                     // 32 raw bytes once resolved
+  std::string llm_keys = "{}";              // JSON object, e.g. {"openai":"…"}
+  bool llm_allow_private_networks = false;  // agents' base_url may lead to loopback/private hosts
   std::string web_root = "web/dist";
   std::vector<std::string> allowed_origins;  // empty = same origin only
   int workers = 0;                           // 0 = number of cores

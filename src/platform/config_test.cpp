@@ -100,6 +100,11 @@ TEST(Config, TaskSettings) {
   EXPECT_EQ(c->tenant_max_running, 4);
   EXPECT_EQ(c->tenant_max_queued, 100);
 
+  EXPECT_FALSE(defaults->llm_allow_private_networks);
+  EXPECT_TRUE(
+      load(Env{{{"ATRIUM_LLM_ALLOW_PRIVATE_NETWORKS", "true"}}})->llm_allow_private_networks);
+  EXPECT_FALSE(load(Env{{{"ATRIUM_LLM_ALLOW_PRIVATE_NETWORKS", "maybe"}}}));
+
   for (const char* var :
        {"ATRIUM_TASK_LEASE", "ATRIUM_TASK_MAX_ATTEMPTS", "ATRIUM_TENANT_MAX_QUEUED"}) {
     auto bad = load(Env{{{var, "0"}}});

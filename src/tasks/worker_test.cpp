@@ -16,8 +16,10 @@
 #include "platform/ids.hpp"
 #include "support/backends.hpp"
 #include "support/fake_clock.hpp"
+#include "support/fake_http_server.hpp"
 #include "support/tenants.hpp"
 #include "tasks/echo_executor.hpp"
+#include "tasks/openai_executor.hpp"
 
 namespace atrium::tasks {
 namespace {
@@ -106,7 +108,7 @@ class EventLog {
       std::string s = e["task"]["status"];
       if (e.contains("progress"))
         s += " " + std::to_string(e["progress"]["step"].get<int>()) + "/" +
-             std::to_string(e["progress"]["of"].get<int>());
+             (e["progress"]["of"].is_null() ? "?" : std::to_string(e["progress"]["of"].get<int>()));
       out.push_back(s);
     }
     return out;
@@ -162,7 +164,7 @@ class WorkerPoolTest : public ::testing::TestWithParam<Backend> {
     relay_ = std::make_unique<broker::OutboxRelay>(
         **db_, *queue_, clock_, broker::OutboxRelayOptions{.poll_interval = 20ms});
     pool_ = std::make_unique<WorkerPool>(
-        *store_, *queue_, executors_, events_, clock_, options_, nullptr,
+        *store_, *queue_, executors_, events_, clock_, options_, secrets_,
         [this] { relay_->notify(); }, &metrics_);
     relay_->start();
     pool_->start();
@@ -210,6 +212,7 @@ class WorkerPoolTest : public ::testing::TestWithParam<Backend> {
   metrics::Registry metrics_;
   TaskEvents events_{&bus_, &metrics_};
   WorkerOptions options_;
+  SecretReader secrets_;
   std::unique_ptr<broker::EmbeddedTaskQueue> queue_;
   std::unique_ptr<broker::OutboxRelay> relay_;
   std::unique_ptr<WorkerPool> pool_;
@@ -444,6 +447,44 @@ TEST_P(WorkerPoolTest, DuplicateDeliveriesRunATaskOnce) {
   ASSERT_TRUE(reaches(t, Status::kSucceeded));
   ASSERT_TRUE(eventually([&] { return queue_->depth() == 0u; }));
   EXPECT_EQ(gate().runs(t.id), 1);
+}
+
+TEST_P(WorkerPoolTest, AnOpenAiTaskStreamsItsAnswerAsProgress) {
+  testing::FakeHttpServer server([](const testing::FakeRequest& req, testing::FakeExchange& x) {
+    if (req.headers.at("authorization") != "Bearer sk-alpha") {
+      x.respond(401, "application/json", R"({"error":{"message":"wrong key"}})");
+      return;
+    }
+    x.start_events();
+    for (const char* piece : {"Bon", "jour"})
+      x.event(nlohmann::json{{"choices", {{{"delta", {{"content", piece}}}}}}}.dump());
+    x.event(nlohmann::json{
+        {"choices", {{{"delta", nlohmann::json::object()}, {"finish_reason", "stop"}}}}}
+                .dump());
+    x.event("[DONE]");
+  });
+  OpenAiOptions o;
+  o.allow_private_networks = true;
+  executors_.add("openai", std::make_unique<OpenAiExecutor>(o));
+  secrets_ = [this](const std::string& org,
+                    std::string_view name) -> Result<std::optional<std::string>> {
+    if (org == org_a_ && name == "llm_api_key") return std::optional<std::string>("sk-alpha");
+    return std::optional<std::string>();
+  };
+  start();
+  const std::string config = nlohmann::json{{"base_url", server.url() + "/v1"}}.dump();
+  const std::string mine = testing::add_agent(**db_, org_a_, "openai", config, "gpt-x", "Be kind.");
+  const std::string theirs = testing::add_agent(**db_, org_b_, "openai", config, "gpt-x");
+  Task t = create(alice_, mine, "Say hello in French");
+  Task keyless = create(bob_, theirs, "Hi");
+  ASSERT_TRUE(reaches(t, Status::kSucceeded));
+  EXPECT_EQ(get(t).output["content"], "Bonjour");
+  ASSERT_TRUE(eventually([&] { return events_log_.of(t.id).size() >= 5; }));
+  EXPECT_EQ(events_log_.of(t.id), (std::vector<std::string>{"queued", "running", "running 1/?",
+                                                            "running 2/?", "succeeded"}));
+  ASSERT_TRUE(reaches(keyless, Status::kFailed));
+  EXPECT_NE(get(keyless).error.value_or("").find("llm_api_key"), std::string::npos);
+  EXPECT_EQ(server.requests().size(), 1u);  // the keyless task never called out
 }
 
 TEST(RetryBackoff, DoublesUpToTheCapWithBoundedJitter) {
