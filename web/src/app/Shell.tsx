@@ -1,6 +1,6 @@
 // The signed-in frame: navigation (only what the user may see), the organization switcher, the
 // live-connection indicator and the account menu.
-import { useEffect, useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { NavLink, useLocation, useNavigate } from 'react-router-dom';
 import { describeError } from '../api/errors';
 import type { ConnectionState } from '../realtime/realtime';
@@ -92,7 +92,16 @@ export function Shell({ children }: { children: ReactNode }) {
   const { me, can, signOut } = useApp();
   const [menuOpen, setMenuOpen] = useState(false);
   const location = useLocation();
-  useEffect(() => setMenuOpen(false), [location.pathname]);
+  const mainRef = useRef<HTMLElement>(null);
+  const firstPath = useRef(location.pathname);
+  useEffect(() => {
+    setMenuOpen(false);
+    // After client-side navigation, start keyboard and screen-reader users at the new content.
+    if (location.pathname !== firstPath.current) {
+      firstPath.current = '';
+      mainRef.current?.focus({ preventScroll: true });
+    }
+  }, [location.pathname]);
   const hasOrg = Boolean(me?.organization);
   const roles = me?.memberships.find((m) => m.organization.id === me.organization?.id)?.roles ?? [];
 
@@ -131,7 +140,7 @@ export function Shell({ children }: { children: ReactNode }) {
             Sign out
           </Button>
         </header>
-        <main className="content" id="main" tabIndex={-1}>
+        <main className="content" id="main" tabIndex={-1} ref={mainRef}>
           {children}
         </main>
       </div>

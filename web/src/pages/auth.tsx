@@ -8,6 +8,9 @@ import { collect, emailError, passwordError, requiredError } from '../forms/vali
 import { Alert, Button, ErrorAlert, TextField } from '../ui/ui';
 
 function AuthCard({ title, children }: { title: string; children: ReactNode }) {
+  useEffect(() => {
+    document.title = `${title} · Atrium`;
+  }, [title]);
   return (
     <main className="auth-page" id="main">
       <div className="auth-card card">

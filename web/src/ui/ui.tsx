@@ -197,6 +197,9 @@ export function Empty({ title, children }: { title: string; children?: ReactNode
 }
 
 export function PageHeader({ title, description, actions }: { title: string; description?: ReactNode; actions?: ReactNode }) {
+  useEffect(() => {
+    document.title = `${title} · Atrium`;
+  }, [title]);
   return (
     <div className="page-header">
       <div>
