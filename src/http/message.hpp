@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -15,6 +16,8 @@
 #include "platform/principal.hpp"
 
 namespace atrium::http {
+
+class WebSocketSession;
 
 enum class Method { kGet, kHead, kPost, kPut, kPatch, kDelete, kOptions, kOther };
 
@@ -66,6 +69,8 @@ struct Response {
   int status = 200;
   Headers headers;
   std::string body;
+  // Set with status 101 to accept a WebSocket upgrade (see http/websocket.hpp).
+  std::shared_ptr<WebSocketSession> websocket;
 
   static Response json(int status, const nlohmann::json& body);
   static Response no_content();

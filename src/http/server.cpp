@@ -12,7 +12,9 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
@@ -24,6 +26,7 @@ namespace atrium::http {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
 using tcp = net::ip::tcp;
 using boost::system::error_code;
 
@@ -105,6 +108,126 @@ std::string serialize(Response& res, bool keep_alive, bool head, unsigned versio
 
 }  // namespace
 
+// One WebSocket connection: a reader and a writer coroutine on the connection's strand, a
+// bounded queue between the application and the writer.
+class WsConnection final : public WebSocketConnection,
+                           public std::enable_shared_from_this<WsConnection> {
+ public:
+  WsConnection(beast::tcp_stream stream, const WebSocketOptions& options,
+               std::shared_ptr<WebSocketSession> session)
+      : ws(std::move(stream)),
+        wake(ws.get_executor()),
+        options_(options),
+        session_(std::move(session)) {}
+
+  void send(std::string text) override {
+    net::post(ws.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
+      self->enqueue(std::move(text));
+    });
+  }
+
+  void close(std::uint16_t code, std::string reason) override {
+    net::post(ws.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
+      if (self->close_request_ || self->finished_) return;
+      websocket::close_reason why;
+      why.code = code;
+      why.reason = reason;
+      self->close_request_ = why;
+      self->wake.cancel();
+    });
+  }
+
+  net::awaitable<void> read_loop();
+  net::awaitable<void> write_loop();
+  // Called on the strand when the reader or the writer ends; the second call finishes.
+  void part_done(const std::function<void()>& on_finished);
+
+  websocket::stream<beast::tcp_stream> ws;
+  net::steady_timer wake;  // cancelled to wake the writer
+
+ private:
+  void enqueue(std::string text) {
+    if (finished_ || close_request_) return;
+    if (queue_.size() >= options_.max_queued_messages ||
+        queued_bytes_ + text.size() > options_.max_queued_bytes) {
+      // The client stops reading: drop it rather than buffer without bound.
+      log::warn("websocket client not reading; dropped", {{"queued", queue_.size()}});
+      drop();
+      return;
+    }
+    queued_bytes_ += text.size();
+    queue_.push_back(std::move(text));
+    wake.cancel();
+  }
+
+  void drop() {
+    error_code ignored;
+    beast::get_lowest_layer(ws).socket().close(ignored);
+    wake.cancel();
+  }
+
+  const WebSocketOptions& options_;
+  std::shared_ptr<WebSocketSession> session_;
+  std::deque<std::string> queue_;
+  std::size_t queued_bytes_ = 0;
+  std::optional<websocket::close_reason> close_request_;
+  bool reader_done_ = false;
+  bool finished_ = false;
+  int parts_left_ = 2;
+};
+
+net::awaitable<void> WsConnection::read_loop() {
+  beast::flat_buffer buffer;
+  error_code ec;
+  for (;;) {
+    co_await ws.async_read(buffer, net::redirect_error(net::use_awaitable, ec));
+    if (ec) break;  // closed (either side), message too big (Beast answered 1009), timeout
+    if (!ws.got_text()) {
+      if (!close_request_)
+        close_request_ =
+            websocket::close_reason(websocket::close_code::unknown_data, "text frames only");
+      wake.cancel();
+    } else {
+      auto data = buffer.data();
+      session_->on_message(std::string_view(static_cast<const char*>(data.data()), data.size()));
+    }
+    buffer.consume(buffer.size());
+    if (buffer.capacity() > 4096) buffer.shrink_to_fit();  // idle connections hold little memory
+  }
+  reader_done_ = true;
+  wake.cancel();
+}
+
+net::awaitable<void> WsConnection::write_loop() {
+  error_code ec;
+  while (!reader_done_) {
+    if (!queue_.empty()) {
+      std::string text = std::move(queue_.front());
+      queue_.pop_front();
+      queued_bytes_ -= text.size();
+      co_await ws.async_write(net::buffer(text), net::redirect_error(net::use_awaitable, ec));
+      if (ec) break;
+      continue;
+    }
+    if (close_request_) {
+      co_await ws.async_close(*close_request_, net::redirect_error(net::use_awaitable, ec));
+      break;  // the reader sees the peer's answer (or the timeout) and ends
+    }
+    wake.expires_at(net::steady_timer::time_point::max());
+    co_await wake.async_wait(net::redirect_error(net::use_awaitable, ec));
+  }
+  // Make sure the reader ends too (e.g. the write failed on a dropped client).
+  if (!reader_done_ && ec) drop();
+}
+
+void WsConnection::part_done(const std::function<void()>& on_finished) {
+  if (--parts_left_ > 0) return;
+  finished_ = true;
+  session_->on_close();
+  session_.reset();
+  on_finished();
+}
+
 struct Server::Impl {
   Impl(ServerOptions o, RequestHandler& h)
       : options(std::move(o)),
@@ -128,7 +251,12 @@ struct Server::Impl {
   std::mutex mu;
   std::condition_variable drained;
   std::unordered_set<std::shared_ptr<Connection>> connections;
+  std::unordered_set<std::shared_ptr<WsConnection>> websockets;
   bool stopped = false;
+
+  // Takes over an upgraded connection (the HTTP session has answered 101 through Beast).
+  net::awaitable<void> upgrade(beast::tcp_stream& stream, bhttp::request<bhttp::string_body> req,
+                               Response res);
 
   net::awaitable<void> accept_loop();
   net::awaitable<void> session(std::shared_ptr<Connection> conn);
@@ -307,6 +435,12 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn) {
     } else {
       res = handler.handle(req);
     }
+    if (res.status == 101 && res.websocket && websocket::is_upgrade(header) && !stopping.load()) {
+      // The stream moves into the WebSocket; this HTTP session ends without touching it again.
+      co_await upgrade(stream, std::move(parser.get()), std::move(res));
+      co_return;
+    }
+    if (res.status == 101) res = handler.reject(req, Error::invalid("not a WebSocket upgrade"));
     keep_alive = keep_alive && !stopping.load();
     if (!co_await write(stream, std::move(res), keep_alive, req.method == Method::kHead,
                         header.version()))
@@ -315,6 +449,42 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn) {
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream.close();
+}
+
+net::awaitable<void> Server::Impl::upgrade(beast::tcp_stream& stream,
+                                           bhttp::request<bhttp::string_body> req, Response res) {
+  stream.expires_never();  // the WebSocket keeps its own timeouts
+  auto conn = std::make_shared<WsConnection>(std::move(stream), options.websocket, res.websocket);
+  auto& ws = conn->ws;
+  ws.set_option(websocket::stream_base::timeout{options.websocket.handshake_timeout,
+                                                options.websocket.idle_timeout, true});
+  ws.read_message_max(options.websocket.max_message_bytes);
+  ws.write_buffer_bytes(1024);  // per-connection memory: frames are small JSON messages
+  ws.set_option(websocket::stream_base::decorator(
+      [headers = std::move(res.headers)](websocket::response_type& answer) {
+        for (const auto& [name, value] : headers) answer.set(name, value);
+      }));
+  error_code ec;
+  co_await ws.async_accept(req, net::redirect_error(net::use_awaitable, ec));
+  if (ec) co_return;
+
+  active.fetch_add(1);
+  {
+    std::lock_guard lock(mu);
+    websockets.insert(conn);
+  }
+  auto finished = [this, conn] {
+    std::lock_guard lock(mu);
+    websockets.erase(conn);
+    active.fetch_sub(1);
+    drained.notify_all();
+  };
+  res.websocket->on_open(conn);
+  auto ex = ws.get_executor();
+  net::co_spawn(ex, conn->read_loop(),
+                [conn, finished](std::exception_ptr) { conn->part_done(finished); });
+  net::co_spawn(ex, conn->write_loop(),
+                [conn, finished](std::exception_ptr) { conn->part_done(finished); });
 }
 
 Server::Server(ServerOptions options, RequestHandler& handler)
@@ -347,6 +517,11 @@ std::uint16_t Server::port() const { return impl_->bound_port; }
 
 int Server::active_connections() const { return impl_->active.load(); }
 
+int Server::websocket_connections() const {
+  std::lock_guard lock(impl_->mu);
+  return static_cast<int>(impl_->websockets.size());
+}
+
 void Server::stop(std::chrono::milliseconds grace) {
   auto& i = *impl_;
   {
@@ -361,6 +536,7 @@ void Server::stop(std::chrono::milliseconds grace) {
   });
   {
     std::unique_lock lock(i.mu);
+    for (const auto& ws : i.websockets) ws->close(1001, "server shutting down");
     for (const auto& conn : i.connections) {
       net::post(conn->stream.get_executor(), [conn] {
         error_code ignored;  // the socket may already be closed (timed out)

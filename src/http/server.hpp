@@ -9,6 +9,8 @@
 // 431; body over max_body_bytes → 413; both Content-Length and Transfer-Encoding, or malformed
 // HTTP → 400; headers incomplete after header_timeout → 408 (or close); a connection over
 // max_connections → 503. Idle keep-alive connections are closed after idle_timeout.
+// A handler answering 101 with Response::websocket turns the connection into a WebSocket
+// (http/websocket.hpp).
 #pragma once
 
 #include <chrono>
@@ -18,6 +20,7 @@
 #include <string>
 
 #include "http/message.hpp"
+#include "http/websocket.hpp"
 
 namespace atrium::http {
 
@@ -47,6 +50,7 @@ struct ServerOptions {
   std::chrono::milliseconds write_timeout{30'000};
   int io_threads = 1;
   int handler_threads = 16;
+  WebSocketOptions websocket;
 };
 
 class Server {
@@ -65,7 +69,8 @@ class Server {
   // Idempotent; also called by the destructor.
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
 
-  int active_connections() const;
+  int active_connections() const;  // HTTP and WebSocket
+  int websocket_connections() const;
 
  private:
   struct Impl;

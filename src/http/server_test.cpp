@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "support/http_client.hpp"
+#include "support/ws_client.hpp"
 
 namespace atrium::http {
 namespace {
@@ -45,14 +46,58 @@ class Gate {
   int arrived_ = 0;
 };
 
+// Echoes text; "flood" makes it push 64 KiB messages until the client is dropped; "bye" makes
+// it close with 4001.
+class EchoSession final : public WebSocketSession {
+ public:
+  std::atomic<bool> closed{false};
+  std::atomic<int> opened{0};
+
+  void on_open(std::shared_ptr<WebSocketConnection> c) override {
+    connection_ = std::move(c);
+    opened.fetch_add(1);
+  }
+  void on_message(std::string_view text) override {
+    if (text == "flood") {
+      std::string big(64 * 1024, 'x');
+      for (int i = 0; i < 2000 && !closed.load(); ++i) connection_->send(big);
+    } else if (text == "later") {
+      // Stays silent for three idle periods, then answers: the scenario a keep-alive must survive.
+      std::thread([c = connection_] {
+        std::this_thread::sleep_for(600ms);
+        c->send("late answer");
+      }).detach();
+    } else if (text == "bye") {
+      connection_->close(4001, "token expired");
+    } else {
+      connection_->send("echo:" + std::string(text));
+    }
+  }
+  void on_close() override {
+    closed.store(true);
+    connection_.reset();
+  }
+
+ private:
+  std::shared_ptr<WebSocketConnection> connection_;
+};
+
 class TestHandler final : public RequestHandler {
  public:
   Gate gate;
   std::atomic<int> rejected{0};
+  std::shared_ptr<EchoSession> session = std::make_shared<EchoSession>();
 
   bool may_block(Request& req) override { return req.path != "/inline"; }
 
   Response handle(Request& req) override {
+    if (req.path == "/ws") {
+      Response r;
+      r.status = 101;
+      r.headers.set("Sec-WebSocket-Protocol", "atrium.v1");
+      r.websocket = session;
+      return r;
+    }
     if (req.path == "/split") {
       Response r = Response::json(200, {});
       r.headers.set("X-Echo", "a\r\nSet-Cookie: evil=1");
@@ -318,6 +363,113 @@ TEST_F(ServerTest, ExpectContinueIsHonoured) {
   auto r = c.read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->json()["body"], "ok");
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(10ms);  // polling a condition, not waiting for time to pass
+  }
+  return condition();
+}
+
+TEST_F(ServerTest, WebSocketUpgradeAndEcho) {
+  start();
+  atrium::testing::WsClient ws(port(), "/ws", {}, {"atrium.v1"});
+  ASSERT_TRUE(ws.open()) << ws.status();
+  EXPECT_EQ(ws.subprotocol(), "atrium.v1");
+  ws.send("hello");
+  EXPECT_EQ(ws.read(), "echo:hello");
+  EXPECT_EQ(server_->websocket_connections(), 1);
+  ws.close();
+  EXPECT_TRUE(eventually([&] { return handler_.session->closed.load(); }));
+  EXPECT_TRUE(eventually([&] { return server_->websocket_connections() == 0; }));
+}
+
+TEST_F(ServerTest, WebSocketOversizedMessageCloses1009) {
+  ServerOptions o;
+  o.websocket.max_message_bytes = 64 * 1024;
+  start(o);
+  atrium::testing::WsClient ws(port(), "/ws");
+  ASSERT_TRUE(ws.open());
+  ws.send(std::string(64 * 1024, 'a'));  // exactly the limit is fine
+  ASSERT_TRUE(ws.read());
+  ws.send(std::string(64 * 1024 + 1, 'a'));
+  EXPECT_FALSE(ws.read());
+  EXPECT_EQ(ws.close_code(), 1009);
+}
+
+TEST_F(ServerTest, WebSocketServerCloseCarriesTheCode) {
+  start();
+  atrium::testing::WsClient ws(port(), "/ws");
+  ASSERT_TRUE(ws.open());
+  ws.send("bye");
+  EXPECT_FALSE(ws.read());
+  EXPECT_EQ(ws.close_code(), 4001);
+  EXPECT_TRUE(eventually([&] { return handler_.session->closed.load(); }));
+}
+
+TEST_F(ServerTest, WebSocketBinaryFramesAreRefused) {
+  start();
+  atrium::testing::WsClient ws(port(), "/ws");
+  ASSERT_TRUE(ws.open());
+  ws.send_binary("\x01\x02");
+  EXPECT_FALSE(ws.read());
+  EXPECT_EQ(ws.close_code(), 1003);
+}
+
+TEST_F(ServerTest, WebSocketClientThatDoesNotReadIsDropped) {
+  ServerOptions o;
+  o.websocket.max_queued_bytes = 1 << 20;
+  start(o);
+  atrium::testing::WsClient ws(port(), "/ws");
+  ASSERT_TRUE(ws.open());
+  ws.send("flood");  // ~128 MiB offered; the client reads nothing
+  EXPECT_TRUE(eventually([&] { return handler_.session->closed.load(); }, 20s));
+  EXPECT_TRUE(eventually([&] { return server_->websocket_connections() == 0; }));
+}
+
+TEST_F(ServerTest, WebSocketSilentClientTimesOut) {
+  ServerOptions o;
+  o.websocket.idle_timeout = 200ms;  // ping after 200 ms of silence, close after 400 ms
+  start(o);
+  atrium::testing::WsClient ws(port(), "/ws");
+  ASSERT_TRUE(ws.open());
+  // The client never reads, so it never answers the server's ping.
+  EXPECT_TRUE(eventually([&] { return handler_.session->closed.load(); }));
+}
+
+TEST_F(ServerTest, WebSocketKeepAlivePingsKeepAnswering) {
+  ServerOptions o;
+  o.websocket.idle_timeout = 200ms;
+  start(o);
+  atrium::testing::WsClient ws(port(), "/ws");
+  ASSERT_TRUE(ws.open());
+  // The server is silent for 600 ms; the client's pending read answers the server's pings, so
+  // the connection survives to deliver the late answer.
+  ws.send("later");
+  EXPECT_EQ(ws.read(5s), "late answer");
+  EXPECT_FALSE(handler_.session->closed.load());
+}
+
+TEST_F(ServerTest, ShutdownClosesWebSocketsWithGoingAway) {
+  start();
+  atrium::testing::WsClient ws(port(), "/ws");
+  ASSERT_TRUE(ws.open());
+  auto stopped = std::async(std::launch::async, [&] { server_->stop(10s); });
+  EXPECT_FALSE(ws.read(10s));
+  EXPECT_EQ(ws.close_code(), 1001);
+  ASSERT_EQ(stopped.wait_for(10s), std::future_status::ready);
+}
+
+TEST_F(ServerTest, UpgradeAnswerWithoutUpgradeRequestIs400) {
+  start();
+  HttpConnection c(port());
+  c.send(get("/ws"));
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
 }
 
 }  // namespace
