@@ -110,8 +110,7 @@ std::string serialize(Response& res, bool keep_alive, bool head, unsigned versio
 
 // One WebSocket connection: a reader and a writer coroutine on the connection's strand, a
 // bounded queue between the application and the writer.
-class WsConnection final : public WebSocketConnection,
-                           public std::enable_shared_from_this<WsConnection> {
+class WsConnection final : public std::enable_shared_from_this<WsConnection> {
  public:
   WsConnection(beast::tcp_stream stream, const WebSocketOptions& options,
                std::shared_ptr<WebSocketSession> session)
@@ -120,13 +119,13 @@ class WsConnection final : public WebSocketConnection,
         options_(options),
         session_(std::move(session)) {}
 
-  void send(std::string text) override {
+  void send(std::string text) {
     net::post(ws.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
       self->enqueue(std::move(text));
     });
   }
 
-  void close(std::uint16_t code, std::string reason) override {
+  void close(std::uint16_t code, std::string reason) {
     net::post(ws.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
       if (self->close_request_ || self->finished_) return;
       websocket::close_reason why;
@@ -174,6 +173,22 @@ class WsConnection final : public WebSocketConnection,
   bool reader_done_ = false;
   bool finished_ = false;
   int parts_left_ = 2;
+};
+
+// What the application holds: a weak handle, so a session that keeps it past the connection's
+// end (or the server's) sends into nothing instead of touching freed state.
+class WsHandle final : public WebSocketConnection {
+ public:
+  explicit WsHandle(std::weak_ptr<WsConnection> c) : connection_(std::move(c)) {}
+  void send(std::string text) override {
+    if (auto c = connection_.lock()) c->send(std::move(text));
+  }
+  void close(std::uint16_t code, std::string reason) override {
+    if (auto c = connection_.lock()) c->close(code, std::move(reason));
+  }
+
+ private:
+  std::weak_ptr<WsConnection> connection_;
 };
 
 net::awaitable<void> WsConnection::read_loop() {
@@ -479,7 +494,7 @@ net::awaitable<void> Server::Impl::upgrade(beast::tcp_stream& stream,
     active.fetch_sub(1);
     drained.notify_all();
   };
-  res.websocket->on_open(conn);
+  res.websocket->on_open(std::make_shared<WsHandle>(conn));
   auto ex = ws.get_executor();
   net::co_spawn(ex, conn->read_loop(),
                 [conn, finished](std::exception_ptr) { conn->part_done(finished); });
