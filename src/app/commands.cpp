@@ -1,6 +1,11 @@
 #include "app/commands.hpp"
 
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 #include "access/seed.hpp"
@@ -10,7 +15,9 @@
 #include "broker/embedded/embedded_event_bus.hpp"
 #include "db/migrations.hpp"
 #include "db/open.hpp"
+#include "http/json_body.hpp"
 #include "http/server.hpp"
+#include "identity/identity.hpp"
 #include "platform/log.hpp"
 
 namespace atrium::app {
@@ -38,6 +45,38 @@ Result<std::unique_ptr<db::Database>> open_and_migrate(const Config& config, int
 int report(const Error& e, std::string_view what) {
   log::error(what, {{"error", e.detail.empty() ? std::string(code_name(e.code)) : e.detail}});
   return 1;
+}
+
+identity::IdentityOptions identity_options(const Config& config, bool serving) {
+  identity::IdentityOptions o;
+  o.hashing.threads = config.hash_threads;
+  o.hashing.queue_limit = static_cast<std::size_t>(config.hash_queue);
+  if (!serving) o.maintenance_interval = std::chrono::milliseconds(0);
+  return o;
+}
+
+// The password for an operator command: the environment, else one line of standard input
+// (without echo on a terminal).
+std::optional<std::string> read_admin_password() {
+  if (const char* env = std::getenv("ATRIUM_ADMIN_PASSWORD")) return std::string(env);
+  const bool tty = isatty(STDIN_FILENO);
+  termios saved{};
+  if (tty) {
+    std::cerr << "Password: " << std::flush;
+    tcgetattr(STDIN_FILENO, &saved);
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  const bool got = static_cast<bool>(std::getline(std::cin, line));
+  if (tty) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    std::cerr << "\n";
+  }
+  if (!got) return std::nullopt;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
 }
 
 }  // namespace
@@ -78,10 +117,19 @@ int serve(Config config) {
   broker::EmbeddedEventBus bus;
   SystemClock clock;
   TaskRuntime tasks(config, database, bus, clock, metrics);
+  identity::Identity identity(database, &bus, clock, config.jwt_keys,
+                              identity_options(config, true));
+  if (auto s = identity.start(); !s) return report(s.error(), "cannot load token revocations");
+  identity.add_routes(router);
+  metrics.gauge("atrium_password_hash_queue", "Sign-ins waiting for a hashing thread", [&identity] {
+    return std::vector<std::pair<metrics::Labels, double>>{
+        {{}, static_cast<double>(identity.hash_pool().queued())}};
+  });
   add_health_routes(router, metrics,
                     {{"database", [&database] { return database.ping(); }}, tasks.readiness()});
 
-  Api api(std::move(router), metrics, nullptr, ApiOptions{config.web_root, config.allowed_origins});
+  Api api(std::move(router), metrics, &identity.authenticator(),
+          ApiOptions{config.web_root, config.allowed_origins});
 
   http::ServerOptions options;
   options.host = config.listen_host;
@@ -115,6 +163,53 @@ int serve(Config config) {
   tasks.stop();
   log::info("stopped");
   log::flush();
+  return 0;
+}
+
+int mint_token(Config config, const std::string& email, const std::optional<std::string>& org,
+               bool json) {
+  if (auto s = resolve_secrets(config); !s) return report(s.error(), "configuration refused");
+  auto db = open_and_migrate(config, 1);
+  if (!db) return report(db.error(), "cannot prepare the database");
+  if (auto r = access::seed(**db); !r) return report(r.error(), "seed failed");
+  SystemClock clock;
+  identity::Identity identity(**db, nullptr, clock, config.jwt_keys,
+                              identity_options(config, false));
+  std::string lowered = email;
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  auto bundle = identity.service().mint(lowered, org);
+  if (!bundle) return report(bundle.error(), "cannot mint a token");
+  std::cout << (json ? bundle->to_json().dump(2) : bundle->access_token) << "\n";
+  return 0;
+}
+
+int create_superadmin(Config config, const std::string& email) {
+  std::string lowered = email;
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (!http::valid_email(lowered)) {
+    std::cerr << "atrium: --email: not a valid email address\n";
+    return 2;
+  }
+  auto password = read_admin_password();
+  const std::size_t chars = password ? http::utf8_length(*password) : 0;
+  if (!password || chars < identity::kMinPasswordChars || chars > identity::kMaxPasswordChars) {
+    std::cerr
+        << "atrium: the password must be 10 to 128 characters (ATRIUM_ADMIN_PASSWORD or stdin)\n";
+    return 2;
+  }
+  if (auto s = resolve_secrets(config); !s) return report(s.error(), "configuration refused");
+  auto db = open_and_migrate(config, 1);
+  if (!db) return report(db.error(), "cannot prepare the database");
+  if (auto r = access::seed(**db); !r) return report(r.error(), "seed failed");
+  SystemClock clock;
+  identity::Identity identity(**db, nullptr, clock, config.jwt_keys,
+                              identity_options(config, false));
+  auto user = identity.service().create_superadmin(lowered, *password);
+  if (!user) return report(user.error(), "cannot create the super admin");
+  log::info("super admin ready", {{"user", user->id}, {"email", user->email}});
+  std::cout << user->id << "\n";
   return 0;
 }
 

@@ -48,6 +48,28 @@ int main(int argc, char** argv) {
       cli.add_subcommand("seed", "Seed the permission catalog and system roles (idempotent)");
   auto* version = cli.add_subcommand("version", "Print the version");
 
+  auto* token = cli.add_subcommand("token", "Access tokens for operators");
+  token->require_subcommand(1);
+  auto* mint = token->add_subcommand(
+      "mint",
+      "Print an access token for a user, enriched with their permissions in an organization");
+  std::string mint_user;
+  std::string mint_org;
+  bool mint_json = false;
+  mint->add_option("--user", mint_user, "the user's email")->required();
+  mint->add_option("--org", mint_org, "organization id (default: the user's first organization)");
+  mint->add_flag("--json", mint_json,
+                 "print the whole token bundle (incl. a refresh token) as JSON");
+
+  auto* admin = cli.add_subcommand("admin", "Operator commands");
+  admin->require_subcommand(1);
+  auto* superadmin = admin->add_subcommand(
+      "create-superadmin",
+      "Create or promote a global SUPER_ADMIN; the password is read from ATRIUM_ADMIN_PASSWORD or "
+      "standard input");
+  std::string admin_email;
+  superadmin->add_option("--email", admin_email, "the super admin's email")->required();
+
   CLI11_PARSE(cli, argc, argv);
 
   if (version->parsed()) {
@@ -68,6 +90,11 @@ int main(int argc, char** argv) {
     if (serve->parsed()) return app::serve(std::move(*config));
     if (migrate->parsed()) return app::migrate(*config);
     if (seed->parsed()) return app::seed(*config);
+    if (mint->parsed())
+      return app::mint_token(std::move(*config), mint_user,
+                             mint_org.empty() ? std::nullopt : std::optional<std::string>(mint_org),
+                             mint_json);
+    if (superadmin->parsed()) return app::create_superadmin(std::move(*config), admin_email);
   } catch (const std::exception& e) {
     log::error("fatal", {{"error", e.what()}});
     return 1;

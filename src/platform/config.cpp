@@ -258,6 +258,12 @@ const std::vector<Setting> kSettings = {
     {"tenant_max_queued", "ATRIUM_TENANT_MAX_QUEUED", false,
      "queued tasks one organization may have (429 beyond)",
      [](Config& c, std::string_view v) { return set_int<1, 10000000>(c.tenant_max_queued, v); }},
+    {"hash_threads", "ATRIUM_HASH_THREADS", false,
+     "threads hashing passwords (Argon2id, 19 MiB each; 0 = cores)",
+     [](Config& c, std::string_view v) { return set_int<0, 64>(c.hash_threads, v); }},
+    {"hash_queue", "ATRIUM_HASH_QUEUE", false,
+     "sign-ins that may wait for a hashing thread (503 beyond)",
+     [](Config& c, std::string_view v) { return set_int<1, 1024>(c.hash_queue, v); }},
 };
 
 const Setting* find_setting(std::string_view key) {
@@ -362,6 +368,8 @@ Result<Config> load_config(const ConfigSources& sources) {
   if (c.workers == 0)
     c.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (c.tenant_max_running == 0) c.tenant_max_running = std::max(1, c.workers / 2);
+  if (c.hash_threads == 0)
+    c.hash_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return c;
 }
 

@@ -55,6 +55,11 @@ struct Config {
   int tenant_max_running = 0;      // tasks of one organization at once; 0 = half the workers
   int tenant_max_queued = 10000;   // queued tasks of one organization; 429 beyond
 
+  // Password hashing (identity/): its own bounded pool, so a login storm cannot take every
+  // handler thread; beyond the queue, sign-ins get 503 + Retry-After.
+  int hash_threads = 0;  // 0 = number of cores
+  int hash_queue = 16;   // sign-ins that may wait for a hashing thread
+
   bool production() const { return env == Env::kProduction; }
 };
 

@@ -1,0 +1,104 @@
+# Identity under load: GET /api/me (token verification + the caller's view) against the bare-Beast
+# ceiling, and a login storm at the production Argon2id parameters with its effect on another
+# route's latency.
+
+# bench_signup PORT EMAIL PASSWORD → prints the access token
+bench_signup() {
+  curl -sf -X POST "http://127.0.0.1:$1/api/auth/signup" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$2\",\"password\":\"$3\",\"organization_name\":\"Bench\"}" |
+    sed -E 's/.*"access_token":"([^"]+)".*/\1/'
+}
+
+scenario_identity_me() {
+  local args=(-t1 -c64)
+  start_hello
+  local ceiling
+  ceiling=$(wrk_median "http://127.0.0.1:$HELLO_PORT/healthz" "${args[@]}")
+  stop_hello
+
+  start_atrium ATRIUM_LOG_LEVEL=info
+  local token
+  token=$(bench_signup "$ATRIUM_PORT" me@bench.example "bench password 123")
+  local me
+  me=$(wrk_median "http://127.0.0.1:$ATRIUM_PORT/api/me" "${args[@]}" -H "Authorization: Bearer $token")
+  stop_atrium
+
+  read -r c_rps c_p50 c_p99 <<<"$ceiling"
+  read -r m_rps m_p50 m_p99 <<<"$me"
+  local ratio node
+  ratio=$(awk -v a="$m_rps" -v b="$c_rps" 'BEGIN { printf "%.0f", 100 * a / b }')
+  node=$(awk -v a="$m_rps" 'BEGIN { printf "%.1f", a / 22000 }')
+  cat <<MD
+## Identity: \`GET /api/me\`
+
+\`wrk --latency ${args[*]} -d${BENCH_DURATION}s -H 'Authorization: Bearer …'\` on loopback after a
+${BENCH_WARMUP} s warm-up; median of ${BENCH_RUNS} runs. Every request verifies the access token (HS256,
+claims, revocation list), checks the route's access and answers the caller's view (user,
+organization, permissions, memberships). Ceiling: the bare Beast server, same run.
+
+| server | req/s | p50 | p99 |
+|---|---|---|---|
+| bare Beast (ceiling) | $c_rps | $c_p50 ms | $c_p99 ms |
+| Atrium \`GET /api/me\` | $m_rps | $m_p50 ms | $m_p99 ms |
+
+Atrium reaches **${ratio}%** of the ceiling; against the Node.js/Fastify stack's ≈ 22k req/s
+(PERFORMANCE.md, measured on a machine of this kind, not in this run) that is **${node}×**.
+Targets: ≥ 85% of the ceiling, p99 ≤ 3 ms; ≥ 4× Node.js (issue 4).
+
+MD
+}
+
+scenario_identity_login() {
+  local lua
+  lua=$(mktemp --suffix=.lua)
+  cat >"$lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"email":"storm@bench.example","password":"bench password 123"}'
+LUA
+  start_atrium ATRIUM_LOG_LEVEL=warn
+  local token
+  token=$(bench_signup "$ATRIUM_PORT" storm@bench.example "bench password 123")
+  local url="http://127.0.0.1:$ATRIUM_PORT"
+  local auth="Authorization: Bearer $token"
+
+  # Another route alone, then during a login storm (-c8 logins, as the Node.js figure).
+  local quiet storm login
+  quiet=$(wrk_median "$url/api/me" -t1 -c8 -H "$auth")
+  wrk -t1 -c8 -d "$((BENCH_WARMUP + BENCH_RUNS * BENCH_DURATION + 2))s" --latency -s "$lua" \
+    "$url/api/auth/login" >"$ATRIUM_TMP/login.txt" 2>&1 &
+  local storm_pid=$!
+  sleep 1
+  storm=$(wrk_median "$url/api/me" -t1 -c8 -H "$auth")
+  wait "$storm_pid" || true
+  local l_rps l_p99 l_non2xx
+  l_rps=$(awk '/Requests\/sec/ {print $2}' "$ATRIUM_TMP/login.txt")
+  l_p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$ATRIUM_TMP/login.txt")")
+  l_non2xx=$(awk '/Non-2xx/ {print $NF}' "$ATRIUM_TMP/login.txt")
+  stop_atrium
+  rm -f "$lua"
+
+  read -r q_rps q_p50 q_p99 <<<"$quiet"
+  read -r s_rps s_p50 s_p99 <<<"$storm"
+  local factor
+  factor=$(awk -v a="$s_p99" -v b="$q_p99" 'BEGIN { printf "%.1f", a / b }')
+  cat <<MD
+## Identity: login storm at Argon2id m = 19 MiB, t = 2, p = 1
+
+\`wrk -t1 -c8 -s login.lua\` posts a correct login for ${BENCH_WARMUP}+${BENCH_RUNS}×${BENCH_DURATION} s while
+\`wrk -t1 -c8 GET /api/me\` measures another route (median of ${BENCH_RUNS} runs); the same \`/api/me\`
+load alone first. Hashing runs on its own pool (ATRIUM_HASH_THREADS = cores, nice +10,
+ATRIUM_HASH_QUEUE = 16).
+
+| measurement | req/s | p50 | p99 |
+|---|---|---|---|
+| \`POST /api/auth/login\` during the storm | $l_rps | – | $l_p99 ms |
+| \`GET /api/me\` alone | $q_rps | $q_p50 ms | $q_p99 ms |
+| \`GET /api/me\` during the storm | $s_rps | $s_p50 ms | $s_p99 ms |
+
+Logins not answered 2xx during the storm: ${l_non2xx:-0}. Other route's p99 during the storm:
+**${factor}×** its p99 alone. Targets: the Node.js stack's ≈ 49 logins/s; other routes' p99 at
+most 2× higher during a login storm.
+
+MD
+}

@@ -1,0 +1,54 @@
+#include "identity/authenticator.hpp"
+
+#include <strings.h>
+
+namespace atrium::identity {
+
+TokenAuthenticator::TokenAuthenticator(const KeyRing& keys, const RevocationList& revocations,
+                                       ApiKeys& api_keys, const Clock& clock)
+    : keys_(keys), revocations_(revocations), api_keys_(api_keys), clock_(clock) {}
+
+Result<Principal> TokenAuthenticator::authenticate_token(std::string_view token) const {
+  auto claims = verify_access_token(keys_, token, clock_.now());
+  if (!claims) return fail(claims.error());
+  if (revocations_.revoked(*claims)) return fail(Error::unauthenticated("access token revoked"));
+  Principal p;
+  p.kind = Principal::Kind::kUser;
+  p.user_id = std::move(claims->sub);
+  p.email = std::move(claims->email);
+  p.org_id = std::move(claims->org_id);
+  p.permissions = std::move(claims->permissions);
+  p.session_id = std::move(claims->sid);
+  return p;
+}
+
+Result<std::optional<Principal>> TokenAuthenticator::authenticate(const http::Request& req) {
+  std::optional<std::string_view> header;
+  for (const auto& [name, value] : req.headers) {
+    if (strcasecmp(name.c_str(), "Authorization") != 0) continue;
+    if (header) return fail(Error::unauthenticated("more than one Authorization header"));
+    header = value;
+  }
+  if (!header) return std::optional<Principal>();
+
+  std::string_view h = *header;
+  constexpr std::string_view kScheme = "bearer ";
+  if (h.size() <= kScheme.size() || strncasecmp(h.data(), kScheme.data(), kScheme.size()) != 0)
+    return fail(Error::unauthenticated("expected Authorization: Bearer <token>"));
+  std::string_view credential = h.substr(kScheme.size());
+  while (!credential.empty() && credential.front() == ' ') credential.remove_prefix(1);
+  while (!credential.empty() && credential.back() == ' ') credential.remove_suffix(1);
+  if (credential.empty())
+    return fail(Error::unauthenticated("expected Authorization: Bearer <token>"));
+
+  if (credential.starts_with(kApiKeyPrefix)) {
+    auto p = api_keys_.authenticate(credential);
+    if (!p) return fail(p.error());
+    return std::optional<Principal>(std::move(*p));
+  }
+  auto p = authenticate_token(credential);
+  if (!p) return fail(p.error());
+  return std::optional<Principal>(std::move(*p));
+}
+
+}  // namespace atrium::identity

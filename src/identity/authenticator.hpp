@@ -1,0 +1,35 @@
+// The authorizer's first half (the seed's Lambda authorizer): `Authorization: Bearer <credential>`
+// → Principal, where the credential is an access token (JWT) or an API key (`atr_…`).
+//
+// Only that header is read: a token in the query string (`?access_token=`, `?token=`) or a cookie
+// is never accepted. A request with no Authorization header has no credential (nullopt); one
+// with a malformed header, two Authorization headers, or a credential that does not verify
+// (bad signature, expired, revoked, unknown key…) is Code::kUnauthenticated. Thread-safe.
+#pragma once
+
+#include "access/authorizer.hpp"
+#include "identity/access_token.hpp"
+#include "identity/api_keys.hpp"
+#include "identity/revocation.hpp"
+#include "platform/clock.hpp"
+
+namespace atrium::identity {
+
+class TokenAuthenticator final : public access::Authenticator {
+ public:
+  TokenAuthenticator(const KeyRing& keys, const RevocationList& revocations, ApiKeys& api_keys,
+                     const Clock& clock);
+
+  Result<std::optional<Principal>> authenticate(const http::Request& req) override;
+
+  // The access-token half alone (also used by the WebSocket upgrade and benchmarks).
+  Result<Principal> authenticate_token(std::string_view token) const;
+
+ private:
+  const KeyRing& keys_;
+  const RevocationList& revocations_;
+  ApiKeys& api_keys_;
+  const Clock& clock_;
+};
+
+}  // namespace atrium::identity

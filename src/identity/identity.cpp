@@ -1,0 +1,55 @@
+#include "identity/identity.hpp"
+
+#include "platform/log.hpp"
+
+namespace atrium::identity {
+
+Identity::Identity(db::Database& db, broker::EventBus* bus, const Clock& clock,
+                   std::vector<JwtKey> keys, IdentityOptions options)
+    : options_(options),
+      keys_(std::move(keys)),
+      pool_(options_.hashing),
+      passwords_(pool_, options_.password),
+      throttle_(clock, options_.throttle),
+      revocations_(db, bus, clock),
+      api_keys_(db, revocations_, clock),
+      service_(db, keys_, passwords_, throttle_, revocations_, clock),
+      authenticator_(keys_, revocations_.list(), api_keys_, clock) {}
+
+Identity::~Identity() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Result<void> Identity::start() {
+  if (auto r = revocations_.poll(); !r) return r;
+  if (options_.maintenance_interval.count() > 0 && !thread_.joinable())
+    thread_ = std::thread([this] { loop(); });
+  return {};
+}
+
+Result<void> Identity::maintain() {
+  auto polled = revocations_.poll();
+  auto flushed = api_keys_.flush_usage();
+  if (!polled) return polled;
+  return flushed;
+}
+
+void Identity::loop() {
+  std::unique_lock lock(mu_);
+  while (!cv_.wait_for(lock, options_.maintenance_interval, [&] { return stopping_; })) {
+    lock.unlock();
+    if (auto r = maintain(); !r)
+      log::warn("identity maintenance failed", {{"error", r.error().detail}});
+    lock.lock();
+  }
+  lock.unlock();
+  // Last use recorded since the previous round is not lost on a clean stop.
+  (void)api_keys_.flush_usage();
+}
+
+}  // namespace atrium::identity
