@@ -224,8 +224,11 @@ Result<Response> Api::route(Request& req, const Pipeline::Next& next) {
 
 bool Api::may_block(Request& req) {
   auto match = router_.match(req.method, req.path);
-  if (match.outcome == http::Router::Match::Outcome::kFound)
-    return match.route->execution == http::Execution::kBlocking;
+  if (match.outcome == http::Router::Match::Outcome::kFound) {
+    const http::Route& route = *match.route;
+    if (route.execution == http::Execution::kInline) return false;
+    return !(route.inline_when && route.inline_when(req));
+  }
   // Static files read the disk; 404/405 answers are cheap but rare, so keep one rule.
   return true;
 }

@@ -44,6 +44,10 @@ struct Route {
   Access access;
   Handler handler;
   Execution execution = Execution::kBlocking;
+  // Optional, for a kBlocking route whose answer is usually ready in memory (e.g. GET /api/me
+  // from a cache): asked on the I/O thread once the headers are parsed; true runs this request
+  // inline. Must be quick and must not block.
+  std::function<bool(const Request&)> inline_when;
 };
 
 class Router {

@@ -87,6 +87,10 @@ Result<std::string> sign_access_token(const KeyRing& keys, const AccessClaims& c
 Result<AccessClaims> verify_access_token(const KeyRing& keys, std::string_view token,
                                          TimePoint now);
 
+// The time rules alone, for claims that verified before: now < exp + leeway, nbf ≤ now + leeway,
+// iat ≤ now + leeway.
+Result<void> check_times(const AccessClaims& claims, TimePoint now);
+
 // The reference: libjwt's jwt_decode plus the checks above, implemented independently (libsodium
 // base64, nlohmann-json). Slow (≈ 25 µs); for tests, the fuzz target and the benchmark.
 Result<AccessClaims> verify_access_token_reference(const KeyRing& keys, std::string_view token,

@@ -9,8 +9,11 @@ TokenAuthenticator::TokenAuthenticator(const KeyRing& keys, const RevocationList
     : keys_(keys), revocations_(revocations), api_keys_(api_keys), clock_(clock) {}
 
 Result<Principal> TokenAuthenticator::authenticate_token(std::string_view token) const {
-  auto claims = verify_access_token(keys_, token, clock_.now());
+  const TimePoint now = clock_.now();
+  auto cached = verified_.find(token, now);
+  auto claims = cached ? std::move(*cached) : verify_access_token(keys_, token, now);
   if (!claims) return fail(claims.error());
+  if (!cached) verified_.put(token, *claims);
   if (revocations_.revoked(*claims)) return fail(Error::unauthenticated("access token revoked"));
   Principal p;
   p.kind = Principal::Kind::kUser;
@@ -22,14 +25,14 @@ Result<Principal> TokenAuthenticator::authenticate_token(std::string_view token)
   return p;
 }
 
-Result<std::optional<Principal>> TokenAuthenticator::authenticate(const http::Request& req) {
+Result<std::optional<std::string_view>> bearer_credential(const http::Request& req) {
   std::optional<std::string_view> header;
   for (const auto& [name, value] : req.headers) {
     if (strcasecmp(name.c_str(), "Authorization") != 0) continue;
     if (header) return fail(Error::unauthenticated("more than one Authorization header"));
     header = value;
   }
-  if (!header) return std::optional<Principal>();
+  if (!header) return std::optional<std::string_view>();
 
   std::string_view h = *header;
   constexpr std::string_view kScheme = "bearer ";
@@ -40,13 +43,19 @@ Result<std::optional<Principal>> TokenAuthenticator::authenticate(const http::Re
   while (!credential.empty() && credential.back() == ' ') credential.remove_suffix(1);
   if (credential.empty())
     return fail(Error::unauthenticated("expected Authorization: Bearer <token>"));
+  return std::optional<std::string_view>(credential);
+}
 
-  if (credential.starts_with(kApiKeyPrefix)) {
-    auto p = api_keys_.authenticate(credential);
+Result<std::optional<Principal>> TokenAuthenticator::authenticate(const http::Request& req) {
+  auto credential = bearer_credential(req);
+  if (!credential) return fail(credential.error());
+  if (!*credential) return std::optional<Principal>();
+  if ((*credential)->starts_with(kApiKeyPrefix)) {
+    auto p = api_keys_.authenticate(**credential);
     if (!p) return fail(p.error());
     return std::optional<Principal>(std::move(*p));
   }
-  auto p = authenticate_token(credential);
+  auto p = authenticate_token(**credential);
   if (!p) return fail(p.error());
   return std::optional<Principal>(std::move(*p));
 }

@@ -11,9 +11,14 @@
 #include "identity/access_token.hpp"
 #include "identity/api_keys.hpp"
 #include "identity/revocation.hpp"
+#include "identity/verified_tokens.hpp"
 #include "platform/clock.hpp"
 
 namespace atrium::identity {
+
+// The credential of `Authorization: Bearer <credential>`: nullopt without the header;
+// Code::kUnauthenticated for two headers, another scheme or an empty credential.
+Result<std::optional<std::string_view>> bearer_credential(const http::Request& req);
 
 class TokenAuthenticator final : public access::Authenticator {
  public:
@@ -30,6 +35,7 @@ class TokenAuthenticator final : public access::Authenticator {
   const RevocationList& revocations_;
   ApiKeys& api_keys_;
   const Clock& clock_;
+  mutable VerifiedTokenCache verified_;
 };
 
 }  // namespace atrium::identity

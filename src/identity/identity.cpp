@@ -12,9 +12,32 @@ Identity::Identity(db::Database& db, broker::EventBus* bus, const Clock& clock,
       passwords_(pool_, options_.password),
       throttle_(clock, options_.throttle),
       revocations_(db, bus, clock),
+      me_cache_(clock),
       api_keys_(db, revocations_, clock),
-      service_(db, keys_, passwords_, throttle_, revocations_, clock),
-      authenticator_(keys_, revocations_.list(), api_keys_, clock) {}
+      service_(db, keys_, passwords_, throttle_, revocations_, me_cache_, clock),
+      authenticator_(keys_, revocations_.list(), api_keys_, clock) {
+  revocations_.list().on_apply([this](const Revocation& r) {
+    switch (r.kind) {
+      case Revocation::Kind::kMember:
+      case Revocation::Kind::kUser:
+        me_cache_.forget_user(r.subject);
+        break;
+      case Revocation::Kind::kOrganization:
+        me_cache_.forget_organization(r.subject);
+        break;
+      case Revocation::Kind::kSession:
+      case Revocation::Kind::kApiKey:
+        break;  // the credential itself stops working
+    }
+  });
+}
+
+bool Identity::me_ready(const http::Request& req) const {
+  auto credential = bearer_credential(req);
+  if (!credential || !*credential || (*credential)->starts_with(kApiKeyPrefix)) return false;
+  auto principal = authenticator_.authenticate_token(**credential);
+  return principal && me_cache_.contains(*principal);
+}
 
 Identity::~Identity() {
   {

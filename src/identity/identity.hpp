@@ -27,6 +27,7 @@
 #include "identity/authenticator.hpp"
 #include "identity/hash_pool.hpp"
 #include "identity/login_throttle.hpp"
+#include "identity/me_cache.hpp"
 #include "identity/password.hpp"
 #include "identity/revocation.hpp"
 #include "identity/service.hpp"
@@ -63,11 +64,18 @@ class Identity {
   Service& service() { return service_; }
   ApiKeys& api_keys() { return api_keys_; }
   Revocations& revocations() { return revocations_; }
+  // For modules that change names or memberships without revoking anything (creating or
+  // renaming an organization, joining one): drops cached GET /api/me views on this replica
+  // (other replicas see the change within 2 s).
+  MeCache& me_cache() { return me_cache_; }
   const KeyRing& keys() const { return keys_; }
   HashPool& hash_pool() { return pool_; }
 
  private:
   void loop();
+  // True when GET /api/me can be answered from memory: a valid bearer access token whose view
+  // is cached. Runs on the I/O thread.
+  bool me_ready(const http::Request& req) const;
 
   const IdentityOptions options_;
   KeyRing keys_;
@@ -75,6 +83,7 @@ class Identity {
   PasswordHasher passwords_;
   LoginThrottle throttle_;
   Revocations revocations_;
+  MeCache me_cache_;
   ApiKeys api_keys_;
   Service service_;
   TokenAuthenticator authenticator_;

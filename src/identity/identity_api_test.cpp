@@ -520,6 +520,54 @@ TEST_P(IdentityApi, MeDescribesTheCaller) {
   expect_problem(call(Method::kGet, "/api/me"), 401, "unauthenticated");
 }
 
+TEST_P(IdentityApi, MeIsAnsweredInlineOnceTheViewIsCached) {
+  auto a = signup("cy@example.com", "Cy Org");
+  auto request = [&](const std::string& bearer) {
+    http::Request req;
+    req.method = Method::kGet;
+    req.method_text = "GET";
+    req.path = "/api/me";
+    req.headers.add("Authorization", "Bearer " + bearer);
+    return req;
+  };
+  auto req = request(a["access_token"]);
+  EXPECT_TRUE(node().api->may_block(req));  // nothing cached: the handler reads the store
+  auto first = node().api->handle(req);
+  ASSERT_EQ(first.status, 200);
+  auto again = request(a["access_token"]);
+  EXPECT_FALSE(node().api->may_block(again));  // cached: answered on the I/O thread
+  auto second = node().api->handle(again);
+  EXPECT_EQ(second.body, first.body);
+
+  // Bad tokens and API keys take the blocking path (and answer as before).
+  auto bad = request("not-a-token");
+  EXPECT_TRUE(node().api->may_block(bad));
+  auto key = call(Method::kPost, "/api/api-keys",
+                  json{{"name", "k"}, {"permissions", {"org:read"}}}, a["access_token"]);
+  auto by_key = request(key.body["key"]);
+  EXPECT_TRUE(node().api->may_block(by_key));
+
+  // A rename elsewhere shows within the cache's 2 s, at once where the module says so.
+  const std::string org = a["organization"]["id"];
+  ASSERT_TRUE(db().transact({}, [&](db::Tx& tx) {
+    return tx.execute("UPDATE organizations SET name = 'Renamed' WHERE id = $1", {org});
+  }));
+  EXPECT_EQ(
+      call(Method::kGet, "/api/me", std::nullopt, a["access_token"]).body["organization"]["name"],
+      "Cy Org");
+  clock_.advance(2s);
+  EXPECT_EQ(
+      call(Method::kGet, "/api/me", std::nullopt, a["access_token"]).body["organization"]["name"],
+      "Renamed");
+  ASSERT_TRUE(db().transact({}, [&](db::Tx& tx) {
+    return tx.execute("UPDATE organizations SET name = 'Again' WHERE id = $1", {org});
+  }));
+  node().identity.me_cache().forget_organization(org);
+  EXPECT_EQ(
+      call(Method::kGet, "/api/me", std::nullopt, a["access_token"]).body["organization"]["name"],
+      "Again");
+}
+
 // --- Negative token cases: each is 401 unauthenticated and changes nothing ----------------------
 
 std::string sign_raw(const std::string& header, const std::string& payload,

@@ -95,7 +95,11 @@ Result<Response> switch_org(Service& service, Request& req) {
 Result<Response> me(Service& service, Request& req) {
   auto view = service.me(*req.principal);
   if (!view) return fail(view.error());
-  return Response::json(200, *view);
+  Response res;
+  res.status = 200;
+  res.headers.set("Content-Type", "application/json");
+  res.body = std::move(*view);
+  return res;
 }
 
 Result<Response> list_keys(ApiKeys& keys, Request& req) {
@@ -155,8 +159,10 @@ void Identity::add_routes(http::Router& router) {
               [&s](Request& r) { return logout(s, r); }, Execution::kBlocking});
   router.add({Method::kPost, "/api/auth/switch", Access::authenticated(),
               [&s](Request& r) { return switch_org(s, r); }, Execution::kBlocking});
+  // Inline when the caller's view is cached (the common case), else on the blocking pool.
   router.add({Method::kGet, "/api/me", Access::authenticated(),
-              [&s](Request& r) { return me(s, r); }, Execution::kBlocking});
+              [&s](Request& r) { return me(s, r); }, Execution::kBlocking,
+              [this](const Request& r) { return me_ready(r); }});
   router.add({Method::kGet, "/api/api-keys", Access::permission("apikeys:manage"),
               [&k](Request& r) { return list_keys(k, r); }, Execution::kBlocking});
   router.add({Method::kPost, "/api/api-keys", Access::permission("apikeys:manage"),

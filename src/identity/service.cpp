@@ -44,12 +44,14 @@ nlohmann::json Bundle::to_json() const {
 }
 
 Service::Service(db::Database& db, const KeyRing& keys, PasswordHasher& passwords,
-                 LoginThrottle& throttle, Revocations& revocations, const Clock& clock)
+                 LoginThrottle& throttle, Revocations& revocations, MeCache& me_cache,
+                 const Clock& clock)
     : db_(db),
       keys_(keys),
       passwords_(passwords),
       throttle_(throttle),
       revocations_(revocations),
+      me_cache_(me_cache),
       clock_(clock) {}
 
 Result<Bundle> Service::issue(db::Tx& tx, const store::User& user,
@@ -340,9 +342,10 @@ Result<Bundle> Service::switch_organization(const Principal& caller, std::string
   });
 }
 
-Result<nlohmann::json> Service::me(const Principal& caller) {
-  return db_.transact(
-      {.tenant = caller.org_id, .read_only = true}, [&](db::Tx& tx) -> Result<nlohmann::json> {
+Result<std::string> Service::me(const Principal& caller) {
+  if (auto cached = me_cache_.render(caller)) return std::move(*cached);
+  auto view = db_.transact(
+      {.tenant = caller.org_id, .read_only = true}, [&](db::Tx& tx) -> Result<MeCache::View> {
         auto user = store::find_user(tx, caller.user_id);
         if (!user) return fail(user.error());
         if (!*user || (*user)->disabled)
@@ -362,16 +365,13 @@ Result<nlohmann::json> Service::me(const Principal& caller) {
             memberships.push_back(
                 {{"organization", tenancy::to_json(m.organization)}, {"roles", m.roles}});
         }
-        nlohmann::json out = {{"user", store::to_json(**user)},
-                              {"organization", org_json(*org)},
-                              {"permissions", caller.permissions},
-                              {"memberships", std::move(memberships)}};
-        if (caller.kind == Principal::Kind::kApiKey)
-          out["api_key"] = {{"id", caller.api_key_id}};
-        else
-          out["session_id"] = caller.session_id;
-        return out;
+        return MeCache::View{store::to_json(**user).dump(), org_json(*org).dump(),
+                             memberships.dump()};
       });
+  if (!view) return fail(view.error());
+  std::string body = MeCache::compose(caller, *view);
+  me_cache_.put(caller, std::move(*view));
+  return body;
 }
 
 Result<Bundle> Service::mint(std::string_view email, const std::optional<std::string>& org_id) {

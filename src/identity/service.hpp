@@ -19,6 +19,7 @@
 #include "http/message.hpp"
 #include "identity/access_token.hpp"
 #include "identity/login_throttle.hpp"
+#include "identity/me_cache.hpp"
 #include "identity/password.hpp"
 #include "identity/revocation.hpp"
 #include "identity/store.hpp"
@@ -58,7 +59,7 @@ struct LoginInput {
 class Service {
  public:
   Service(db::Database& db, const KeyRing& keys, PasswordHasher& passwords, LoginThrottle& throttle,
-          Revocations& revocations, const Clock& clock);
+          Revocations& revocations, MeCache& me_cache, const Clock& clock);
 
   Result<Bundle> signup(const SignupInput& in, const http::Request& req);
   Result<Bundle> login(const LoginInput& in, const http::Request& req);
@@ -66,8 +67,9 @@ class Service {
   Result<void> logout(std::string_view refresh_token, const http::Request& req);
   Result<Bundle> switch_organization(const Principal& caller, std::string_view org_id,
                                      const http::Request& req);
-  // GET /api/me: {user, organization, permissions, memberships: [{organization, roles}]}.
-  Result<nlohmann::json> me(const Principal& caller);
+  // GET /api/me as JSON text: {user, organization, permissions, memberships: [{organization,
+  // roles}]}, from the MeCache when it holds a fresh view (no database), else from the store.
+  Result<std::string> me(const Principal& caller);
 
   // A new session for `user` in `org` (null: no organization), inside the caller's transaction:
   // the refresh token is stored and the access token signed with the enriched permissions. For
@@ -95,6 +97,7 @@ class Service {
   PasswordHasher& passwords_;
   LoginThrottle& throttle_;
   Revocations& revocations_;
+  MeCache& me_cache_;
   const Clock& clock_;
 };
 

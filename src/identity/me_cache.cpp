@@ -1,0 +1,90 @@
+#include "identity/me_cache.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace atrium::identity {
+
+MeCache::MeCache(const Clock& clock, std::chrono::milliseconds ttl, std::size_t max_entries)
+    : clock_(clock), ttl_(ttl), max_entries_(max_entries) {}
+
+std::string MeCache::key_of(const Principal& caller) {
+  if (caller.kind == Principal::Kind::kApiKey) return "k:" + caller.api_key_id;
+  std::string key = "u:" + caller.user_id;
+  key += '/';
+  key += caller.org_id.value_or("");
+  return key;
+}
+
+const MeCache::Entry* MeCache::fresh(const std::string& key) const {
+  auto it = entries_.find(key);
+  if (it == entries_.end() || clock_.now() - it->second.loaded_at >= ttl_) return nullptr;
+  return &it->second;
+}
+
+bool MeCache::contains(const Principal& caller) const {
+  const std::string key = key_of(caller);
+  std::shared_lock lock(mu_);
+  return fresh(key) != nullptr;
+}
+
+std::optional<std::string> MeCache::render(const Principal& caller) const {
+  const std::string key = key_of(caller);
+  std::shared_lock lock(mu_);
+  const Entry* e = fresh(key);
+  if (!e) return std::nullopt;
+  return compose(caller, e->view);
+}
+
+std::string MeCache::compose(const Principal& caller, const View& view) {
+  const std::string permissions = nlohmann::json(caller.permissions).dump();
+  // Members in the order nlohmann-json writes objects (sorted by name).
+  std::string out;
+  out.reserve(view.user.size() + view.organization.size() + view.memberships.size() +
+              permissions.size() + 160);
+  if (caller.kind == Principal::Kind::kApiKey)
+    out += "{\"api_key\":{\"id\":" + nlohmann::json(caller.api_key_id).dump() + "},";
+  else
+    out += "{";
+  out += "\"memberships\":";
+  out += view.memberships;
+  out += ",\"organization\":";
+  out += view.organization;
+  out += ",\"permissions\":";
+  out += permissions;
+  if (caller.kind != Principal::Kind::kApiKey) {
+    out += ",\"session_id\":";
+    out += nlohmann::json(caller.session_id).dump();
+  }
+  out += ",\"user\":";
+  out += view.user;
+  out += "}";
+  return out;
+}
+
+void MeCache::put(const Principal& caller, View view) {
+  std::unique_lock lock(mu_);
+  if (entries_.size() >= max_entries_) {
+    const TimePoint now = clock_.now();
+    std::erase_if(entries_, [&](const auto& e) { return now - e.second.loaded_at >= ttl_; });
+    if (entries_.size() >= max_entries_) entries_.clear();
+  }
+  entries_.insert_or_assign(key_of(caller), Entry{std::move(view), caller.user_id,
+                                                  caller.org_id.value_or(""), clock_.now()});
+}
+
+void MeCache::forget_user(std::string_view user_id) {
+  std::unique_lock lock(mu_);
+  std::erase_if(entries_, [&](const auto& e) { return e.second.user_id == user_id; });
+}
+
+void MeCache::forget_organization(std::string_view org_id) {
+  std::unique_lock lock(mu_);
+  std::erase_if(entries_, [&](const auto& e) { return e.second.org_id == org_id; });
+}
+
+void MeCache::clear() {
+  std::unique_lock lock(mu_);
+  entries_.clear();
+}
+
+}  // namespace atrium::identity
