@@ -121,6 +121,7 @@ int serve(Config config) {
                               identity_options(config, true));
   if (auto s = identity.start(); !s) return report(s.error(), "cannot load token revocations");
   identity.add_routes(router);
+  tasks.add_routes(router);
   metrics.gauge("atrium_password_hash_queue", "Sign-ins waiting for a hashing thread", [&identity] {
     return std::vector<std::pair<metrics::Labels, double>>{
         {{}, static_cast<double>(identity.hash_pool().queued())}};

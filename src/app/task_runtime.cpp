@@ -3,6 +3,7 @@
 #include "tasks/echo_executor.hpp"
 #include "tasks/openai_executor.hpp"
 #include "tasks/org_secrets.hpp"
+#include "tasks/routes.hpp"
 
 namespace atrium::app {
 namespace {
@@ -41,7 +42,12 @@ TaskRuntime::TaskRuntime(const Config& config, db::Database& db, broker::EventBu
       events_(&bus, &metrics),
       pool_(
           store_, queue_, executors_, events_, clock, worker_options(config),
-          tasks::org_secret_reader(db, config.data_key), [this] { relay_.notify(); }, &metrics) {
+          tasks::org_secret_reader(db, config.data_key), [this] { relay_.notify(); }, &metrics),
+      service_(
+          store_, events_, executors_,
+          {.max_queued = config.tenant_max_queued, .retry_after_seconds = 5},
+          [this] { relay_.notify(); },
+          [this](const std::string& task_id) { pool_.cancelled(task_id); }) {
   executors_.add("echo", std::make_unique<tasks::EchoExecutor>());
   executors_.add("openai", std::make_unique<tasks::OpenAiExecutor>(openai_options(config)));
   metrics.gauge("atrium_task_queue_depth", "Task messages waiting in the queue", [this] {
@@ -51,6 +57,8 @@ TaskRuntime::TaskRuntime(const Config& config, db::Database& db, broker::EventBu
 }
 
 TaskRuntime::~TaskRuntime() { stop(); }
+
+void TaskRuntime::add_routes(http::Router& router) { tasks::add_routes(router, service_); }
 
 void TaskRuntime::start() {
   relay_.start();

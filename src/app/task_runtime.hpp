@@ -1,6 +1,6 @@
 // The task machinery of an embedded-mode process, wired from the configuration: the in-process
-// queue, the outbox relay that feeds it, the executors, and the worker pool (DESIGN.md §1: a
-// thread pool inside `serve`).
+// queue, the outbox relay that feeds it, the executors, the worker pool (DESIGN.md §1: a thread
+// pool inside `serve`) and the tasks API's service.
 #pragma once
 
 #include "app/health.hpp"
@@ -8,11 +8,13 @@
 #include "broker/event_bus.hpp"
 #include "broker/outbox.hpp"
 #include "db/database.hpp"
+#include "http/router.hpp"
 #include "platform/clock.hpp"
 #include "platform/config.hpp"
 #include "platform/metrics.hpp"
 #include "tasks/events.hpp"
 #include "tasks/executor.hpp"
+#include "tasks/service.hpp"
 #include "tasks/store.hpp"
 #include "tasks/worker.hpp"
 
@@ -23,6 +25,9 @@ class TaskRuntime {
   TaskRuntime(const Config& config, db::Database& db, broker::EventBus& bus, const Clock& clock,
               metrics::Registry& metrics);
   ~TaskRuntime();  // stops
+
+  // The tasks API (tasks/routes.hpp).
+  void add_routes(http::Router& router);
 
   void start();
   // Stops the workers (running tasks go back to the queue), then the relay.
@@ -43,6 +48,7 @@ class TaskRuntime {
   tasks::Executors executors_;
   tasks::TaskEvents events_;
   tasks::WorkerPool pool_;
+  tasks::TaskService service_;
 };
 
 }  // namespace atrium::app

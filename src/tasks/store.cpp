@@ -86,17 +86,22 @@ Result<std::string> TaskStore::agent_executor(const Principal& caller,
 }
 
 Result<Created> TaskStore::create(const Principal& caller, const NewTask& task,
-                                  const CreateLimits& limits, const AlsoInTx& also) {
+                                  const CreateLimits& limits, const CheckInput& check,
+                                  const AlsoInTx& also) {
   if (!caller.org_id || !is_uuid(task.agent_id)) return fail(Error::not_found("agent not found"));
   const std::string org = *caller.org_id;
   const std::string input = task.input.dump();
 
   auto attempt = [&]() -> Result<Created> {
     return db_.transact(for_tenant(org), [&](db::Tx& tx) -> Result<Created> {
-      auto agent = tx.query_one("SELECT 1 FROM agents WHERE id = $1 AND organization_id = $2",
-                                {task.agent_id, org});
+      auto agent =
+          tx.query_one("SELECT executor FROM agents WHERE id = $1 AND organization_id = $2",
+                       {task.agent_id, org});
       if (!agent) return fail(agent.error());
       if (!*agent) return fail(Error::not_found("agent not found"));
+      if (check) {
+        if (auto valid = check((*agent)->text(0), task.input); !valid) return fail(valid.error());
+      }
 
       if (task.idempotency_key) {
         auto existing = one_task(tx.query(

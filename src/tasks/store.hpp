@@ -32,6 +32,9 @@ namespace atrium::tasks {
 // rolls the change back.
 using AlsoInTx = std::function<Result<void>(db::Tx&, const Task&)>;
 
+// Checks a new task's input for its agent's executor (kInvalidRequest with field errors).
+using CheckInput = std::function<Result<void>(std::string_view executor, const nlohmann::json&)>;
+
 struct NewTask {
   std::string agent_id;
   nlohmann::json input = nlohmann::json::object();
@@ -80,10 +83,11 @@ class TaskStore {
 
   // A new queued task of the caller's agent, with its outbox message; or, when the idempotency
   // key is already used in the organization, that task (kConflict if it was for another agent
-  // or input). Concurrent duplicates resolve to one task.
+  // or input). Concurrent duplicates resolve to one task. One transaction: the agent (kNotFound),
+  // `check` on the input, the key, the queued limit, the rows.
   Result<Created> create(const Principal& caller, const NewTask& task, const CreateLimits& limits,
-                         const AlsoInTx& also = nullptr);
-  // The executor of the caller's agent (to validate input before creating); kNotFound.
+                         const CheckInput& check = nullptr, const AlsoInTx& also = nullptr);
+  // The executor of the caller's agent; kNotFound.
   Result<std::string> agent_executor(const Principal& caller, const std::string& agent_id);
   Result<Task> get(const Principal& caller, const std::string& id);
   // Newest first. With `limit` + 1 rows fetched, the caller learns whether there is a next page.

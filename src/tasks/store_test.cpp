@@ -339,7 +339,7 @@ TEST_P(TaskStoreTest, CancelQueuedAndRunningButNotTerminal) {
 
 TEST_P(TaskStoreTest, AWriteInTheSameTransactionRollsTheChangeBack) {
   auto refused =
-      store_->create(alice_, {agent_a_, {}, std::nullopt}, limits_,
+      store_->create(alice_, {agent_a_, {}, std::nullopt}, limits_, nullptr,
                      [](db::Tx&, const Task&) -> Result<void> { return fail(Error::internal()); });
   ASSERT_FALSE(refused);
   EXPECT_TRUE(store_->list(alice_, {})->empty());
@@ -352,6 +352,30 @@ TEST_P(TaskStoreTest, AWriteInTheSameTransactionRollsTheChangeBack) {
   });
   ASSERT_TRUE(c);
   EXPECT_EQ(seen, "cancelled");
+}
+
+TEST_P(TaskStoreTest, TheInputIsCheckedForTheAgentsExecutorInTheSameTransaction) {
+  std::string seen;
+  auto refused =
+      store_->create(alice_, {agent_a_, {{"steps", 99}}, std::nullopt}, limits_,
+                     [&](std::string_view executor, const nlohmann::json& input) -> Result<void> {
+                       seen = std::string(executor);
+                       EXPECT_EQ(input["steps"], 99);
+                       return fail(Error::field("input.steps", "too many"));
+                     });
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Code::kInvalidRequest);
+  EXPECT_EQ(seen, "echo");
+  EXPECT_TRUE(store_->list(alice_, {})->empty());
+  // Another tenant's agent is not found before any check.
+  seen.clear();
+  auto theirs = store_->create(alice_, {agent_b_, {}, std::nullopt}, limits_,
+                               [&](std::string_view executor, const nlohmann::json&) {
+                                 seen = std::string(executor);
+                                 return Result<void>();
+                               });
+  EXPECT_EQ(theirs.error().code, Code::kNotFound);
+  EXPECT_TRUE(seen.empty());
 }
 
 TEST_P(TaskStoreTest, ReleaseGivesTheAttemptBack) {

@@ -8,8 +8,10 @@
 namespace atrium::testing {
 namespace {
 
-void exec(db::Database& db, std::string_view sql, std::initializer_list<db::Value> params) {
-  auto r = db.transact({}, [&](db::Tx& tx) -> Result<void> {
+// As the tenant itself: PostgreSQL's row-level security admits an organization's rows only then.
+void exec(db::Database& db, const std::string& tenant, std::string_view sql,
+          std::initializer_list<db::Value> params) {
+  auto r = db.transact({.tenant = tenant, .read_only = false}, [&](db::Tx& tx) -> Result<void> {
     auto n = tx.execute(sql, params);
     if (!n) return fail(n.error());
     return {};
@@ -22,7 +24,7 @@ void exec(db::Database& db, std::string_view sql, std::initializer_list<db::Valu
 std::string add_organization(db::Database& db, const std::string& name) {
   const std::string id = new_id();
   const std::string now = format_time(std::chrono::system_clock::now());
-  exec(db,
+  exec(db, id,
        "INSERT INTO organizations (id, name, slug, created_at, updated_at) "
        "VALUES ($1, $2, $3, $4, $4)",
        {id, name, name + "-" + id.substr(id.size() - 12), now});
@@ -34,7 +36,7 @@ std::string add_agent(db::Database& db, const std::string& org, const std::strin
                       const std::string& instructions) {
   const std::string id = new_id();
   const std::string now = format_time(std::chrono::system_clock::now());
-  exec(db,
+  exec(db, org,
        "INSERT INTO agents (id, organization_id, name, executor, model, instructions, config, "
        "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
        {id, org, executor + "-agent", executor, model, instructions, config_json, now});
