@@ -41,6 +41,25 @@ std::uint16_t start_serve(Process& p) {
   return (*json_line(*line))["port"].get<std::uint16_t>();
 }
 
+testing::HttpResponse call(std::uint16_t port, const std::string& method, const std::string& path,
+                           const std::string& token, const nlohmann::json& body = nullptr) {
+  std::map<std::string, std::string> headers;
+  if (!token.empty()) headers["Authorization"] = "Bearer " + token;
+  if (!body.is_null()) headers["Content-Type"] = "application/json";
+  return testing::request(port, method, path, body.is_null() ? "" : body.dump(), headers);
+}
+
+// A new user and organization; returns {access token, organization id}.
+std::pair<std::string, std::string> sign_up(std::uint16_t port, const std::string& email) {
+  auto r = call(port, "POST", "/api/auth/signup", "",
+                {{"email", email},
+                 {"password", "a long enough password"},
+                 {"organization_name", "Org of " + email}});
+  if (r.status != 201) throw std::runtime_error("signup failed: " + r.body);
+  auto b = r.json();
+  return {b["access_token"].get<std::string>(), b["organization"]["id"].get<std::string>()};
+}
+
 // Reads what the child wrote so far, so its pipe never fills while the test polls.
 void drain(Process& p) {
   p.wait_for_line([](const std::string&) { return false; }, 1ms);
@@ -60,16 +79,23 @@ class TasksBinaryTest : public ::testing::Test {
     auto db = db::open("sqlite://" + (dir_.path() / "atrium.db").string(), {.pool_size = 2});
     ASSERT_TRUE(db);
     db_ = std::move(*db);
-    org_ = testing::add_organization(*db_, "acme");
-    agent_ = testing::add_agent(*db_, org_, "echo");
-    member_ = testing::member_of(org_);
     store_ = std::make_unique<tasks::TaskStore>(*db_, clock_);
   }
 
-  tasks::Task create(nlohmann::json input) {
-    auto c = store_->create(member_, {agent_, std::move(input), std::nullopt}, {});
-    EXPECT_TRUE(c) << (c ? "" : c.error().detail);
-    return c ? c->task : tasks::Task{};
+  // Signs up through `port`; the agent is written straight to the database (the agents API is
+  // another module's).
+  void join(std::uint16_t port) {
+    std::tie(token_, org_) = sign_up(port, "owner@example.com");
+    agent_ = testing::add_agent(*db_, org_, "echo");
+    member_ = testing::member_of(org_);
+  }
+
+  tasks::Task create(std::uint16_t port, nlohmann::json input) {
+    auto r = call(port, "POST", "/api/agents/" + agent_ + "/tasks", token_, {{"input", input}});
+    EXPECT_EQ(r.status, 202) << r.body;
+    auto got = store_->get(member_, r.json().value("id", ""));
+    EXPECT_TRUE(got);
+    return got ? *got : tasks::Task{};
   }
 
   std::vector<tasks::Task> all() {
@@ -100,20 +126,22 @@ class TasksBinaryTest : public ::testing::Test {
   std::unique_ptr<db::Database> db_;
   SystemClock clock_;
   std::unique_ptr<tasks::TaskStore> store_;
-  std::string org_, agent_;
+  std::string token_, org_, agent_;
   Principal member_;
 };
 
 TEST_F(TasksBinaryTest, ServeRunsTasksAndReportsThemInMetrics) {
   Process p({kBinary, "serve", "--listen", "127.0.0.1:0"}, env_);
   auto port = start_serve(p);
-  tasks::Task t = create({{"steps", 2}, {"hello", "world"}});
+  join(port);
+  tasks::Task t = create(port, {{"steps", 2}, {"hello", "world"}});
   ASSERT_TRUE(eventually(
       p, [&] { return count(tasks::Status::kSucceeded) == 1; }, 30s))
       << p.output();
-  auto done = store_->get(member_, t.id);
-  ASSERT_TRUE(done);
-  EXPECT_EQ(done->output, nlohmann::json({{"echo", {{"steps", 2}, {"hello", "world"}}}}));
+  auto done = call(port, "GET", "/api/tasks/" + t.id, token_);
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(done.json()["status"], "succeeded");
+  EXPECT_EQ(done.json()["output"], nlohmann::json({{"echo", {{"steps", 2}, {"hello", "world"}}}}));
 
   auto ready = testing::request(port, "GET", "/readyz");
   EXPECT_EQ(ready.status, 200);
@@ -141,13 +169,11 @@ TEST_F(TasksBinaryTest, ServeRunsTasksAndReportsThemInMetrics) {
 
 TEST_F(TasksBinaryTest, AServerKilledMidTaskFinishesEveryTaskOnceAfterARestart) {
   constexpr int kTasks = 12;
-  std::vector<tasks::Task> made;
-  for (int i = 0; i < kTasks; ++i)
-    made.push_back(create({{"i", i}, {"steps", 4}, {"step_delay_ms", 150}}));
-
   auto first = std::make_unique<Process>(
       std::vector<std::string>{kBinary, "serve", "--listen", "127.0.0.1:0"}, env_);
-  start_serve(*first);
+  const auto port = start_serve(*first);
+  join(port);
+  for (int i = 0; i < kTasks; ++i) create(port, {{"i", i}, {"steps", 4}, {"step_delay_ms", 150}});
   ASSERT_TRUE(eventually(
       *first, [&] { return count(tasks::Status::kRunning) == 2; }, 30s))
       << first->output();
@@ -193,6 +219,54 @@ TEST_F(TasksBinaryTest, AServerKilledMidTaskFinishesEveryTaskOnceAfterARestart) 
   // (The killed process may have lost its last second of info lines: none missing is not checked.)
   for (const auto& [id, n] : successes) EXPECT_EQ(n, 1) << id;
   EXPECT_FALSE(successes.empty());
+}
+
+TEST_F(TasksBinaryTest, TheApiWithRealTokensIsConfinedToTheCallersOrganization) {
+  Process p({kBinary, "serve", "--listen", "127.0.0.1:0"}, env_);
+  auto port = start_serve(p);
+  join(port);
+  auto [other_token, other_org] = sign_up(port, "rival@example.com");
+
+  // A task that runs for a while, cancelled while it runs.
+  tasks::Task slow = create(port, {{"steps", 20}, {"step_delay_ms", 500}});
+  ASSERT_TRUE(eventually(
+      p, [&] { return store_->get(member_, slow.id)->status == tasks::Status::kRunning; }, 30s));
+  EXPECT_EQ(call(port, "POST", "/api/tasks/" + slow.id + "/cancel", other_token).status, 404);
+  auto cancelled = call(port, "POST", "/api/tasks/" + slow.id + "/cancel", token_);
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_EQ(cancelled.json()["status"], "cancelled");
+  auto again = call(port, "POST", "/api/tasks/" + slow.id + "/cancel", token_);
+  EXPECT_EQ(again.status, 409);
+  EXPECT_EQ(again.json()["code"], "conflict");
+
+  EXPECT_EQ(call(port, "GET", "/api/tasks/" + slow.id, other_token).status, 404);
+  auto theirs = call(port, "GET", "/api/tasks", other_token);
+  ASSERT_EQ(theirs.status, 200);
+  EXPECT_TRUE(theirs.json()["items"].empty());
+  auto by_agent = call(port, "GET", "/api/tasks?agent_id=" + agent_, other_token);
+  ASSERT_EQ(by_agent.status, 200);
+  EXPECT_TRUE(by_agent.json()["items"].empty());
+  EXPECT_EQ(
+      call(port, "POST", "/api/agents/" + agent_ + "/tasks", other_token, {{"input", 1}}).status,
+      404);
+  auto mine = call(port, "GET", "/api/tasks", token_);
+  ASSERT_EQ(mine.status, 200);
+  ASSERT_EQ(mine.json()["items"].size(), 1u);
+  EXPECT_EQ(call(port, "GET", "/api/tasks", "").status, 401);
+
+  // An idempotency key replayed over HTTP.
+  const std::map<std::string, std::string> headers{{"Authorization", "Bearer " + token_},
+                                                   {"Content-Type", "application/json"},
+                                                   {"Idempotency-Key", "retry-me"}};
+  auto first =
+      testing::request(port, "POST", "/api/agents/" + agent_ + "/tasks", R"({"input":1})", headers);
+  auto second =
+      testing::request(port, "POST", "/api/agents/" + agent_ + "/tasks", R"({"input":1})", headers);
+  ASSERT_EQ(first.status, 202) << first.body;
+  ASSERT_EQ(second.status, 202) << second.body;
+  EXPECT_EQ(first.json()["id"], second.json()["id"]);
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(15s), 0);
 }
 
 }  // namespace
