@@ -119,7 +119,7 @@ class WsConnection final : public std::enable_shared_from_this<WsConnection> {
         options_(options),
         session_(std::move(session)) {}
 
-  void send(std::string text) {
+  void send(std::shared_ptr<const std::string> text) {
     net::post(ws.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
       self->enqueue(std::move(text));
     });
@@ -145,16 +145,16 @@ class WsConnection final : public std::enable_shared_from_this<WsConnection> {
   net::steady_timer wake;  // cancelled to wake the writer
 
  private:
-  void enqueue(std::string text) {
+  void enqueue(std::shared_ptr<const std::string> text) {
     if (finished_ || close_request_) return;
     if (queue_.size() >= options_.max_queued_messages ||
-        queued_bytes_ + text.size() > options_.max_queued_bytes) {
+        queued_bytes_ + text->size() > options_.max_queued_bytes) {
       // The client stops reading: drop it rather than buffer without bound.
       log::warn("websocket client not reading; dropped", {{"queued", queue_.size()}});
       drop();
       return;
     }
-    queued_bytes_ += text.size();
+    queued_bytes_ += text->size();
     queue_.push_back(std::move(text));
     wake.cancel();
   }
@@ -167,7 +167,7 @@ class WsConnection final : public std::enable_shared_from_this<WsConnection> {
 
   const WebSocketOptions& options_;
   std::shared_ptr<WebSocketSession> session_;
-  std::deque<std::string> queue_;
+  std::deque<std::shared_ptr<const std::string>> queue_;
   std::size_t queued_bytes_ = 0;
   std::optional<websocket::close_reason> close_request_;
   bool reader_done_ = false;
@@ -181,6 +181,9 @@ class WsHandle final : public WebSocketConnection {
  public:
   explicit WsHandle(std::weak_ptr<WsConnection> c) : connection_(std::move(c)) {}
   void send(std::string text) override {
+    send(std::make_shared<const std::string>(std::move(text)));
+  }
+  void send(std::shared_ptr<const std::string> text) override {
     if (auto c = connection_.lock()) c->send(std::move(text));
   }
   void close(std::uint16_t code, std::string reason) override {
@@ -217,10 +220,10 @@ net::awaitable<void> WsConnection::write_loop() {
   error_code ec;
   while (!reader_done_) {
     if (!queue_.empty()) {
-      std::string text = std::move(queue_.front());
+      auto text = std::move(queue_.front());
       queue_.pop_front();
-      queued_bytes_ -= text.size();
-      co_await ws.async_write(net::buffer(text), net::redirect_error(net::use_awaitable, ec));
+      queued_bytes_ -= text->size();
+      co_await ws.async_write(net::buffer(*text), net::redirect_error(net::use_awaitable, ec));
       if (ec) break;
       continue;
     }
@@ -455,7 +458,10 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn) {
       co_await upgrade(stream, std::move(parser.get()), std::move(res));
       co_return;
     }
-    if (res.status == 101) res = handler.reject(req, Error::invalid("not a WebSocket upgrade"));
+    if (res.status == 101) {
+      if (res.websocket) res.websocket->on_close();  // accepted, but there is nothing to upgrade
+      res = handler.reject(req, Error::invalid("not a WebSocket upgrade"));
+    }
     keep_alive = keep_alive && !stopping.load();
     if (!co_await write(stream, std::move(res), keep_alive, req.method == Method::kHead,
                         header.version()))
@@ -481,7 +487,10 @@ net::awaitable<void> Server::Impl::upgrade(beast::tcp_stream& stream,
       }));
   error_code ec;
   co_await ws.async_accept(req, net::redirect_error(net::use_awaitable, ec));
-  if (ec) co_return;
+  if (ec) {
+    res.websocket->on_close();  // accepted by the application, but the handshake failed
+    co_return;
+  }
 
   active.fetch_add(1);
   {

@@ -22,6 +22,8 @@ class WebSocketConnection {
   // Queues a text message. When the queue is over its limit the client is not reading: the
   // connection is dropped (and the session's on_close follows).
   virtual void send(std::string text) = 0;
+  // The same message to many connections without a copy each (fan-out).
+  virtual void send(std::shared_ptr<const std::string> text) = 0;
   // Starts the closing handshake with `code` (1000, 1008, 4001, …). Idempotent.
   virtual void close(std::uint16_t code, std::string reason) = 0;
 };

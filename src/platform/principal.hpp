@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "platform/clock.hpp"
+
 namespace atrium {
 
 struct Principal {
@@ -18,6 +20,9 @@ struct Principal {
   std::optional<std::string> org_id;  // the tenant; null only for a global super admin
   std::vector<std::string> permissions;
   std::string session_id;  // the refresh-token family behind an access token
+  // When the credential stops being valid (an access token's exp, an API key's expiry); nullopt
+  // when it does not expire. Long-lived connections (WebSocket) close at this time.
+  std::optional<TimePoint> expires_at;
 
   // The actor recorded in audit entries.
   const std::string& actor_id() const { return kind == Kind::kApiKey ? api_key_id : user_id; }

@@ -1,0 +1,150 @@
+#include "realtime/hub.hpp"
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "platform/log.hpp"
+
+namespace atrium::realtime {
+
+namespace {
+
+constexpr std::string_view kTaskTopic = "task.status";
+
+bool terminal_status(std::string_view status) {
+  return status == "succeeded" || status == "failed" || status == "cancelled";
+}
+
+}  // namespace
+
+Hub::Hub(broker::EventBus& bus, const Clock& clock, HubOptions options)
+    : clock_(clock), options_(options), checker_([this] { run_checks(); }) {
+  subscription_ = bus.subscribe({std::string(kTaskTopic), std::nullopt},
+                                [this](const broker::Event& e) { on_event(e); });
+}
+
+Hub::~Hub() {
+  subscription_.reset();
+  {
+    std::lock_guard lock(check_mu_);
+    stopping_ = true;
+  }
+  check_cv_.notify_all();
+  checker_.join();
+}
+
+bool Hub::admit(const std::string& tenant, Subscriber* s) {
+  std::unique_lock lock(mu_);
+  auto& t = tenants_[tenant];
+  if (t.members.size() >= options_.max_connections_per_tenant) {
+    if (t.members.empty()) tenants_.erase(tenant);
+    return false;
+  }
+  t.members.insert(s);
+  ++connections_;
+  return true;
+}
+
+void Hub::leave(const std::string& tenant, Subscriber* s) {
+  std::unique_lock lock(mu_);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end()) return;
+  auto& t = it->second;
+  if (t.members.erase(s)) --connections_;
+  t.all_tasks.erase(s);
+  for (auto task = t.by_task.begin(); task != t.by_task.end();) {
+    task->second.erase(s);
+    task = task->second.empty() ? t.by_task.erase(task) : std::next(task);
+  }
+  if (t.members.empty()) tenants_.erase(it);
+}
+
+void Hub::subscribe_all(const std::string& tenant, Subscriber* s) {
+  std::unique_lock lock(mu_);
+  auto it = tenants_.find(tenant);
+  if (it != tenants_.end() && it->second.members.count(s)) it->second.all_tasks.insert(s);
+}
+
+void Hub::subscribe_task(const std::string& tenant, const std::string& task_id, Subscriber* s) {
+  std::unique_lock lock(mu_);
+  auto it = tenants_.find(tenant);
+  if (it != tenants_.end() && it->second.members.count(s)) it->second.by_task[task_id].insert(s);
+}
+
+void Hub::unsubscribe_task(const std::string& tenant, const std::string& task_id, Subscriber* s) {
+  std::unique_lock lock(mu_);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end()) return;
+  auto task = it->second.by_task.find(task_id);
+  if (task == it->second.by_task.end()) return;
+  task->second.erase(s);
+  if (task->second.empty()) it->second.by_task.erase(task);
+}
+
+void Hub::unsubscribe(const std::string& tenant, Subscriber* s) {
+  std::unique_lock lock(mu_);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end()) return;
+  it->second.all_tasks.erase(s);
+  for (auto task = it->second.by_task.begin(); task != it->second.by_task.end();) {
+    task->second.erase(s);
+    task = task->second.empty() ? it->second.by_task.erase(task) : std::next(task);
+  }
+}
+
+std::size_t Hub::connections() const {
+  std::shared_lock lock(mu_);
+  return connections_;
+}
+
+std::size_t Hub::connections(const std::string& tenant) const {
+  std::shared_lock lock(mu_);
+  auto it = tenants_.find(tenant);
+  return it == tenants_.end() ? 0 : it->second.members.size();
+}
+
+void Hub::on_event(const broker::Event& event) {
+  // Only the task id and status are needed to route; the message is the payload itself with its
+  // "type" in front, built once for every recipient.
+  auto payload = nlohmann::json::parse(event.payload, nullptr, false);
+  if (payload.is_discarded() || !payload.is_object() || !payload.contains("task") ||
+      !payload["task"].is_object() || !payload["task"].value("id", nlohmann::json()).is_string()) {
+    log::warn("malformed task event ignored", {{"tenant", event.tenant}});
+    return;
+  }
+  const std::string task_id = payload["task"]["id"].get<std::string>();
+  const bool terminal = !payload.contains("progress") &&
+                        terminal_status(payload["task"].value("status", std::string()));
+  std::string text = event.payload;
+  if (text.size() < 2 || text.front() != '{') return;
+  auto message = std::make_shared<const std::string>(
+      "{\"type\":\"task-status\"," + (text.size() > 2 ? text.substr(1) : std::string("}")));
+
+  std::shared_lock lock(mu_);
+  auto it = tenants_.find(event.tenant);
+  if (it == tenants_.end()) return;
+  const auto& t = it->second;
+  for (auto* s : t.all_tasks) s->deliver(task_id, message, terminal);
+  if (auto task = t.by_task.find(task_id); task != t.by_task.end()) {
+    for (auto* s : task->second)
+      if (!t.all_tasks.count(s)) s->deliver(task_id, message, terminal);  // once per session
+  }
+}
+
+void Hub::run_checks() {
+  std::unique_lock lock(check_mu_);
+  while (!stopping_) {
+    check_cv_.wait_for(lock, options_.check_interval, [&] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    {
+      const TimePoint now = clock_.now();
+      std::shared_lock members(mu_);
+      for (const auto& [tenant, t] : tenants_)
+        for (auto* s : t.members) s->check(now);
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace atrium::realtime

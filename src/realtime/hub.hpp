@@ -1,0 +1,83 @@
+// The realtime hub: routes task events from the EventBus to the WebSocket sessions subscribed to
+// them on this replica (every replica runs one; the bus reaches them all).
+//
+// A session subscribes to one task, or to every task of its organization. Subscriptions are keyed
+// by tenant first, so an event can only reach sessions of the event's organization: the tenant is
+// the event's (the bus carries it), never the message's. The fan-out builds each message once and
+// shares it among the recipients. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "broker/event_bus.hpp"
+#include "platform/clock.hpp"
+
+namespace atrium::realtime {
+
+// A recipient of events: a WebSocket session. deliver() must not block (it queues on the
+// connection); check() is called about once a second (credential expiry, revocation).
+class Subscriber {
+ public:
+  virtual ~Subscriber() = default;
+  virtual void deliver(const std::string& task_id,
+                       const std::shared_ptr<const std::string>& message, bool terminal) = 0;
+  virtual void check(TimePoint now) = 0;
+};
+
+struct HubOptions {
+  std::size_t max_connections_per_tenant = 1000;
+  std::chrono::milliseconds check_interval{1000};
+};
+
+class Hub {
+ public:
+  Hub(broker::EventBus& bus, const Clock& clock, HubOptions options = {});
+  ~Hub();  // stops delivery and the checks; subscribers must have left
+
+  // Admission at connect: false when the tenant is at its connection cap. A subscriber that was
+  // admitted must leave() exactly once; until then it gets check() calls.
+  bool admit(const std::string& tenant, Subscriber* subscriber);
+  void leave(const std::string& tenant, Subscriber* subscriber);
+
+  void subscribe_all(const std::string& tenant, Subscriber* subscriber);
+  void subscribe_task(const std::string& tenant, const std::string& task_id,
+                      Subscriber* subscriber);
+  void unsubscribe_task(const std::string& tenant, const std::string& task_id,
+                        Subscriber* subscriber);
+  void unsubscribe(const std::string& tenant, Subscriber* subscriber);  // every subscription
+
+  std::size_t connections() const;
+  std::size_t connections(const std::string& tenant) const;
+
+ private:
+  struct Tenant {
+    std::unordered_set<Subscriber*> members;  // admitted
+    std::unordered_set<Subscriber*> all_tasks;
+    std::unordered_map<std::string, std::unordered_set<Subscriber*>> by_task;
+  };
+  void on_event(const broker::Event& event);
+  void run_checks();
+
+  const Clock& clock_;
+  const HubOptions options_;
+  mutable std::shared_mutex mu_;  // shared while delivering, exclusive while changing
+  std::unordered_map<std::string, Tenant> tenants_;
+  std::size_t connections_ = 0;
+
+  std::mutex check_mu_;
+  std::condition_variable check_cv_;
+  bool stopping_ = false;
+  std::thread checker_;
+  broker::EventBus::Subscription subscription_;  // last: unsubscribed first on destruction
+};
+
+}  // namespace atrium::realtime

@@ -1,0 +1,177 @@
+#include "realtime/hub.hpp"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "broker/embedded/embedded_event_bus.hpp"
+#include "support/fake_clock.hpp"
+
+namespace atrium::realtime {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Recorder final : public Subscriber {
+ public:
+  void deliver(const std::string& task_id, const std::shared_ptr<const std::string>& message,
+               bool terminal) override {
+    std::lock_guard l(mu_);
+    got_.push_back({task_id, *message, terminal});
+    cv_.notify_all();
+  }
+  void check(TimePoint) override {
+    std::lock_guard l(mu_);
+    ++checks_;
+    cv_.notify_all();
+  }
+  struct Got {
+    std::string task_id, message;
+    bool terminal;
+  };
+  std::vector<Got> wait_for(std::size_t n) {
+    std::unique_lock l(mu_);
+    cv_.wait_for(l, 5s, [&] { return got_.size() >= n; });
+    return got_;
+  }
+  bool wait_for_checks(int n) {
+    std::unique_lock l(mu_);
+    return cv_.wait_for(l, 5s, [&] { return checks_ >= n; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Got> got_;
+  int checks_ = 0;
+};
+
+std::string event(const std::string& task_id, const std::string& status, bool progress = false) {
+  nlohmann::json p = {{"task", {{"id", task_id}, {"status", status}}}};
+  if (progress) p["progress"] = {{"step", 1}, {"of", 2}};
+  return p.dump();
+}
+
+class HubTest : public ::testing::Test {
+ protected:
+  broker::EmbeddedEventBus bus_;
+  atrium::testing::FakeClock clock_;
+};
+
+TEST_F(HubTest, EventsReachOnlyTheirTenant) {
+  Hub hub(bus_, clock_);
+  Recorder a, b;
+  ASSERT_TRUE(hub.admit("org-a", &a));
+  ASSERT_TRUE(hub.admit("org-b", &b));
+  hub.subscribe_all("org-a", &a);
+  hub.subscribe_all("org-b", &b);
+  ASSERT_TRUE(bus_.publish({"task.status", "org-b", event("t-b", "running")}));
+  ASSERT_TRUE(bus_.publish({"task.status", "org-a", event("t-a", "succeeded")}));
+  auto got = a.wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].task_id, "t-a");
+  EXPECT_TRUE(got[0].terminal);
+  auto msg = nlohmann::json::parse(got[0].message);
+  EXPECT_EQ(msg["type"], "task-status");
+  EXPECT_EQ(msg["task"]["id"], "t-a");
+  auto gb = b.wait_for(1);
+  ASSERT_EQ(gb.size(), 1u);
+  EXPECT_EQ(gb[0].task_id, "t-b");
+  hub.leave("org-a", &a);
+  hub.leave("org-b", &b);
+}
+
+TEST_F(HubTest, TaskSubscriptionsAndDeduplication) {
+  Hub hub(bus_, clock_);
+  Recorder one, both;
+  ASSERT_TRUE(hub.admit("org", &one));
+  ASSERT_TRUE(hub.admit("org", &both));
+  hub.subscribe_task("org", "t1", &one);
+  hub.subscribe_task("org", "t1", &both);
+  hub.subscribe_all("org", &both);
+  ASSERT_TRUE(bus_.publish({"task.status", "org", event("t2", "queued")}));
+  ASSERT_TRUE(bus_.publish({"task.status", "org", event("t1", "running", true)}));
+  auto got = one.wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].task_id, "t1");
+  EXPECT_FALSE(got[0].terminal);  // progress is never terminal
+  auto got_both = both.wait_for(2);
+  ASSERT_EQ(got_both.size(), 2u);  // t2 once, t1 once (not twice)
+  EXPECT_EQ(got_both[0].task_id, "t2");
+  EXPECT_EQ(got_both[1].task_id, "t1");
+  hub.leave("org", &one);
+  hub.leave("org", &both);
+}
+
+TEST_F(HubTest, UnsubscribeAndLeaveStopDelivery) {
+  Hub hub(bus_, clock_);
+  Recorder r, witness;
+  ASSERT_TRUE(hub.admit("org", &r));
+  ASSERT_TRUE(hub.admit("org", &witness));
+  hub.subscribe_task("org", "t1", &r);
+  hub.subscribe_all("org", &witness);
+  hub.unsubscribe_task("org", "t1", &r);
+  ASSERT_TRUE(bus_.publish({"task.status", "org", event("t1", "running")}));
+  ASSERT_TRUE(bus_.publish({"task.status", "org", event("t9", "queued")}));
+  ASSERT_EQ(witness.wait_for(2).size(), 2u);  // both events were fully delivered…
+  EXPECT_TRUE(r.wait_for(0).empty());         // …but not to the unsubscribed one
+  hub.leave("org", &r);
+  hub.leave("org", &r);  // twice is harmless
+  EXPECT_EQ(hub.connections("org"), 1u);
+  hub.leave("org", &witness);
+  EXPECT_EQ(hub.connections(), 0u);
+}
+
+TEST_F(HubTest, ConnectionCapPerTenant) {
+  Hub hub(bus_, clock_, HubOptions{.max_connections_per_tenant = 2});
+  Recorder a, b, c, other;
+  EXPECT_TRUE(hub.admit("org", &a));
+  EXPECT_TRUE(hub.admit("org", &b));
+  EXPECT_FALSE(hub.admit("org", &c));
+  EXPECT_TRUE(hub.admit("other", &other));  // another tenant is unaffected
+  hub.leave("org", &a);
+  EXPECT_TRUE(hub.admit("org", &c));
+  hub.leave("org", &b);
+  hub.leave("org", &c);
+  hub.leave("other", &other);
+}
+
+TEST_F(HubTest, SubscribingWithoutAdmissionDoesNothing) {
+  Hub hub(bus_, clock_);
+  Recorder stranger, witness;
+  ASSERT_TRUE(hub.admit("org", &witness));
+  hub.subscribe_all("org", &witness);
+  hub.subscribe_all("org", &stranger);
+  ASSERT_TRUE(bus_.publish({"task.status", "org", event("t", "queued")}));
+  ASSERT_TRUE(bus_.publish({"task.status", "org", event("t2", "queued")}));
+  ASSERT_EQ(witness.wait_for(2).size(), 2u);
+  EXPECT_TRUE(stranger.wait_for(0).empty());
+  hub.leave("org", &witness);
+}
+
+TEST_F(HubTest, MalformedEventsAreIgnored) {
+  Hub hub(bus_, clock_);
+  Recorder r;
+  ASSERT_TRUE(hub.admit("org", &r));
+  hub.subscribe_all("org", &r);
+  for (const char* bad : {"", "[]", "{}", "{\"task\":1}", "{\"task\":{\"id\":5}}", "not json"})
+    ASSERT_TRUE(bus_.publish({"task.status", "org", bad}));
+  ASSERT_TRUE(bus_.publish({"task.status", "org", event("ok", "queued")}));
+  auto got = r.wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].task_id, "ok");
+  hub.leave("org", &r);
+}
+
+TEST_F(HubTest, AdmittedSubscribersAreCheckedPeriodically) {
+  Hub hub(bus_, clock_, HubOptions{.check_interval = 10ms});
+  Recorder r;
+  ASSERT_TRUE(hub.admit("org", &r));
+  EXPECT_TRUE(r.wait_for_checks(3));
+  hub.leave("org", &r);
+}
+
+}  // namespace
+}  // namespace atrium::realtime

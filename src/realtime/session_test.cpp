@@ -1,0 +1,236 @@
+#include "realtime/session.hpp"
+
+#include <gtest/gtest.h>
+
+#include "broker/embedded/embedded_event_bus.hpp"
+#include "realtime/realtime_test_support.hpp"
+#include "support/fake_clock.hpp"
+
+namespace atrium::realtime {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FakeConnection;
+
+nlohmann::json task(const std::string& id, const std::string& status) {
+  return {{"id", id}, {"status", status}, {"agent_id", "a1"}};
+}
+
+class SessionTest : public ::testing::Test {
+ protected:
+  SessionTest() : hub_(bus_, clock_, HubOptions{.check_interval = 3600s}) {
+    tasks_["org-a"]["ta"] = task("ta", "running");
+    tasks_["org-a"]["done"] = task("done", "succeeded");
+    tasks_["org-b"]["tb"] = task("tb", "running");
+  }
+
+  std::shared_ptr<Session> open(std::vector<std::string> permissions = {"tasks:read"},
+                                std::string org = "org-a") {
+    Principal p;
+    p.user_id = "u1";
+    p.org_id = org;
+    p.permissions = std::move(permissions);
+    p.session_id = "s1";
+    p.expires_at = clock_.now() + 1h;
+    SessionDeps deps;
+    deps.hub = &hub_;
+    deps.find_task = [this](const Principal& who, const std::string& id) -> Result<nlohmann::json> {
+      std::lock_guard l(mu_);
+      if (before_snapshot_) before_snapshot_();
+      auto& mine = tasks_[*who.org_id];  // the caller's tenant only, like the store
+      auto it = mine.find(id);
+      if (it == mine.end()) return fail(Error::not_found());
+      return it->second;
+    };
+    deps.run_blocking = [](std::function<void()> f) { f(); };
+    deps.revoked = [this](const Principal&) { return revoked_.load(); };
+    auto s = std::make_shared<Session>(p, deps);
+    EXPECT_TRUE(hub_.admit(org, s.get()));
+    s->on_open(connection_);
+    return s;
+  }
+
+  void publish(const std::string& org, const nlohmann::json& t, bool progress = false) {
+    nlohmann::json payload = {{"task", t}};
+    if (progress) payload["progress"] = {{"step", 1}, {"of", 3}};
+    ASSERT_TRUE(bus_.publish({"task.status", org, payload.dump()}));
+  }
+
+  broker::EmbeddedEventBus bus_;
+  atrium::testing::FakeClock clock_;
+  Hub hub_;
+  std::mutex mu_;
+  std::map<std::string, std::map<std::string, nlohmann::json>> tasks_;
+  std::function<void()> before_snapshot_;
+  std::atomic<bool> revoked_{false};
+  std::shared_ptr<FakeConnection> connection_ = std::make_shared<FakeConnection>();
+};
+
+TEST_F(SessionTest, PingPongAndErrorsKeepTheConnection) {
+  auto s = open();
+  s->on_message(R"({"action":"ping"})");
+  s->on_message("not json");
+  s->on_message("[1,2]");
+  s->on_message(R"({"action":"dance"})");
+  s->on_message(R"({"no_action":true})");
+  auto got = connection_->wait_for(5);
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(got[0], nlohmann::json({{"type", "pong"}}));
+  EXPECT_EQ(got[1], nlohmann::json({{"type", "error"}, {"code", "invalid_message"}}));
+  EXPECT_EQ(got[2], nlohmann::json({{"type", "error"}, {"code", "invalid_message"}}));
+  EXPECT_EQ(got[3], nlohmann::json({{"type", "error"}, {"code", "unknown_action"}}));
+  EXPECT_EQ(got[4], nlohmann::json({{"type", "error"}, {"code", "unknown_action"}}));
+  s->on_close();
+}
+
+TEST_F(SessionTest, SubscribingNeedsTasksRead) {
+  auto s = open({"agents:read"});
+  s->on_message(R"({"action":"task-status","task_id":"ta"})");
+  s->on_message(R"({"action":"task-status"})");
+  auto got = connection_->wait_for(2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0]["code"], "permission_denied");
+  EXPECT_EQ(got[1]["code"], "permission_denied");
+  s->on_close();
+}
+
+TEST_F(SessionTest, OwnTaskSnapshotThenChanges) {
+  auto s = open();
+  s->on_message(R"({"action":"task-status","task_id":"ta"})");
+  auto snap = connection_->wait_for(1);
+  ASSERT_EQ(snap.size(), 1u);
+  EXPECT_EQ(snap[0]["type"], "task-status");
+  EXPECT_EQ(snap[0]["task"]["id"], "ta");
+  publish("org-a", task("other", "running"));  // not subscribed to this one
+  publish("org-a", task("ta", "running"), true);
+  publish("org-a", task("ta", "succeeded"));
+  auto got = connection_->wait_for(3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[1]["progress"]["step"], 1);
+  EXPECT_EQ(got[2]["task"]["status"], "succeeded");
+  s->on_close();
+}
+
+TEST_F(SessionTest, AnotherTenantsTaskIsNotFoundAndSilent) {
+  auto s = open();
+  s->on_message(R"({"action":"task-status","task_id":"tb"})");
+  auto got = connection_->wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], nlohmann::json({{"type", "error"}, {"code", "not_found"}, {"task_id", "tb"}}));
+  // Its events, published for its own tenant, never arrive; a later ping proves the order.
+  publish("org-b", task("tb", "succeeded"));
+  publish("org-a", task("tb", "succeeded"));  // even a forged id in our tenant is not "tb" of B
+  s->on_message(R"({"action":"ping"})");
+  auto after = connection_->wait_for(2);
+  ASSERT_GE(after.size(), 2u);
+  for (std::size_t i = 1; i < after.size(); ++i) {
+    if (after[i]["type"] == "pong") break;
+    EXPECT_NE(after[i].value("task", nlohmann::json::object()).value("id", ""), "tb") << after[i];
+  }
+  s->on_close();
+}
+
+TEST_F(SessionTest, WholeOrganizationSubscription) {
+  auto s = open();
+  s->on_message(R"({"action":"task-status"})");
+  s->on_message(R"({"action":"ping"})");  // processed after the subscription
+  ASSERT_EQ(connection_->wait_for(1).size(), 1u);
+  publish("org-b", task("tb", "succeeded"));
+  publish("org-a", task("ta", "succeeded"));
+  auto got = connection_->wait_for(2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1]["task"]["id"], "ta");
+  s->on_message(R"({"action":"unsubscribe"})");
+  publish("org-a", task("ta2", "queued"));
+  s->on_message(R"({"action":"ping"})");
+  auto rest = connection_->wait_for(4);
+  ASSERT_GE(rest.size(), 4u);
+  EXPECT_EQ(rest[2], nlohmann::json({{"type", "unsubscribed"}}));
+  EXPECT_EQ(rest[3], nlohmann::json({{"type", "pong"}}));  // nothing in between
+  s->on_close();
+}
+
+TEST_F(SessionTest, EventsDuringTheSnapshotAreSentAfterIt) {
+  // A witness subscribed to the whole organization tells when the bus has delivered an event.
+  auto witness_connection = std::make_shared<FakeConnection>();
+  std::swap(connection_, witness_connection);
+  auto witness = open();
+  std::swap(connection_, witness_connection);
+  witness->on_message(R"({"action":"task-status"})");
+
+  auto s = open();
+  // While the snapshot is being read, the task changes: the change must follow the snapshot.
+  before_snapshot_ = [&] {
+    before_snapshot_ = nullptr;
+    nlohmann::json payload = {{"task", task("ta", "running")},
+                              {"progress", {{"step", 2}, {"of", 3}}}};
+    ASSERT_TRUE(bus_.publish({"task.status", "org-a", payload.dump()}));
+    ASSERT_TRUE(bus_.publish(
+        {"task.status", "org-a", nlohmann::json({{"task", task("x", "queued")}}).dump()}));
+    // The second event reached the witness, so the first was delivered everywhere (buffered here).
+    ASSERT_EQ(witness_connection->wait_for(2).size(), 2u);
+    EXPECT_TRUE(connection_->sent().empty());
+  };
+  s->on_message(R"({"action":"task-status","task_id":"ta"})");
+  auto got = connection_->wait_for(2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_FALSE(got[0].contains("progress"));  // the snapshot first
+  EXPECT_EQ(got[1]["progress"]["step"], 2);
+  s->on_close();
+  witness->on_close();
+}
+
+TEST_F(SessionTest, OlderEventsAreDroppedWhenTheSnapshotIsFinal) {
+  auto witness_connection = std::make_shared<FakeConnection>();
+  std::swap(connection_, witness_connection);
+  auto witness = open();
+  std::swap(connection_, witness_connection);
+  witness->on_message(R"({"action":"task-status"})");
+
+  auto s = open();
+  before_snapshot_ = [&] {
+    before_snapshot_ = nullptr;
+    nlohmann::json payload = {{"task", task("done", "running")},
+                              {"progress", {{"step", 1}, {"of", 3}}}};
+    ASSERT_TRUE(bus_.publish({"task.status", "org-a", payload.dump()}));
+    ASSERT_EQ(witness_connection->wait_for(1).size(), 1u);
+    ASSERT_TRUE(bus_.publish(
+        {"task.status", "org-a", nlohmann::json({{"task", task("x", "queued")}}).dump()}));
+    ASSERT_EQ(witness_connection->wait_for(2).size(), 2u);
+  };
+  s->on_message(R"({"action":"task-status","task_id":"done"})");
+  s->on_message(R"({"action":"ping"})");
+  auto got = connection_->wait_for(2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0]["task"]["status"], "succeeded");
+  EXPECT_EQ(got[1]["type"], "pong");  // the stale "running" step was not sent after it
+  s->on_close();
+  witness->on_close();
+}
+
+TEST_F(SessionTest, ExpiryAndRevocationClose4001) {
+  auto s = open();
+  s->check(clock_.now());
+  EXPECT_FALSE(connection_->wait_for_close(0ms));
+  s->check(clock_.now() + 2h);
+  EXPECT_EQ(connection_->wait_for_close(), 4001);
+  s->on_close();
+
+  connection_ = std::make_shared<FakeConnection>();
+  auto t = open();
+  revoked_ = true;
+  t->check(clock_.now());
+  EXPECT_EQ(connection_->wait_for_close(), 4001);
+  t->on_close();
+}
+
+TEST_F(SessionTest, CloseLeavesTheHub) {
+  auto s = open();
+  EXPECT_EQ(hub_.connections("org-a"), 1u);
+  s->on_close();
+  s->on_close();
+  EXPECT_EQ(hub_.connections("org-a"), 0u);
+}
+
+}  // namespace
+}  // namespace atrium::realtime
