@@ -509,6 +509,9 @@ net::awaitable<void> Server::Impl::upgrade(beast::tcp_stream& stream,
                 [conn, finished](std::exception_ptr) { conn->part_done(finished); });
   net::co_spawn(ex, conn->write_loop(),
                 [conn, finished](std::exception_ptr) { conn->part_done(finished); });
+  // stop() may have closed the registered connections before this one was registered: it sets
+  // `stopping` before taking `mu`, so either it saw this connection or this check sees it.
+  if (stopping.load()) conn->close(1001, "server shutting down");
 }
 
 Server::Server(ServerOptions options, RequestHandler& handler)
