@@ -19,6 +19,9 @@
 #include "http/server.hpp"
 #include "identity/identity.hpp"
 #include "platform/log.hpp"
+#include "platform/work_queue.hpp"
+#include "realtime/routes.hpp"
+#include "tasks/task.hpp"
 
 namespace atrium::app {
 namespace {
@@ -126,6 +129,35 @@ int serve(Config config) {
     return std::vector<std::pair<metrics::Labels, double>>{
         {{}, static_cast<double>(identity.hash_pool().queued())}};
   });
+  // Real-time task status over /ws: the hub fans task events out to this replica's sockets.
+  realtime::Hub hub(
+      bus, clock,
+      {.max_connections_per_tenant = static_cast<std::size_t>(config.ws_connections_per_tenant)});
+  realtime::Tickets tickets(database, clock);
+  WorkQueue realtime_lookups(2, 1024);
+  realtime::RealtimeRoutes realtime_routes;
+  realtime_routes.tickets = &tickets;
+  realtime_routes.allowed_origins = config.allowed_origins;
+  realtime_routes.authenticate_token = [&identity](std::string_view token) {
+    return identity.tokens().authenticate_token(token);
+  };
+  realtime_routes.session.hub = &hub;
+  realtime_routes.session.find_task = [&tasks](const Principal& who,
+                                               const std::string& id) -> Result<nlohmann::json> {
+    auto task = tasks.store().get(who, id);
+    if (!task) return fail(task.error());
+    return tasks::to_json(*task);
+  };
+  realtime_routes.session.run_blocking = [&realtime_lookups](std::function<void()> work) {
+    return realtime_lookups.post(std::move(work));
+  };
+  realtime_routes.session.revoked = [&identity](const Principal& p) { return identity.revoked(p); };
+  realtime::add_routes(router, std::move(realtime_routes));
+  metrics.gauge("atrium_websocket_connections", "Open WebSocket connections", [&hub] {
+    return std::vector<std::pair<metrics::Labels, double>>{
+        {{}, static_cast<double>(hub.connections())}};
+  });
+
   add_health_routes(router, metrics,
                     {{"database", [&database] { return database.ping(); }}, tasks.readiness()});
 

@@ -182,6 +182,7 @@ Result<Principal> ApiKeys::authenticate(std::string_view key) {
     std::lock_guard lock(usage_mu_);
     usage_[found->principal.api_key_id] = now;
   }
+  found->principal.expires_at = found->expires_at;
   return std::move(found->principal);
 }
 

@@ -22,6 +22,8 @@ Result<Principal> TokenAuthenticator::authenticate_token(std::string_view token)
   p.org_id = std::move(claims->org_id);
   p.permissions = std::move(claims->permissions);
   p.session_id = std::move(claims->sid);
+  p.token_id = std::move(claims->jti);
+  p.expires_at = TimePoint(std::chrono::seconds(claims->exp));
   return p;
 }
 

@@ -75,4 +75,14 @@ void Identity::loop() {
   (void)api_keys_.flush_usage();
 }
 
+bool Identity::revoked(const Principal& p) {
+  if (p.kind == Principal::Kind::kApiKey) return revocations_.list().api_key_revoked(p.api_key_id);
+  AccessClaims claims;
+  claims.sub = p.user_id;
+  claims.org_id = p.org_id;
+  claims.sid = p.session_id;
+  claims.jti = p.token_id;
+  return revocations_.list().revoked(claims);
+}
+
 }  // namespace atrium::identity

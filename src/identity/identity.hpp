@@ -59,6 +59,10 @@ class Identity {
 
   void add_routes(http::Router& router);
 
+  // True once the credential behind `principal` has been revoked (for long-lived connections,
+  // which authenticated once: the WebSocket checks this about every second).
+  bool revoked(const Principal& principal);
+
   access::Authenticator& authenticator() { return authenticator_; }
   TokenAuthenticator& tokens() { return authenticator_; }
   Service& service() { return service_; }

@@ -239,6 +239,11 @@ const std::vector<Setting> kSettings = {
      [](Config& c, std::string_view v) { return set_int<1, 3600>(c.idle_timeout_seconds, v); }},
     {"io_threads", "ATRIUM_IO_THREADS", false, "threads running the network event loop",
      [](Config& c, std::string_view v) { return set_int<1, 64>(c.io_threads, v); }},
+    {"ws_connections_per_tenant", "ATRIUM_WS_CONNECTIONS_PER_TENANT", false,
+     "WebSocket connections one organization may hold on one replica",
+     [](Config& c, std::string_view v) {
+       return set_int<1, 1000000>(c.ws_connections_per_tenant, v);
+     }},
     {"handler_threads", "ATRIUM_HANDLER_THREADS", false,
      "threads running handlers that may block (database, hashing)",
      [](Config& c, std::string_view v) { return set_int<1, 256>(c.handler_threads, v); }},

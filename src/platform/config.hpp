@@ -46,6 +46,7 @@ struct Config {
   int idle_timeout_seconds = 60;
   int io_threads = 1;
   int handler_threads = 16;  // pool that runs handlers which may block (DB, hashing)
+  int ws_connections_per_tenant = 1000;
 
   // Tasks (documented in README.md).
   int task_lease_seconds = 30;     // a claim not renewed for this long is recovered

@@ -20,6 +20,7 @@ struct Principal {
   std::optional<std::string> org_id;  // the tenant; null only for a global super admin
   std::vector<std::string> permissions;
   std::string session_id;  // the refresh-token family behind an access token
+  std::string token_id;    // the access token's jti (its issue time, for revocation cut-offs)
   // When the credential stops being valid (an access token's exp, an API key's expiry); nullopt
   // when it does not expire. Long-lived connections (WebSocket) close at this time.
   std::optional<TimePoint> expires_at;

@@ -121,11 +121,12 @@ void Session::subscribe_task(const std::string& task_id) {
   }
   deps_.hub->subscribe_task(tenant_, task_id, this);
   std::weak_ptr<Session> self = weak_from_this();
-  deps_.run_blocking([self, task_id] {
+  const bool queued = deps_.run_blocking([self, task_id] {
     auto session = self.lock();
     if (!session) return;
     session->snapshot_ready(task_id, session->deps_.find_task(session->principal_, task_id));
   });
+  if (!queued) snapshot_ready(task_id, fail(Error::unavailable("too busy; try again")));
 }
 
 void Session::snapshot_ready(const std::string& task_id, const Result<nlohmann::json>& task) {

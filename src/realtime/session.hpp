@@ -30,8 +30,8 @@ struct SessionDeps {
   // The caller's task as API.md's Task object, read in the caller's tenant; Code::kNotFound for
   // a task of another organization or none. May block: it is called through `run_blocking`.
   std::function<Result<nlohmann::json>(const Principal&, const std::string& task_id)> find_task;
-  // Runs work off the connection's thread (a bounded pool).
-  std::function<void(std::function<void()>)> run_blocking;
+  // Runs work off the connection's thread (a bounded pool); false when the pool is saturated.
+  std::function<bool(std::function<void()>)> run_blocking;
   // True once the principal's credential is revoked (logout, member removal, role change…).
   std::function<bool(const Principal&)> revoked;
   std::size_t max_task_subscriptions = 256;

@@ -42,7 +42,10 @@ class SessionTest : public ::testing::Test {
       if (it == mine.end()) return fail(Error::not_found());
       return it->second;
     };
-    deps.run_blocking = [](std::function<void()> f) { f(); };
+    deps.run_blocking = [](std::function<void()> f) {
+      f();
+      return true;
+    };
     deps.revoked = [this](const Principal&) { return revoked_.load(); };
     auto s = std::make_shared<Session>(p, deps);
     EXPECT_TRUE(hub_.admit(org, s.get()));
