@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "db/sqlite/sqlite_database.hpp"
+#include "identity/access_token.hpp"
+#include "platform/ids.hpp"
 #include "support/serve.hpp"
 #include "support/tenants.hpp"
 #include "support/ws_client.hpp"
@@ -18,7 +20,11 @@ using testing::WsClient;
 
 const std::string kBinary = ATRIUM_BINARY;
 
+// The server's signing key, so a test can present a token of its own making.
+const JwtKey kKey{"test", "a realtime test key of more than thirty-two bytes"};
+
 struct Account {
+  std::string user_id;
   std::string token;
   std::string refresh_token;
   std::string org_id;
@@ -27,7 +33,9 @@ struct Account {
 class RealtimeBinary : public ::testing::Test {
  protected:
   void SetUp() override {
-    serve_ = std::make_unique<Serve>(kBinary);
+    serve_ = std::make_unique<Serve>(
+        kBinary,
+        std::map<std::string, std::string>{{"ATRIUM_JWT_KEYS", kKey.kid + ":" + kKey.secret}});
     alice_ = signup("alice@example.com", "Alice Org");
     bob_ = signup("bob@example.com", "Bob Org");
   }
@@ -38,7 +46,7 @@ class RealtimeBinary : public ::testing::Test {
         {{"email", email}, {"password", "a long enough password"}, {"organization_name", org}});
     EXPECT_EQ(r.status, 201) << r.body;
     auto b = r.json();
-    return {b["access_token"], b["refresh_token"], b["organization"]["id"]};
+    return {b["user"]["id"], b["access_token"], b["refresh_token"], b["organization"]["id"]};
   }
 
   // An echo agent, written into the database the server uses (the agents API is another room).
@@ -243,6 +251,33 @@ TEST_F(RealtimeBinary, LogoutCloses4001) {
   ASSERT_EQ(serve_->post("/api/auth/logout", {{"refresh_token", alice_.refresh_token}}).status,
             204);
   EXPECT_FALSE(ws.read(10s));  // closed within the revocation window (5 s), not by the timeout
+  EXPECT_EQ(ws.close_code(), 4001);
+}
+
+TEST_F(RealtimeBinary, ExpiryCloses4001) {
+  // A token that expires a second from now: it still authenticates (verification allows
+  // identity::kLeeway of clock skew), and the connection closes when `exp` passes.
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  identity::AccessClaims c;
+  c.sub = alice_.user_id;
+  c.email = "alice@example.com";
+  c.org_id = alice_.org_id;
+  c.permissions = {"tasks:read"};
+  c.iat = now;
+  c.exp = now + 1;
+  c.jti = new_id();
+  c.sid = new_id();
+  identity::KeyRing keys({kKey});
+  auto token = identity::sign_access_token(keys, c);
+  ASSERT_TRUE(token);
+
+  WsClient ws(serve_->port(), "/ws", {{"Authorization", "Bearer " + *token}});
+  ASSERT_TRUE(ws.open()) << ws.status() << ws.body();
+  ws.send(R"({"action":"ping"})");
+  EXPECT_EQ(json::parse(*ws.read()), json({{"type", "pong"}}));
+  EXPECT_FALSE(ws.read(10s));
   EXPECT_EQ(ws.close_code(), 4001);
 }
 
