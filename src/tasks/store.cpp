@@ -92,6 +92,20 @@ Result<Created> TaskStore::create(const Principal& caller, const NewTask& task,
   const std::string org = *caller.org_id;
   const std::string input = task.input.dump();
 
+  // Counted in a read transaction of its own: under SQLite a long count inside the write
+  // transaction would hold back every other writer.
+  std::optional<std::int64_t> queued;
+  if (must_count(org, limits.max_queued)) {
+    auto n = db_.transact({.tenant = org, .read_only = true}, [&](db::Tx& tx) {
+      return tx.query_one(
+          "SELECT COUNT(*) FROM (SELECT 1 FROM tasks WHERE organization_id = $1 AND "
+          "status = 'queued' LIMIT $2) AS queued",
+          {org, static_cast<std::int64_t>(limits.max_queued)});
+    });
+    if (!n) return fail(n.error());
+    queued = *n ? (**n).integer(0) : 0;
+  }
+
   auto attempt = [&]() -> Result<Created> {
     return db_.transact(for_tenant(org), [&](db::Tx& tx) -> Result<Created> {
       auto agent =
@@ -116,10 +130,7 @@ Result<Created> TaskStore::create(const Principal& caller, const NewTask& task,
         }
       }
 
-      auto queued = tx.query_one(
-          "SELECT COUNT(*) FROM tasks WHERE organization_id = $1 AND status = 'queued'", {org});
-      if (!queued) return fail(queued.error());
-      if ((*queued)->integer(0) >= limits.max_queued) {
+      if (queued && *queued >= limits.max_queued) {
         return fail(Error{Code::kRateLimited,
                           "the organization has " + std::to_string(limits.max_queued) +
                               " queued tasks, the most it may have; retry later",
@@ -156,7 +167,30 @@ Result<Created> TaskStore::create(const Principal& caller, const NewTask& task,
   // task, as a replay.
   if (!created && created.error().code == Code::kConflict && task.idempotency_key)
     created = attempt();
+  if (created || created.error().code == Code::kRateLimited)
+    note_created(org, queued, created && !created->replayed);
   return created;
+}
+
+bool TaskStore::must_count(const std::string& org, int max_queued) {
+  std::lock_guard lock(estimates_mu_);
+  auto it = estimates_.find(org);
+  if (it == estimates_.end()) return true;
+  const QueuedEstimate& e = it->second;
+  return clock_.now() - e.at >= kQueuedRecount || e.counted + e.added >= max_queued;
+}
+
+void TaskStore::note_created(const std::string& org, std::optional<std::int64_t> counted,
+                             bool added) {
+  // A cache, not a record: forgetting every organization at once is cheap and keeps it bounded.
+  constexpr std::size_t kMaxOrganizations = 10000;
+  std::lock_guard lock(estimates_mu_);
+  if (counted) {
+    if (estimates_.size() >= kMaxOrganizations) estimates_.clear();
+    estimates_[org] = {*counted, added ? 1 : 0, clock_.now()};
+  } else if (auto it = estimates_.find(org); it != estimates_.end() && added) {
+    ++it->second.added;
+  }
 }
 
 Result<Task> TaskStore::get(const Principal& caller, const std::string& id) {

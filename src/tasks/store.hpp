@@ -16,8 +16,10 @@
 
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -27,6 +29,9 @@
 #include "tasks/task.hpp"
 
 namespace atrium::tasks {
+
+// How old a count of an organization's queued tasks may be for create() to rely on it.
+inline constexpr std::chrono::seconds kQueuedRecount{1};
 
 // Runs inside a store transaction after the change (e.g. writes the audit entry); an error
 // rolls the change back.
@@ -84,7 +89,13 @@ class TaskStore {
   // A new queued task of the caller's agent, with its outbox message; or, when the idempotency
   // key is already used in the organization, that task (kConflict if it was for another agent
   // or input). Concurrent duplicates resolve to one task. One transaction: the agent (kNotFound),
-  // `check` on the input, the key, the queued limit, the rows.
+  // `check` on the input, the key, the queued limit (kRateLimited), the rows.
+  //
+  // The queued limit is enforced from a count of the organization's queued tasks taken at most
+  // kQueuedRecount ago plus the tasks this store created since, and counted afresh whenever that
+  // estimate reaches the limit: a refusal is always exact, while tasks queued meanwhile by other
+  // processes or by retries may let an organization exceed the limit briefly. Counting on every
+  // create would cost time in proportion to the backlog, inside the write transaction.
   Result<Created> create(const Principal& caller, const NewTask& task, const CreateLimits& limits,
                          const CheckInput& check = nullptr, const AlsoInTx& also = nullptr);
   // The executor of the caller's agent; kNotFound.
@@ -132,8 +143,21 @@ class TaskStore {
   Result<std::pair<std::int64_t, std::int64_t>> count_active();
 
  private:
+  // An organization's queued tasks as last counted, and the tasks created here since.
+  struct QueuedEstimate {
+    std::int64_t counted = 0;
+    std::int64_t added = 0;
+    TimePoint at;
+  };
+  // Whether create() must count the organization's queued tasks before deciding on the limit.
+  bool must_count(const std::string& org, int max_queued);
+  // After a create: `counted` when it counted, and whether it added a task.
+  void note_created(const std::string& org, std::optional<std::int64_t> counted, bool added);
+
   db::Database& db_;
   const Clock& clock_;
+  std::mutex estimates_mu_;
+  std::unordered_map<std::string, QueuedEstimate> estimates_;  // by organization
 };
 
 }  // namespace atrium::tasks

@@ -224,6 +224,26 @@ TEST_P(TaskStoreTest, TheQueuedLimitRefusesWithRetryAfter) {
   EXPECT_TRUE(store_->create(alice_, {agent_a_, {}, std::nullopt}, limits_));
 }
 
+TEST_P(TaskStoreTest, TheQueuedLimitCountsAgainOnceItsCountIsOld) {
+  limits_.max_queued = 3;
+  TaskStore other(**db_, clock_);  // e.g. another replica's
+  create(alice_, agent_a_);
+  ASSERT_TRUE(other.create(alice_, {agent_a_, {}, std::nullopt}, limits_));
+  ASSERT_TRUE(other.create(alice_, {agent_a_, {}, std::nullopt}, limits_));
+  // Three are queued; this store counted none besides its own a moment ago.
+  clock_.advance(kQueuedRecount);
+  auto refused = store_->create(alice_, {agent_a_, {}, std::nullopt}, limits_);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Code::kRateLimited);
+  // Reaching the limit counts at once: a task leaving the queue makes room without waiting.
+  Task first = store_->list(alice_, {.limit = 1})->front();
+  ASSERT_TRUE(store_->cancel(alice_, first.id));
+  EXPECT_TRUE(store_->create(alice_, {agent_a_, {}, std::nullopt}, limits_));
+  auto full = store_->create(alice_, {agent_a_, {}, std::nullopt}, limits_);
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error().code, Code::kRateLimited);
+}
+
 TEST_P(TaskStoreTest, ClaimFinishAndDuplicatesCannotMoveAFinishedTask) {
   Task t = create(alice_, agent_a_, {{"x", 1}});
   Claimed c = claim(t);
