@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 #include <unordered_set>
 
@@ -175,23 +176,38 @@ class WsConnection final : public std::enable_shared_from_this<WsConnection> {
   int parts_left_ = 2;
 };
 
+// Whether the server's io_context still runs. A handle's caller briefly holds a strong reference
+// to its connection; if that reference were the last one and outlived the io_context, the
+// connection's socket would be destroyed against a dead one. Handles therefore act under the
+// shared lock and stop() flips `alive` under the exclusive lock once its threads have ended.
+struct WsLifetime {
+  std::shared_mutex mu;
+  bool alive = true;
+};
+
 // What the application holds: a weak handle, so a session that keeps it past the connection's
 // end (or the server's) sends into nothing instead of touching freed state.
 class WsHandle final : public WebSocketConnection {
  public:
-  explicit WsHandle(std::weak_ptr<WsConnection> c) : connection_(std::move(c)) {}
+  WsHandle(std::weak_ptr<WsConnection> c, std::shared_ptr<WsLifetime> lifetime)
+      : connection_(std::move(c)), lifetime_(std::move(lifetime)) {}
   void send(std::string text) override {
     send(std::make_shared<const std::string>(std::move(text)));
   }
   void send(std::shared_ptr<const std::string> text) override {
+    std::shared_lock lock(lifetime_->mu);
+    if (!lifetime_->alive) return;
     if (auto c = connection_.lock()) c->send(std::move(text));
   }
   void close(std::uint16_t code, std::string reason) override {
+    std::shared_lock lock(lifetime_->mu);
+    if (!lifetime_->alive) return;
     if (auto c = connection_.lock()) c->close(code, std::move(reason));
   }
 
  private:
   std::weak_ptr<WsConnection> connection_;
+  std::shared_ptr<WsLifetime> lifetime_;
 };
 
 net::awaitable<void> WsConnection::read_loop() {
@@ -270,6 +286,7 @@ struct Server::Impl {
   std::condition_variable drained;
   std::unordered_set<std::shared_ptr<Connection>> connections;
   std::unordered_set<std::shared_ptr<WsConnection>> websockets;
+  std::shared_ptr<WsLifetime> ws_lifetime = std::make_shared<WsLifetime>();
   bool stopped = false;
 
   // Takes over an upgraded connection (the HTTP session has answered 101 through Beast).
@@ -503,7 +520,7 @@ net::awaitable<void> Server::Impl::upgrade(beast::tcp_stream& stream,
     active.fetch_sub(1);
     drained.notify_all();
   };
-  res.websocket->on_open(std::make_shared<WsHandle>(conn));
+  res.websocket->on_open(std::make_shared<WsHandle>(conn, ws_lifetime));
   auto ex = ws.get_executor();
   net::co_spawn(ex, conn->read_loop(),
                 [conn, finished](std::exception_ptr) { conn->part_done(finished); });
@@ -576,6 +593,8 @@ void Server::stop(std::chrono::milliseconds grace) {
   for (auto& t : i.threads) t.join();
   i.threads.clear();
   i.pool.join();
+  std::unique_lock lock(i.ws_lifetime->mu);
+  i.ws_lifetime->alive = false;
 }
 
 }  // namespace atrium::http

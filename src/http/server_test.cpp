@@ -77,6 +77,8 @@ class EchoSession final : public WebSocketSession {
     closed.store(true);
     connection_.reset();
   }
+  // The handle given to on_open (valid to read once `opened` is non-zero, until on_close).
+  std::shared_ptr<WebSocketConnection> connection() const { return connection_; }
 
  private:
   std::shared_ptr<WebSocketConnection> connection_;
@@ -461,6 +463,29 @@ TEST_F(ServerTest, ShutdownClosesWebSocketsWithGoingAway) {
   EXPECT_FALSE(ws.read(10s));
   EXPECT_EQ(ws.close_code(), 1001);
   ASSERT_EQ(stopped.wait_for(10s), std::future_status::ready);
+}
+
+TEST_F(ServerTest, HandlesUsedWhileTheServerIsDestroyedAreHarmless) {
+  start();
+  atrium::testing::WsClient ws(port(), "/ws");
+  ASSERT_TRUE(ws.open());
+  ws.send("hello");  // answered after on_open, so the handle is in place
+  ASSERT_EQ(ws.read(5s), "echo:hello");
+  ASSERT_EQ(handler_.session->opened.load(), 1);
+  auto handle = handler_.session->connection();
+  ASSERT_TRUE(handle);
+  // An application thread keeps using its handle (as the hub's fan-out does) while the server
+  // stops and is destroyed: a handle must never be what keeps a connection past its io_context.
+  std::atomic<bool> done{false};
+  std::thread user([&] {
+    while (!done.load()) handle->send("tick");
+  });
+  server_->stop(2s);
+  server_.reset();
+  done.store(true);
+  user.join();
+  handle->send("after");  // into nothing
+  SUCCEED();
 }
 
 TEST_F(ServerTest, UpgradeAnswerWithoutUpgradeRequestIs400) {
