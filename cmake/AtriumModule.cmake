@@ -19,9 +19,12 @@ function(atrium_module name)
     add_executable(${name}_tests ${M_TESTS})
     target_link_libraries(${name}_tests PRIVATE ${target} ${M_TEST_DEPS} GTest::gmock GTest::gtest_main)
     atrium_warnings(${name}_tests)
+    # Listed when CTest runs, not at build time: which database backends a suite is instantiated
+    # on depends on the environment scripts/test-services exports (tests/support/backends.hpp).
     gtest_discover_tests(${name}_tests
       PROPERTIES LABELS "${M_LABELS}"
       DISCOVERY_TIMEOUT 60
+      DISCOVERY_MODE PRE_TEST
       TEST_PREFIX "${name}.")
   endif()
 endfunction()

@@ -38,8 +38,10 @@ int wait_for_signal() {
   return sig;
 }
 
-Result<std::unique_ptr<db::Database>> open_and_migrate(const Config& config, int pool_size) {
-  auto db = db::open(config.database_url, {.pool_size = pool_size});
+// Migrations and the seed run as the role that owns the schema (ATRIUM_DATABASE_MIGRATION_URL,
+// by default the application's URL), without a statement timeout.
+Result<std::unique_ptr<db::Database>> open_and_migrate(const Config& config) {
+  auto db = db::open(config.migration_url(), {.pool_size = 1, .statement_timeout = {}});
   if (!db) return fail(db.error());
   if (auto m = db::migrate(**db); !m) return fail(m.error());
   return db;
@@ -85,7 +87,7 @@ std::optional<std::string> read_admin_password() {
 }  // namespace
 
 int migrate(const Config& config) {
-  auto db = db::open(config.database_url, {.pool_size = 1});
+  auto db = db::open(config.migration_url(), {.pool_size = 1, .statement_timeout = {}});
   if (!db) return report(db.error(), "cannot open the database");
   auto applied = db::migrate(**db);
   if (!applied) return report(applied.error(), "migration failed");
@@ -94,7 +96,7 @@ int migrate(const Config& config) {
 }
 
 int seed(const Config& config) {
-  auto db = open_and_migrate(config, 1);
+  auto db = open_and_migrate(config);
   if (!db) return report(db.error(), "cannot prepare the database");
   auto r = access::seed(**db);
   if (!r) return report(r.error(), "seed failed");
@@ -108,10 +110,18 @@ int serve(Config config) {
   const auto started = std::chrono::steady_clock::now();
   if (auto s = resolve_secrets(config); !s) return report(s.error(), "configuration refused");
 
-  // Handlers, task workers, and the relay's and the workers' maintenance threads.
-  auto db = open_and_migrate(config, config.handler_threads + config.workers + 4);
-  if (!db) return report(db.error(), "cannot prepare the database");
-  if (auto r = access::seed(**db); !r) return report(r.error(), "seed failed");
+  {
+    auto owner = open_and_migrate(config);
+    if (!owner) return report(owner.error(), "cannot prepare the database");
+    if (auto r = access::seed(**owner); !r) return report(r.error(), "seed failed");
+  }
+  // The application's own connections (on PostgreSQL a role subject to row-level security), for
+  // handlers, task workers, and the relay's and the workers' maintenance threads.
+  auto db = db::open(
+      config.database_url,
+      {.pool_size = config.handler_threads + config.workers + 4,
+       .statement_timeout = std::chrono::seconds(config.database_statement_timeout_seconds)});
+  if (!db) return report(db.error(), "cannot open the database");
 
   metrics::Registry metrics;
   http::Router router;

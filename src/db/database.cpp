@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "platform/log.hpp"
+
 namespace atrium::db {
 
 std::string Row::text(std::size_t i) const { return optional_text(i).value_or(std::string()); }
@@ -64,6 +66,18 @@ bool Row::boolean(std::size_t i) const {
           return v != 0;
       },
       cells_.at(i).variant());
+}
+
+Result<void> Database::admit(const TxOptions& options) {
+  if (options.cross_tenant_read.empty()) return {};
+  if (!options.read_only) {
+    log::error("cross-tenant access refused: the transaction is not read-only",
+               {{"purpose", options.cross_tenant_read}});
+    return fail(Error::internal());
+  }
+  log::info("cross-tenant read",
+            {{"purpose", options.cross_tenant_read}, {"user", options.user.value_or("")}});
+  return {};
 }
 
 Result<std::optional<Row>> Tx::query_one(std::string_view sql, Params params) {

@@ -3,7 +3,12 @@
 //
 // SQL is portable: positional parameters `$1, $2, …`; ids, times (RFC 3339 text, see
 // platform/clock.hpp) and JSON are passed and read as text; booleans as bool. Each driver maps
-// its own types to these (PostgreSQL's uuid, timestamptz and jsonb come back as the same text).
+// its own types to these (PostgreSQL's uuid, timestamptz and jsonb come back as the same text:
+// times exactly as format_time() writes them). Rules that keep a statement valid on both (see
+// docs/POSTGRESQL.md): compare booleans with a parameter or TRUE/FALSE, never 0/1; pass ids that
+// are UUIDs (validate input first: PostgreSQL's uuid columns refuse anything else); no engine
+// functions (ifnull, datetime('now'), json_extract…): compute values in C++ and pass them; text
+// holds no NUL character (refused as kInvalidRequest); a parameter has one type per statement.
 //
 // Errors: a unique or foreign-key violation is Code::kConflict; a lost connection, a timeout or a
 // busy database is Code::kUnavailable; anything else is Code::kInternal. The driver logs the
@@ -99,11 +104,25 @@ class Tx {
   }
 };
 
+// How a transaction is scoped. SQLite ignores the scope (the stores' own `organization_id`
+// filters are the only wall there); PostgreSQL enforces it with row-level security, a second wall
+// behind those filters (docs/POSTGRESQL.md has the policy set).
 struct TxOptions {
-  // The organization the transaction acts for. PostgreSQL sets it for row-level security
-  // (`app.org_id`); with none, tenant tables show no rows there. Stores pass the Principal's org.
+  // The organization the transaction acts for: stores pass the Principal's org, or the new
+  // organization's id when creating one. Tenant tables then show and accept only its rows (plus,
+  // for reading, the global rows: system roles, global memberships). With none, tenant tables
+  // show no tenant rows and accept only global ones where a table has them.
   std::optional<std::string> tenant;
+  // The signed-in user: also shows that user's own memberships, and the organizations and roles
+  // they point to, in every organization (login, /api/me, /api/orgs, switching organization).
+  std::optional<std::string> user;
   bool read_only = false;
+  // Non-empty only for a read across organizations, naming its purpose: a global super admin's
+  // cross-tenant reads, or a lookup that must find a row before its organization is known (an API
+  // key or an invitation by its hash). The audited path, not a bypass: the PostgreSQL driver logs
+  // every such transaction with its purpose and refuses it unless read_only; only the read
+  // policies honour it, and organization secrets stay hidden. Never derived from request input.
+  std::string cross_tenant_read;
 };
 
 class Database {
@@ -137,6 +156,10 @@ class Database {
  protected:
   virtual Result<void> run(const TxOptions& options,
                            const std::function<Result<void>(Tx&)>& body) = 0;
+
+  // Drivers call this first in run(): refuses (kInternal) a cross-tenant read that is not
+  // read-only, and logs every cross-tenant read with its purpose and user: the audit trail.
+  static Result<void> admit(const TxOptions& options);
 };
 
 }  // namespace atrium::db

@@ -2,9 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "db/database.hpp"
+#include "platform/clock.hpp"
+#include "platform/ids.hpp"
 #include "support/backends.hpp"
 
 namespace atrium::db {
@@ -219,6 +222,60 @@ TEST_P(DatabaseContract, ConcurrentWritersAllSucceed) {
   reader.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(count(), kThreads * kEach);
+}
+
+// Columns declared with PostgreSQL's types (SQLite accepts any type name) read back as the same
+// portable text: ids, times exactly as format_time() writes them, JSON; and booleans.
+TEST_P(DatabaseContract, TypedColumnsReadBackAsPortableText) {
+  auto created = db().transact({}, [](Tx& tx) -> Result<void> {
+    return tx.execute_script(
+        "CREATE TABLE typed (id UUID PRIMARY KEY, at TIMESTAMPTZ NOT NULL, later TIMESTAMPTZ,"
+        " doc JSONB NOT NULL, ok BOOLEAN NOT NULL)");
+  });
+  ASSERT_TRUE(created) << created.error().detail;
+  const std::string id = new_id();
+  const auto now = std::chrono::system_clock::now();
+  const std::string at = format_time(now);
+  const std::string whole_second = format_time(std::chrono::floor<std::chrono::seconds>(now));
+  auto r = db().transact({}, [&](Tx& tx) -> Result<Row> {
+    auto ins = tx.execute("INSERT INTO typed (id, at, later, doc, ok) VALUES ($1, $2, $3, $4, $5)",
+                          {id, at, whole_second, R"({"steps": 3, "tags": ["a"]})", true});
+    if (!ins) return fail(ins.error());
+    auto row = tx.query_one(
+        "SELECT id, at, later, doc, ok FROM typed WHERE id = $1 AND at = $2 AND ok = $3",
+        {id, at, true});
+    if (!row) return fail(row.error());
+    if (!*row) return fail(Error::not_found());
+    return **row;
+  });
+  ASSERT_TRUE(r) << r.error().detail;
+  EXPECT_EQ(r->text(0), id);
+  EXPECT_EQ(r->text(1), at);
+  EXPECT_EQ(r->text(2), whole_second);
+  EXPECT_EQ(nlohmann::json::parse(r->text(3)),
+            nlohmann::json::parse(R"({"steps":3,"tags":["a"]})"));
+  EXPECT_TRUE(r->boolean(4));
+
+  // Times compare as times (text order is time order on SQLite).
+  auto later = db().transact({.read_only = true}, [&](Tx& tx) {
+    return tx.query("SELECT id FROM typed WHERE at > $1",
+                    {format_time(now - std::chrono::hours(1))});
+  });
+  ASSERT_TRUE(later) << later.error().detail;
+  EXPECT_EQ(later->size(), 1u);
+}
+
+TEST_P(DatabaseContract, CrossTenantReadMustBeReadOnly) {
+  ASSERT_TRUE(insert("a", "alpha"));
+  auto write = db().transact({.cross_tenant_read = "contract test"},
+                             [](Tx& tx) { return tx.execute("DELETE FROM items"); });
+  ASSERT_FALSE(write);
+  EXPECT_EQ(write.error().code, Code::kInternal);
+  EXPECT_EQ(count(), 1);
+  auto read = db().transact({.read_only = true, .cross_tenant_read = "contract test"},
+                            [](Tx& tx) { return tx.query("SELECT id FROM items"); });
+  ASSERT_TRUE(read) << read.error().detail;
+  EXPECT_EQ(read->size(), 1u);
 }
 
 TEST_P(DatabaseContract, PingAnswers) { EXPECT_TRUE(db().ping()); }

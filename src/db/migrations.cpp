@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 
 #include "platform/clock.hpp"
 #include "platform/ids.hpp"
@@ -12,9 +13,13 @@ namespace atrium::db {
 namespace sqlite_schema {
 extern const std::vector<MigrationSource> kMigrations;
 }
+namespace postgres_schema {
+extern const std::vector<MigrationSource> kMigrations;
+}
 
 std::span<const MigrationSource> embedded_migrations(std::string_view dialect) {
   if (dialect == "sqlite") return sqlite_schema::kMigrations;
+  if (dialect == "postgresql") return postgres_schema::kMigrations;
   return {};
 }
 
@@ -53,12 +58,38 @@ Result<std::vector<Parsed>> parse(std::span<const MigrationSource> migrations) {
   return out;
 }
 
+// True when every migration is applied, with the same text. migrate() then writes nothing, so
+// a role without DDL rights (the application's, on PostgreSQL) may run it at start-up.
+Result<bool> up_to_date(Database& db, const std::vector<Parsed>& ordered) {
+  return db.transact({.read_only = true}, [&](Tx& tx) -> Result<bool> {
+    // Probe the catalog first: querying a missing table would log an error on every first start.
+    auto exists = tx.query_one(db.dialect() == "postgresql"
+                                   ? "SELECT to_regclass('schema_migrations') IS NOT NULL"
+                                   : "SELECT COUNT(*) > 0 FROM sqlite_master"
+                                     " WHERE type = 'table' AND name = 'schema_migrations'");
+    if (!exists) return fail(exists.error());
+    if (!*exists || !(*exists)->boolean(0)) return false;
+    auto rows = tx.query("SELECT version, checksum FROM schema_migrations");
+    if (!rows) return fail(rows.error());
+    std::map<std::int64_t, std::string> applied;
+    for (const auto& row : *rows) applied[row.integer(0)] = row.text(1);
+    for (const auto& m : ordered) {
+      auto it = applied.find(m.version);
+      if (it == applied.end() || it->second != hash_token(m.source->sql)) return false;
+    }
+    return true;
+  });
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> migrate(Database& db,
                                          std::span<const MigrationSource> migrations) {
   auto ordered = parse(migrations);
   if (!ordered) return fail(ordered.error());
+  auto current = up_to_date(db, *ordered);
+  if (!current) return fail(current.error());
+  if (*current) return std::vector<std::string>();
 
   auto created = db.transact({}, [&](Tx& tx) -> Result<void> {
     if (auto lock = db.lock_for_migration(tx); !lock) return lock;

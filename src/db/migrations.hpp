@@ -23,7 +23,8 @@ struct MigrationSource {
 // The migrations compiled in for a dialect ("sqlite", "postgresql").
 std::span<const MigrationSource> embedded_migrations(std::string_view dialect);
 
-// Applies the pending migrations; returns the names applied now (empty when up to date).
+// Applies the pending migrations; returns the names applied now (empty when up to date). When
+// nothing is pending it only reads, so the application's role may call it without DDL rights.
 Result<std::vector<std::string>> migrate(Database& db, std::span<const MigrationSource> migrations);
 
 // The same with the embedded migrations for db's dialect.

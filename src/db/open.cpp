@@ -1,5 +1,6 @@
 #include "db/open.hpp"
 
+#include "db/postgres/postgres_database.hpp"
 #include "db/sqlite/sqlite_database.hpp"
 
 namespace atrium::db {
@@ -11,6 +12,13 @@ Result<std::unique_ptr<Database>> open(std::string_view url, const OpenOptions& 
     o.path = std::string(url.substr(kSqlite.size()));
     o.pool_size = options.pool_size;
     return sqlite::open(o);
+  }
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    postgres::Options o;
+    o.url = std::string(url);
+    o.pool_size = options.pool_size;
+    o.statement_timeout = options.statement_timeout;
+    return postgres::open(o);
   }
   return fail(Error::invalid("unsupported database URL scheme"));
 }

@@ -77,14 +77,20 @@ Problem set_nonempty(std::string& field, std::string_view v) {
   return std::nullopt;
 }
 
-Problem set_database_url(Config& c, std::string_view v) {
+Problem set_url(std::string& field, std::string_view v) {
   v = trim(v);
   if (!(v.starts_with("sqlite://") || v.starts_with("postgresql://") ||
         v.starts_with("postgres://")))
     return "expected sqlite://PATH or postgresql://user:pass@host:port/db";
   if (v.starts_with("sqlite://") && v.size() == 9) return "sqlite:// needs a file path";
-  c.database_url = std::string(v);
+  field = std::string(v);
   return std::nullopt;
+}
+
+Problem set_database_url(Config& c, std::string_view v) { return set_url(c.database_url, v); }
+
+Problem set_database_migration_url(Config& c, std::string_view v) {
+  return set_url(c.database_migration_url, v);
 }
 
 Problem set_broker_url(Config& c, std::string_view v) {
@@ -204,6 +210,14 @@ const std::vector<Setting> kSettings = {
      [](Config& c, std::string_view v) { return set_nonempty(c.data_dir, v); }},
     {"database_url", "ATRIUM_DATABASE_URL", true, "sqlite://PATH or postgresql://…",
      set_database_url},
+    {"database_migration_url", "ATRIUM_DATABASE_MIGRATION_URL", true,
+     "the schema owner's URL, for migrations and the seed (default: the database URL)",
+     set_database_migration_url},
+    {"database_statement_timeout", "ATRIUM_DATABASE_STATEMENT_TIMEOUT", false,
+     "seconds a database statement may run (PostgreSQL)",
+     [](Config& c, std::string_view v) {
+       return set_int<1, 3600>(c.database_statement_timeout_seconds, v);
+     }},
     {"broker_url", "ATRIUM_BROKER_URL", true, "'embedded' or amqp://user:pass@host:port/vhost",
      set_broker_url},
     {"env", "ATRIUM_ENV", false, "development | production (production enforces real secrets)",
@@ -370,6 +384,11 @@ Result<Config> load_config(const ConfigSources& sources) {
   if (c.database_url.empty()) {
     c.database_url = "sqlite://" + (std::filesystem::path(c.data_dir) / "atrium.db").string();
   }
+  if (!c.database_migration_url.empty() &&
+      c.database_migration_url.starts_with("sqlite://") != c.database_url.starts_with("sqlite://"))
+    return fail(
+        Error::invalid("ATRIUM_DATABASE_MIGRATION_URL: must name the same kind of database as "
+                       "ATRIUM_DATABASE_URL"));
   if (c.workers == 0)
     c.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (c.tenant_max_running == 0) c.tenant_max_running = std::max(1, c.workers / 2);

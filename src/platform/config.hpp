@@ -28,6 +28,10 @@ struct Config {
   std::uint16_t listen_port = 8080;
   std::string data_dir = "./data";
   std::string database_url;  // empty until resolved: sqlite://<data_dir>/atrium.db
+  // The role owning the schema, for migrations and the seed; empty = database_url. On
+  // PostgreSQL the application then connects as a role that owns nothing (docs/POSTGRESQL.md).
+  std::string database_migration_url;
+  int database_statement_timeout_seconds = 10;
   std::string broker_url = "embedded";
   Env env = Env::kDevelopment;
   std::vector<JwtKey> jwt_keys;             // first signs, all verify
@@ -62,6 +66,9 @@ struct Config {
   int hash_queue = 16;   // sign-ins that may wait for a hashing thread
 
   bool production() const { return env == Env::kProduction; }
+  const std::string& migration_url() const {
+    return database_migration_url.empty() ? database_url : database_migration_url;
+  }
 };
 
 // One configurable setting. `key` is the TOML key and the flag (`--key-with-dashes`).

@@ -64,7 +64,9 @@ TEST(Config, InvalidValuesNameTheSetting) {
                {"ATRIUM_WORKERS", "-1"},
                {"ATRIUM_LOG_LEVEL", "loud"},
                {"ATRIUM_ALLOWED_ORIGINS", "example.com"},
-               {"ATRIUM_MAX_BODY_BYTES", "12abc"}};
+               {"ATRIUM_MAX_BODY_BYTES", "12abc"},
+               {"ATRIUM_DATABASE_MIGRATION_URL", "mysql://x"},
+               {"ATRIUM_DATABASE_STATEMENT_TIMEOUT", "0"}};
   for (const auto& tc : cases) {
     Env env{{{tc.var, tc.value}}};
     auto c = load(env);
@@ -111,6 +113,23 @@ TEST(Config, TaskSettings) {
     ASSERT_FALSE(bad) << var;
     EXPECT_NE(bad.error().detail.find(var), std::string::npos);
   }
+}
+
+TEST(Config, MigrationUrlDefaultsToTheDatabaseUrl) {
+  auto plain = load(Env{{{"ATRIUM_DATABASE_URL", "postgresql://app@db/atrium"}}});
+  ASSERT_TRUE(plain) << plain.error().detail;
+  EXPECT_EQ(plain->migration_url(), "postgresql://app@db/atrium");
+  EXPECT_EQ(plain->database_statement_timeout_seconds, 10);
+
+  auto split = load(Env{{{"ATRIUM_DATABASE_URL", "postgresql://app@db/atrium"},
+                         {"ATRIUM_DATABASE_MIGRATION_URL", "postgresql://owner@db/atrium"}}});
+  ASSERT_TRUE(split) << split.error().detail;
+  EXPECT_EQ(split->database_url, "postgresql://app@db/atrium");
+  EXPECT_EQ(split->migration_url(), "postgresql://owner@db/atrium");
+
+  auto mixed = load(Env{{{"ATRIUM_DATABASE_MIGRATION_URL", "postgresql://owner@db/atrium"}}});
+  ASSERT_FALSE(mixed);
+  EXPECT_NE(mixed.error().detail.find("ATRIUM_DATABASE_MIGRATION_URL"), std::string::npos);
 }
 
 TEST(Config, SecretsFromFiles) {

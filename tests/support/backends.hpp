@@ -1,6 +1,15 @@
 // The database backends every storage and API test runs on, written once (STYLE.md: no copies
-// per driver). SQLite always; a backend added by another driver's issue joins by registering here
-// (e.g. PostgreSQL direct and through PgBouncer, from scripts/test-services' environment).
+// per driver): SQLite always; PostgreSQL direct ("postgres") and through PgBouncer in
+// transaction pooling mode ("pgbouncer") when scripts/test-services' environment is present
+// (`make test` always provides it). Parameterise a suite with
+//
+//   INSTANTIATE_TEST_SUITE_P(Backends, MySuite, ValuesIn(atrium::testing::backends()),
+//                            atrium::testing::BackendName());
+//
+// and get a fresh database per test from GetParam().create() (empty) or .create_migrated() (the
+// embedded schema; on PostgreSQL a copy of a migrated template, so it is cheap). To run the binary
+// on a backend, give it TestDatabase::url and ::migration_url as ATRIUM_DATABASE_URL and
+// ATRIUM_DATABASE_MIGRATION_URL.
 #pragma once
 
 #include <functional>
@@ -13,12 +22,19 @@
 
 namespace atrium::testing {
 
-// A fresh, empty database for one test; dropped when destroyed.
+// A fresh database for one test; dropped when destroyed.
 struct TestDatabase {
+  // All rights: on PostgreSQL the role that owns the schema (DDL, migrations, the seed).
   std::unique_ptr<db::Database> db;
+  // As the application connects: on PostgreSQL a role that owns nothing and is subject to
+  // row-level security (its DDL fails); on SQLite another pool on the same file.
+  std::unique_ptr<db::Database> app;
+  std::string url;            // the application's URL (ATRIUM_DATABASE_URL)
+  std::string migration_url;  // the owner's URL (ATRIUM_DATABASE_MIGRATION_URL)
   std::function<void()> cleanup;
 
   ~TestDatabase() {
+    app.reset();
     db.reset();
     if (cleanup) cleanup();
   }
@@ -27,11 +43,16 @@ struct TestDatabase {
 };
 
 struct Backend {
-  std::string name;  // "sqlite", "postgres", "pgbouncer": a valid gtest name
-  std::function<std::unique_ptr<TestDatabase>()> create;
+  std::string name;                 // "sqlite", "postgres", "pgbouncer": a valid gtest name
+  bool row_level_security = false;  // tenant tables guarded by the database itself
+  std::function<std::unique_ptr<TestDatabase>()> create;           // empty; throws on failure
+  std::function<std::unique_ptr<TestDatabase>()> create_migrated;  // schema applied
 };
 
 std::vector<Backend> backends();
+// Only the backends with row-level security (PostgreSQL): for tests of that wall. Empty without
+// the services, so suites using it declare GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST.
+std::vector<Backend> rls_backends();
 
 inline std::string backend_name(const Backend& b) { return b.name; }
 inline void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }

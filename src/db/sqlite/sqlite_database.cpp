@@ -220,6 +220,7 @@ class SqliteDatabase final : public Database {
  protected:
   Result<void> run(const TxOptions& options,
                    const std::function<Result<void>(Tx&)>& body) override {
+    if (auto admitted = admit(options); !admitted) return admitted;
     for (int attempt = 1;; ++attempt) {
       auto lease = acquire();
       if (!lease) return fail(lease.error());

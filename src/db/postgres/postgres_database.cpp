@@ -1,0 +1,712 @@
+#include "db/postgres/postgres_database.hpp"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <optional>
+
+#include "platform/clock.hpp"
+#include "platform/log.hpp"
+
+namespace atrium::db::postgres {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr int kMaxAttempts = 5;
+// The client's deadline for a statement exceeds the server's statement_timeout by this much, so
+// the server's cancellation (a clean error on a live connection) normally comes first.
+constexpr auto kDeadlineMargin = 2s;
+// Statements and messages are logged, never returned; long ones are cut.
+constexpr std::size_t kLoggedSqlChars = 300;
+// pg_advisory_xact_lock key taken by lock_for_migration: "atrium" in ASCII.
+constexpr std::int64_t kMigrationLockKey = 0x61747269756d;
+
+// Type OIDs of the built-in types converted from text (src/include/catalog/pg_type.dat).
+constexpr Oid kBoolOid = 16;
+constexpr Oid kInt8Oid = 20;
+constexpr Oid kInt2Oid = 21;
+constexpr Oid kInt4Oid = 23;
+constexpr Oid kOidOid = 26;
+constexpr Oid kFloat4Oid = 700;
+constexpr Oid kFloat8Oid = 701;
+constexpr Oid kTimestampOid = 1114;
+constexpr Oid kTimestamptzOid = 1184;
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
+
+struct Connection {
+  PGconn* handle = nullptr;
+  bool broken = false;
+
+  ~Connection() {
+    if (handle) PQfinish(handle);
+  }
+};
+
+std::string cut(std::string_view text) {
+  std::string out(text.substr(0, kLoggedSqlChars));
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+// The line of `sql` holding the server's error position (1-based, in characters), so that an
+// error in a long script (a migration) points at its statement rather than at its first lines.
+std::string around(std::string_view sql, std::string_view position) {
+  std::int64_t chars = 0;
+  auto [ptr, ec] = std::from_chars(position.data(), position.data() + position.size(), chars);
+  if (ec != std::errc{} || chars < 1 || sql.size() <= kLoggedSqlChars) return cut(sql);
+  std::size_t at = 0;
+  for (std::int64_t seen = 0; at < sql.size(); ++at) {
+    if ((static_cast<unsigned char>(sql[at]) & 0xC0) != 0x80 && ++seen == chars) break;
+  }
+  const std::size_t begin =
+      sql.rfind('\n', at) == std::string_view::npos ? 0 : sql.rfind('\n', at) + 1;
+  return cut(sql.substr(begin));
+}
+
+std::string_view field(const PGresult* r, int code) {
+  const char* v = r ? PQresultErrorField(r, code) : nullptr;
+  return v ? std::string_view(v) : std::string_view();
+}
+
+// What a failed round trip means for the transaction.
+enum class Failure {
+  kNone,
+  kConflict,     // unique or foreign-key violation
+  kTransient,    // serialization failure or deadlock: the transaction may be re-run
+  kUnavailable,  // the server is gone, shutting down, overloaded or too slow
+  kInvalid,      // text the server cannot store (NUL, invalid UTF-8)
+  kInternal,
+};
+
+Failure classify(std::string_view sqlstate, std::string_view severity, bool connection_bad) {
+  if (connection_bad || severity == "FATAL" || severity == "PANIC") return Failure::kUnavailable;
+  if (sqlstate == "23505" || sqlstate == "23503") return Failure::kConflict;
+  if (sqlstate == "40001" || sqlstate == "40P01") return Failure::kTransient;
+  if (sqlstate == "22021" || sqlstate == "22P05") return Failure::kInvalid;
+  // 08P01 with severity ERROR is our own protocol mistake (e.g. a parameter count that does not
+  // match the statement), not a lost connection.
+  if ((sqlstate.starts_with("08") && sqlstate != "08P01") || sqlstate.starts_with("53") ||
+      sqlstate.starts_with("57P") || sqlstate == "57014" || sqlstate == "55P03" ||
+      sqlstate == "25P03")
+    return Failure::kUnavailable;
+  return Failure::kInternal;
+}
+
+Error to_error(Failure f, std::string_view sqlstate) {
+  switch (f) {
+    case Failure::kConflict:
+      return Error::conflict("conflicts with existing data");
+    case Failure::kTransient:
+      return Error::unavailable("database busy");
+    case Failure::kUnavailable:
+      return Error::unavailable(sqlstate == "57014" ? "database timeout" : "database unavailable");
+    case Failure::kInvalid:
+      return Error::invalid("text must be valid UTF-8 without NUL characters");
+    case Failure::kNone:
+    case Failure::kInternal:
+      break;
+  }
+  return Error::internal();
+}
+
+// Waits until the socket is ready for `events` or the deadline passes.
+bool wait_socket(PGconn* conn, short events, SteadyClock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{PQsocket(conn), events, 0};
+    const int rc = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 60000)));
+    if (rc > 0) return true;
+    if (rc < 0 && errno != EINTR) return true;  // let libpq report the socket's error
+  }
+}
+
+bool parse_int(std::string_view s, std::int64_t& out) {
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && ptr == s.data() + s.size();
+}
+
+Value cell(const PGresult* r, int row, int col, Oid type) {
+  if (PQgetisnull(r, row, col)) return Value(nullptr);
+  const std::string_view text(PQgetvalue(r, row, col),
+                              static_cast<std::size_t>(PQgetlength(r, row, col)));
+  switch (type) {
+    case kBoolOid:
+      return Value(text == "t");
+    case kInt2Oid:
+    case kInt4Oid:
+    case kInt8Oid:
+    case kOidOid: {
+      std::int64_t v = 0;
+      if (parse_int(text, v)) return Value(v);
+      break;
+    }
+    case kFloat4Oid:
+    case kFloat8Oid:
+      return Value(std::strtod(std::string(text).c_str(), nullptr));
+    case kTimestamptzOid:
+      return Value(iso_timestamp_to_rfc3339(text, true));
+    case kTimestampOid:
+      return Value(iso_timestamp_to_rfc3339(text, false));
+    default:
+      break;
+  }
+  return Value(std::string(text));
+}
+
+Rows to_rows(const PGresult* r) {
+  const int n = PQntuples(r);
+  const int m = PQnfields(r);
+  std::vector<Oid> types(static_cast<std::size_t>(m));
+  for (int c = 0; c < m; ++c) types[static_cast<std::size_t>(c)] = PQftype(r, c);
+  Rows rows;
+  rows.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    std::vector<Value> cells;
+    cells.reserve(static_cast<std::size_t>(m));
+    for (int c = 0; c < m; ++c) cells.push_back(cell(r, i, c, types[static_cast<std::size_t>(c)]));
+    rows.emplace_back(std::move(cells));
+  }
+  return rows;
+}
+
+// One request/response exchange on a connection, with a deadline. Keeps what the transaction
+// needs to decide on a retry.
+class Channel {
+ public:
+  explicit Channel(Connection& conn) : conn_(conn) {}
+
+  Failure last_failure() const { return last_failure_; }
+
+  // Sends with `send` (a PQsend* call) and collects every result. Returns the last result, or
+  // the first error translated.
+  template <class Send>
+  Result<PgResult> exchange(Send&& send, SteadyClock::time_point deadline, std::string_view op,
+                            std::string_view sql) {
+    last_failure_ = Failure::kNone;
+    PGconn* c = conn_.handle;
+    if (conn_.broken) return lost(op, sql, "connection already broken");
+    if (!send(c)) return lost(op, sql, PQerrorMessage(c));
+    for (;;) {
+      const int flushed = PQflush(c);
+      if (flushed == 0) break;
+      if (flushed < 0) return lost(op, sql, PQerrorMessage(c));
+      if (!wait_socket(c, POLLOUT | POLLIN, deadline)) return timed_out(op, sql);
+      if (!PQconsumeInput(c)) return lost(op, sql, PQerrorMessage(c));
+    }
+    PgResult last;
+    PgResult error;
+    for (;;) {
+      while (PQisBusy(c)) {
+        if (!wait_socket(c, POLLIN, deadline)) return timed_out(op, sql);
+        if (!PQconsumeInput(c)) return lost(op, sql, PQerrorMessage(c));
+      }
+      PGresult* r = PQgetResult(c);
+      if (!r) break;
+      const auto status = PQresultStatus(r);
+      if (status == PGRES_FATAL_ERROR || status == PGRES_NONFATAL_ERROR ||
+          status == PGRES_BAD_RESPONSE) {
+        if (!error)
+          error.reset(r);
+        else
+          PQclear(r);
+      } else {
+        last.reset(r);
+      }
+      if (PQstatus(c) == CONNECTION_BAD) break;
+    }
+    if (error || PQstatus(c) == CONNECTION_BAD) return failed(error.get(), op, sql);
+    if (!last) return lost(op, sql, "no result");
+    return last;
+  }
+
+ private:
+  tl::unexpected<Error> lost(std::string_view op, std::string_view sql, std::string_view why) {
+    conn_.broken = true;
+    last_failure_ = Failure::kUnavailable;
+    std::string message(why);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+      message.pop_back();
+    log::warn("postgres connection lost", {{"op", op}, {"message", message}, {"sql", cut(sql)}});
+    return fail(Error::unavailable("database unavailable"));
+  }
+
+  tl::unexpected<Error> timed_out(std::string_view op, std::string_view sql) {
+    // The connection may still deliver a late answer: it cannot be reused.
+    conn_.broken = true;
+    last_failure_ = Failure::kUnavailable;
+    log::warn("postgres round trip timed out", {{"op", op}, {"sql", cut(sql)}});
+    return fail(Error::unavailable("database timeout"));
+  }
+
+  tl::unexpected<Error> failed(const PGresult* r, std::string_view op, std::string_view sql) {
+    const bool bad = PQstatus(conn_.handle) == CONNECTION_BAD;
+    const std::string_view sqlstate = field(r, PG_DIAG_SQLSTATE);
+    const std::string_view severity = field(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const Failure f = classify(sqlstate, severity, bad);
+    last_failure_ = f;
+    if (f == Failure::kUnavailable && (bad || severity == "FATAL" || severity == "PANIC"))
+      conn_.broken = true;
+    if (f != Failure::kConflict) {
+      std::string message(r ? field(r, PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(conn_.handle));
+      while (!message.empty() && message.back() == '\n') message.pop_back();
+      nlohmann::json fields = {{"op", op},
+                               {"sqlstate", sqlstate},
+                               {"message", message},
+                               {"sql", around(sql, field(r, PG_DIAG_STATEMENT_POSITION))}};
+      if (f == Failure::kInternal || f == Failure::kInvalid)
+        log::error("postgres error", fields);
+      else
+        log::warn("postgres unavailable", fields);
+    }
+    return fail(to_error(f, sqlstate));
+  }
+
+  Connection& conn_;
+  Failure last_failure_ = Failure::kNone;
+};
+
+std::string param_text(const Value& v, bool& is_null) {
+  is_null = false;
+  return std::visit(
+      [&](const auto& x) -> std::string {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::nullptr_t>) {
+          is_null = true;
+          return {};
+        } else if constexpr (std::is_same_v<T, bool>) {
+          // Valid input for boolean and for integer columns alike (SQLite stores 1/0).
+          return x ? "1" : "0";
+        } else if constexpr (std::is_same_v<T, std::int64_t>) {
+          return std::to_string(x);
+        } else if constexpr (std::is_same_v<T, double>) {
+          if (std::isnan(x)) return "NaN";
+          if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
+          char buf[32];
+          auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, x);
+          return std::string(buf, ptr);
+        } else {
+          return x;
+        }
+      },
+      v.variant());
+}
+
+class PgTx final : public Tx {
+ public:
+  PgTx(Connection& conn, const Options& options) : conn_(conn), channel_(conn), options_(options) {}
+
+  Failure last_failure() const { return channel_.last_failure(); }
+  bool commit_sent() const { return commit_sent_; }
+
+  Result<Rows> query(std::string_view sql, Params params) override {
+    auto r = run_params(sql, params, "query");
+    if (!r) return fail(r.error());
+    return to_rows(r->get());
+  }
+
+  Result<std::int64_t> execute(std::string_view sql, Params params) override {
+    auto r = run_params(sql, params, "execute");
+    if (!r) return fail(r.error());
+    std::int64_t n = 0;
+    parse_int(PQcmdTuples(r->get()), n);
+    return n;
+  }
+
+  Result<void> execute_script(std::string_view sql) override {
+    const std::string text(sql);
+    auto r = channel_.exchange([&](PGconn* c) { return PQsendQuery(c, text.c_str()); },
+                               statement_deadline(), "script", sql);
+    if (!r) return fail(r.error());
+    return {};
+  }
+
+  Result<void> begin(const TxOptions& scope) {
+    std::string sql = scope.read_only ? "BEGIN READ ONLY; SELECT " : "BEGIN; SELECT ";
+    // Always set every scope variable, so that a session-level SET left on a shared server
+    // connection (PgBouncer) by anyone cannot widen this transaction's view.
+    sql += "set_config('app.org_id', " + literal(scope.tenant.value_or("")) + ", true)";
+    sql += ", set_config('app.user_id', " + literal(scope.user.value_or("")) + ", true)";
+    sql += ", set_config('app.cross_tenant_read', ";
+    sql += scope.cross_tenant_read.empty() ? "''" : "'on'";
+    sql += ", true), set_config('statement_timeout', '" +
+           std::to_string(options_.statement_timeout.count()) + "', true)";
+    if (options_.statement_timeout.count() > 0) {
+      // A client that stalls mid-transaction must not hold a server connection for ever.
+      sql += ", set_config('idle_in_transaction_session_timeout', '" +
+             std::to_string(options_.statement_timeout.count() * 3) + "', true)";
+    }
+    sql += ", set_config('DateStyle', 'ISO', true)";
+    auto r = channel_.exchange([&](PGconn* c) { return PQsendQuery(c, sql.c_str()); },
+                               SteadyClock::now() + options_.connect_timeout + kDeadlineMargin,
+                               "begin", "BEGIN");
+    if (!r) return fail(r.error());
+    return {};
+  }
+
+  Result<void> commit() {
+    commit_sent_ = true;
+    auto r = channel_.exchange([](PGconn* c) { return PQsendQuery(c, "COMMIT"); },
+                               statement_deadline(), "commit", "COMMIT");
+    if (!r) return fail(r.error());
+    // COMMIT of a transaction that already failed answers ROLLBACK, without an error.
+    if (std::string_view(PQcmdStatus(r->get())) != "COMMIT") {
+      log::error("postgres transaction was rolled back at commit: a statement had failed");
+      return fail(Error::internal());
+    }
+    return {};
+  }
+
+  void rollback() {
+    if (conn_.broken) return;
+    auto r = channel_.exchange([](PGconn* c) { return PQsendQuery(c, "ROLLBACK"); },
+                               statement_deadline(), "rollback", "ROLLBACK");
+    (void)r;
+  }
+
+ private:
+  SteadyClock::time_point statement_deadline() const {
+    if (options_.statement_timeout.count() == 0) return SteadyClock::time_point::max();
+    return SteadyClock::now() + options_.statement_timeout + kDeadlineMargin;
+  }
+
+  std::string literal(const std::string& text) {
+    char* quoted = PQescapeLiteral(conn_.handle, text.c_str(), text.size());
+    if (!quoted) return "''";
+    std::string out(quoted);
+    PQfreemem(quoted);
+    return out;
+  }
+
+  Result<PgResult> run_params(std::string_view sql, Params params, std::string_view op) {
+    if (params.size() > 65535) {
+      log::error("postgres statement has too many parameters", {{"sql", cut(sql)}});
+      return fail(Error::internal());
+    }
+    std::vector<std::string> texts(params.size());
+    std::vector<const char*> values(params.size());
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      bool is_null = false;
+      texts[i] = param_text(params[i], is_null);
+      if (!is_null && texts[i].find('\0') != std::string::npos)
+        return fail(to_error(Failure::kInvalid, ""));
+      values[i] = is_null ? nullptr : texts[i].c_str();
+    }
+    const std::string text(sql);
+    return channel_.exchange(
+        [&](PGconn* c) {
+          return PQsendQueryParams(c, text.c_str(), static_cast<int>(params.size()), nullptr,
+                                   values.data(), nullptr, nullptr, 0);
+        },
+        statement_deadline(), op, sql);
+  }
+
+  Connection& conn_;
+  Channel channel_;
+  const Options& options_;
+  bool commit_sent_ = false;
+};
+
+void ignore_notice(void*, const char* message) {
+  std::string m(message ? message : "");
+  while (!m.empty() && m.back() == '\n') m.pop_back();
+  log::debug("postgres notice", {{"message", m}});
+}
+
+Result<std::unique_ptr<Connection>> open_connection(const Options& options) {
+  const auto seconds = std::max<std::int64_t>(
+      2, std::chrono::ceil<std::chrono::seconds>(options.connect_timeout).count());
+  const std::string timeout = std::to_string(seconds);
+  // Defaults first: settings written in the URL come later in the expansion and win.
+  const char* keys[] = {"connect_timeout",  "application_name", "client_encoding",
+                        "keepalives",       "keepalives_idle",  "keepalives_interval",
+                        "keepalives_count", "dbname",           nullptr};
+  const char* values[] = {timeout.c_str(),     "atrium", "UTF8", "1", "30", "10", "3",
+                          options.url.c_str(), nullptr};
+  auto conn = std::make_unique<Connection>();
+  conn->handle = PQconnectdbParams(keys, values, 1);
+  if (!conn->handle || PQstatus(conn->handle) != CONNECTION_OK) {
+    std::string message = conn->handle ? PQerrorMessage(conn->handle) : "out of memory";
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+      message.pop_back();
+    log::warn("cannot connect to postgres", {{"message", message}});
+    return fail(Error::unavailable("database unavailable"));
+  }
+  PQsetNoticeProcessor(conn->handle, ignore_notice, nullptr);
+  if (PQsetnonblocking(conn->handle, 1) != 0) {
+    log::error("postgres connection refuses non-blocking mode");
+    return fail(Error::internal());
+  }
+  return conn;
+}
+
+class PgDatabase final : public Database {
+ public:
+  explicit PgDatabase(Options options) : options_(std::move(options)) {}
+
+  ~PgDatabase() override {
+    std::lock_guard lock(mu_);
+    idle_.clear();
+  }
+
+  std::string_view dialect() const override { return "postgresql"; }
+
+  Result<void> ping() override {
+    return transact({.read_only = true}, [](Tx& tx) -> Result<void> {
+      auto r = tx.query("SELECT 1");
+      if (!r) return fail(r.error());
+      return {};
+    });
+  }
+
+  Result<void> lock_for_migration(Tx& tx) override {
+    // Transaction-scoped, so it works through PgBouncer and is released by COMMIT or ROLLBACK.
+    auto r = tx.query("SELECT pg_advisory_xact_lock($1)", {kMigrationLockKey});
+    if (!r) return fail(r.error());
+    return {};
+  }
+
+ protected:
+  Result<void> run(const TxOptions& options,
+                   const std::function<Result<void>(Tx&)>& body) override {
+    if (auto admitted = admit(options); !admitted) return admitted;
+    for (int attempt = 1;; ++attempt) {
+      bool reused = false;
+      auto lease = acquire(reused);
+      if (!lease) return fail(lease.error());
+      struct Release {
+        PgDatabase* self;
+        std::unique_ptr<Connection>* conn;
+        ~Release() { self->release(std::move(*conn)); }
+      } release{this, &*lease};
+      PgTx tx(**lease, options_);
+
+      if (auto begun = tx.begin(options); !begun) {
+        // A pooled connection may have died with a server restart: try a fresh one.
+        if ((*lease)->broken && reused && attempt < kMaxAttempts) continue;
+        return begun;
+      }
+      Result<void> result;
+      try {
+        result = body(tx);
+      } catch (...) {
+        tx.rollback();
+        throw;
+      }
+      if (result) result = tx.commit();
+      if (result) return {};
+      tx.rollback();
+      const bool lost_before_commit = (*lease)->broken && !tx.commit_sent();
+      if ((tx.last_failure() == Failure::kTransient || lost_before_commit) &&
+          attempt < kMaxAttempts)
+        continue;
+      return result;
+    }
+  }
+
+ private:
+  Result<std::unique_ptr<Connection>> acquire(bool& reused) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, options_.acquire_timeout,
+                      [&] { return !idle_.empty() || open_ < options_.pool_size; })) {
+      log::warn("postgres pool exhausted", {{"pool_size", options_.pool_size}});
+      return fail(Error::unavailable("database busy"));
+    }
+    if (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      reused = true;
+      return conn;
+    }
+    if (SteadyClock::now() < retry_after_) return fail(Error::unavailable("database unavailable"));
+    ++open_;
+    lock.unlock();
+    auto conn = open_connection(options_);
+    if (!conn) {
+      lock.lock();
+      --open_;
+      retry_after_ = SteadyClock::now() + options_.reconnect_backoff;
+      cv_.notify_one();
+    }
+    return conn;
+  }
+
+  void release(std::unique_ptr<Connection> conn) {
+    std::vector<std::unique_ptr<Connection>> dropped;
+    {
+      std::lock_guard lock(mu_);
+      if (!conn->broken && PQtransactionStatus(conn->handle) == PQTRANS_IDLE) {
+        idle_.push_back(std::move(conn));
+      } else {
+        --open_;
+        if (conn->broken) {
+          // The idle connections were made to the same server: most likely broken as well.
+          open_ -= static_cast<int>(idle_.size());
+          for (auto& c : idle_) dropped.push_back(std::move(c));
+          idle_.clear();
+        }
+        dropped.push_back(std::move(conn));
+      }
+      cv_.notify_all();
+    }
+  }
+
+  Options options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  int open_ = 0;
+  SteadyClock::time_point retry_after_{};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Database>> open(const Options& options) {
+  char* error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(options.url.c_str(), &error);
+  if (!parsed) {
+    // libpq's message may quote the URL, password included: keep it out of the logs.
+    if (error) PQfreemem(error);
+    return fail(Error::invalid("invalid PostgreSQL URL"));
+  }
+  PQconninfoFree(parsed);
+  if (options.pool_size < 1) return fail(Error::invalid("pool size must be at least 1"));
+  auto db = std::make_unique<PgDatabase>(options);
+  if (auto probe = db->ping(); !probe) return fail(probe.error());
+  return std::unique_ptr<Database>(std::move(db));
+}
+
+// ------------------------------------------------------------------------------ AdminSession
+
+struct AdminSession::Impl {
+  std::unique_ptr<Connection> conn;
+};
+
+AdminSession::AdminSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+AdminSession::AdminSession(AdminSession&& other) noexcept = default;
+AdminSession::~AdminSession() = default;
+
+Result<AdminSession> AdminSession::connect(const std::string& url) {
+  Options options;
+  options.url = url;
+  options.statement_timeout = std::chrono::milliseconds(0);
+  auto conn = open_connection(options);
+  if (!conn) return fail(conn.error());
+  auto impl = std::make_unique<Impl>();
+  impl->conn = std::move(*conn);
+  return AdminSession(std::move(impl));
+}
+
+Result<Rows> AdminSession::run(std::string_view sql) {
+  Channel channel(*impl_->conn);
+  const std::string text(sql);
+  auto r = channel.exchange([&](PGconn* c) { return PQsendQuery(c, text.c_str()); },
+                            SteadyClock::time_point::max(), "admin", sql);
+  if (!r) return fail(r.error());
+  return to_rows(r->get());
+}
+
+std::string AdminSession::literal(std::string_view text) const {
+  const std::string s(text);
+  char* q = PQescapeLiteral(impl_->conn->handle, s.c_str(), s.size());
+  std::string out = q ? q : "''";
+  if (q) PQfreemem(q);
+  return out;
+}
+
+std::string AdminSession::identifier(std::string_view text) const {
+  const std::string s(text);
+  char* q = PQescapeIdentifier(impl_->conn->handle, s.c_str(), s.size());
+  std::string out = q ? q : "\"\"";
+  if (q) PQfreemem(q);
+  return out;
+}
+
+// ------------------------------------------------------------------------------ timestamps
+
+std::string iso_timestamp_to_rfc3339(std::string_view s, bool with_zone) {
+  // ISO DateStyle: "YYYY-MM-DD HH:MM:SS[.ffffff][±HH[:MM[:SS]]]"
+  auto digits = [&](std::size_t pos, std::size_t n, int& out) {
+    if (pos + n > s.size()) return false;
+    out = 0;
+    for (std::size_t i = pos; i < pos + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      out = out * 10 + (s[i] - '0');
+    }
+    return true;
+  };
+  int year, mon, day, hour, min, sec;
+  if (s.size() < 19 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':' ||
+      !digits(0, 4, year) || !digits(5, 2, mon) || !digits(8, 2, day) || !digits(11, 2, hour) ||
+      !digits(14, 2, min) || !digits(17, 2, sec))
+    return std::string(s);
+  std::size_t pos = 19;
+  char frac[7] = "000000";
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    std::size_t n = 0;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      if (n < 6) frac[n] = s[pos];
+      ++n;
+      ++pos;
+    }
+    if (n == 0) return std::string(s);
+  }
+  int offset_seconds = 0;
+  if (with_zone) {
+    if (pos >= s.size() || (s[pos] != '+' && s[pos] != '-')) return std::string(s);
+    const int sign = s[pos] == '-' ? -1 : 1;
+    int oh = 0, om = 0, os = 0;
+    if (!digits(pos + 1, 2, oh)) return std::string(s);
+    pos += 3;
+    if (pos < s.size() && s[pos] == ':') {
+      if (!digits(pos + 1, 2, om)) return std::string(s);
+      pos += 3;
+      if (pos < s.size() && s[pos] == ':') {
+        if (!digits(pos + 1, 2, os)) return std::string(s);
+        pos += 3;
+      }
+    }
+    offset_seconds = sign * (oh * 3600 + om * 60 + os);
+  }
+  if (pos != s.size()) return std::string(s);  // " BC", or anything unexpected
+
+  char out[40];
+  if (offset_seconds != 0) {
+    std::tm tm{};
+    tm.tm_year = year - 1900;
+    tm.tm_mon = mon - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = min;
+    tm.tm_sec = sec;
+    std::time_t t = timegm(&tm) - offset_seconds;
+    if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
+      return std::string(s);
+    year = tm.tm_year + 1900;
+    mon = tm.tm_mon + 1;
+    day = tm.tm_mday;
+    hour = tm.tm_hour;
+    min = tm.tm_min;
+    sec = tm.tm_sec;
+  }
+  std::snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d.%sZ", year, mon, day, hour, min,
+                sec, frac);
+  return out;
+}
+
+}  // namespace atrium::db::postgres

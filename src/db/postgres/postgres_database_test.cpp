@@ -1,0 +1,154 @@
+// What the PostgreSQL driver adds to the storage contract: timeouts, broken connections, the
+// limits of text. Runs on PostgreSQL direct and through PgBouncer.
+#include "db/postgres/postgres_database.hpp"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "db/open.hpp"
+#include "support/backends.hpp"
+
+namespace atrium::db {
+namespace {
+
+using atrium::testing::Backend;
+using namespace std::chrono_literals;
+
+class PostgresDriver : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override { t_ = GetParam().create_migrated(); }
+
+  std::unique_ptr<Database> open_app(postgres::Options options) {
+    options.url = t_->url;
+    auto db = postgres::open(options);
+    if (!db) ADD_FAILURE() << db.error().detail;
+    return db ? std::move(*db) : nullptr;
+  }
+
+  static Result<std::int64_t> backend_pid(Database& db) {
+    return db.transact({.read_only = true}, [](Tx& tx) -> Result<std::int64_t> {
+      auto row = tx.query_one("SELECT pg_backend_pid()");
+      if (!row) return fail(row.error());
+      return (*row)->integer(0);
+    });
+  }
+
+  std::unique_ptr<atrium::testing::TestDatabase> t_;
+};
+
+TEST_P(PostgresDriver, AStatementPastItsTimeoutIsUnavailableAndTheNextOneRuns) {
+  auto db = open_app({.pool_size = 1, .statement_timeout = 300ms});
+  ASSERT_TRUE(db);
+  auto slow = db->transact({}, [](Tx& tx) { return tx.query("SELECT pg_sleep(30)"); });
+  ASSERT_FALSE(slow);
+  EXPECT_EQ(slow.error().code, Code::kUnavailable);
+  EXPECT_EQ(slow.error().detail, "database timeout");
+  EXPECT_TRUE(db->ping());
+}
+
+TEST_P(PostgresDriver, WaitingForAServerConnectionIsBounded) {
+  if (GetParam().name != "pgbouncer") GTEST_SKIP() << "only PgBouncer queues clients";
+  auto waiting = open_app({.pool_size = 2, .connect_timeout = 1s});
+  ASSERT_TRUE(waiting);
+  // The test PgBouncer has one server connection per database and user: hold it.
+  std::promise<void> holding, release;
+  auto released = release.get_future().share();
+  std::thread holder([&] {
+    auto r = t_->app->transact({}, [&](Tx& tx) -> Result<void> {
+      auto q = tx.query("SELECT 1");
+      if (!q) return fail(q.error());
+      holding.set_value();
+      released.wait();
+      return {};
+    });
+    EXPECT_TRUE(r) << r.error().detail;
+  });
+  holding.get_future().wait();
+
+  // PgBouncer would queue this BEGIN for query_wait_timeout (60 s in the test configuration).
+  auto queued = waiting->transact({}, [](Tx& tx) { return tx.query("SELECT 1"); });
+  ASSERT_FALSE(queued);
+  EXPECT_EQ(queued.error().code, Code::kUnavailable);
+
+  release.set_value();
+  holder.join();
+  EXPECT_TRUE(waiting->ping());
+}
+
+TEST_P(PostgresDriver, AKilledServerConnectionIsReplacedTransparently) {
+  auto db = open_app({.pool_size = 1});
+  ASSERT_TRUE(db);
+  auto before = backend_pid(*db);
+  ASSERT_TRUE(before) << before.error().detail;
+  // A session of the same role ends the pooled connection's server process, as a server restart
+  // or an administrator would. (Through PgBouncer, with one server connection, it is the
+  // killer's own: its transaction may fail, which is not what is tested here.)
+  (void)t_->app->transact(
+      {}, [&](Tx& tx) { return tx.query("SELECT pg_terminate_backend($1)", {*before}); });
+
+  auto after = backend_pid(*db);
+  ASSERT_TRUE(after) << after.error().detail;
+  EXPECT_NE(*after, *before);
+}
+
+TEST_P(PostgresDriver, TextWithNulIsInvalidInput) {
+  auto r =
+      t_->app->transact({}, [](Tx& tx) { return tx.query("SELECT $1", {std::string("a\0b", 3)}); });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kInvalidRequest);
+}
+
+TEST_P(PostgresDriver, UrlsAreCheckedAtOpen) {
+  auto malformed = postgres::open({.url = "postgresql://[::1"});
+  ASSERT_FALSE(malformed);
+  EXPECT_EQ(malformed.error().code, Code::kInvalidRequest);
+  // Port 1 on loopback: nothing listens, the connection is refused at once.
+  auto unreachable = db::open("postgresql://atrium@127.0.0.1:1/atrium");
+  ASSERT_FALSE(unreachable);
+  EXPECT_EQ(unreachable.error().code, Code::kUnavailable);
+  EXPECT_EQ(unreachable.error().detail.find("127.0.0.1"), std::string::npos);
+}
+
+TEST_P(PostgresDriver, TwoProcessesNeverMigrateAtOnce) {
+  // Two pools stand for two processes: the second waits on the advisory lock the first holds.
+  auto other = open_app({.pool_size = 1});
+  ASSERT_TRUE(other);
+  std::promise<void> locked, release;
+  auto released = release.get_future().share();
+  std::thread first([&] {
+    auto r = t_->db->transact({}, [&](Tx& tx) -> Result<void> {
+      if (auto l = t_->db->lock_for_migration(tx); !l) return l;
+      locked.set_value();
+      released.wait();
+      return {};
+    });
+    EXPECT_TRUE(r) << r.error().detail;
+  });
+  locked.get_future().wait();
+  auto blocked = other->transact({}, [&](Tx& tx) -> Result<bool> {
+    auto r = tx.query_one("SELECT pg_try_advisory_xact_lock($1)", {std::int64_t{0x61747269756d}});
+    if (!r) return fail(r.error());
+    return (*r)->boolean(0);
+  });
+  ASSERT_TRUE(blocked) << blocked.error().detail;
+  EXPECT_FALSE(*blocked) << "the migration lock was free while held";
+  release.set_value();
+  first.join();
+  auto free = other->transact({}, [&](Tx& tx) -> Result<bool> {
+    auto r = tx.query_one("SELECT pg_try_advisory_xact_lock($1)", {std::int64_t{0x61747269756d}});
+    if (!r) return fail(r.error());
+    return (*r)->boolean(0);
+  });
+  ASSERT_TRUE(free) << free.error().detail;
+  EXPECT_TRUE(*free) << "the migration lock outlived its transaction";
+}
+
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PostgresDriver);
+INSTANTIATE_TEST_SUITE_P(Backends, PostgresDriver,
+                         ::testing::ValuesIn(atrium::testing::rls_backends()),
+                         atrium::testing::BackendName());
+
+}  // namespace
+}  // namespace atrium::db
