@@ -48,8 +48,17 @@ TEST_P(PostgresDriver, AStatementPastItsTimeoutIsUnavailableAndTheNextOneRuns) {
   EXPECT_TRUE(db->ping());
 }
 
-TEST_P(PostgresDriver, WaitingForAServerConnectionIsBounded) {
-  if (GetParam().name != "pgbouncer") GTEST_SKIP() << "only PgBouncer queues clients";
+// Only PgBouncer queues a client until a server connection is free.
+class PgBouncerQueue : public PostgresDriver {};
+
+std::vector<Backend> pgbouncer_backends() {
+  std::vector<Backend> out;
+  for (auto& b : atrium::testing::rls_backends())
+    if (b.name == "pgbouncer") out.push_back(std::move(b));
+  return out;
+}
+
+TEST_P(PgBouncerQueue, WaitingForAServerConnectionIsBounded) {
   auto waiting = open_app({.pool_size = 2, .connect_timeout = 1s});
   ASSERT_TRUE(waiting);
   // The test PgBouncer has one server connection per database and user: hold it.
@@ -144,6 +153,10 @@ TEST_P(PostgresDriver, TwoProcessesNeverMigrateAtOnce) {
   ASSERT_TRUE(free) << free.error().detail;
   EXPECT_TRUE(*free) << "the migration lock outlived its transaction";
 }
+
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PgBouncerQueue);
+INSTANTIATE_TEST_SUITE_P(Backends, PgBouncerQueue, ::testing::ValuesIn(pgbouncer_backends()),
+                         atrium::testing::BackendName());
 
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PostgresDriver);
 INSTANTIATE_TEST_SUITE_P(Backends, PostgresDriver,
