@@ -75,8 +75,13 @@ Result<void> Database::admit(const TxOptions& options) {
                {{"purpose", options.cross_tenant_read}});
     return fail(Error::internal());
   }
-  log::info("cross-tenant read",
-            {{"purpose", options.cross_tenant_read}, {"user", options.user.value_or("")}});
+  // A person's read is the audit trail (info); the system's own sweeps would flood it (debug).
+  nlohmann::json fields = {{"purpose", options.cross_tenant_read},
+                           {"user", options.user.value_or("")}};
+  if (options.user)
+    log::info("cross-tenant read", std::move(fields));
+  else
+    log::debug("cross-tenant read", std::move(fields));
   return {};
 }
 

@@ -89,6 +89,12 @@ class Tx {
   virtual Result<std::int64_t> execute(std::string_view sql, Params params) = 0;
   // Several statements without parameters (migrations).
   virtual Result<void> execute_script(std::string_view sql) = 0;
+  // Waits for, then holds until the transaction ends, an exclusive lock named `key`:
+  // transactions that read, decide and then write (a count checked against a limit) take the
+  // same key so that they run one at a time. PostgreSQL: a transaction-scoped advisory lock
+  // (valid through PgBouncer); SQLite: nothing to do, its write transactions already run one at
+  // a time.
+  virtual Result<void> lock(std::string_view key) = 0;
 
   Result<Rows> query(std::string_view sql, std::initializer_list<Value> params = {}) {
     return query(sql, Params(params.begin(), params.size()));
@@ -119,8 +125,9 @@ struct TxOptions {
   bool read_only = false;
   // Non-empty only for a read across organizations, naming its purpose: a global super admin's
   // cross-tenant reads, or a lookup that must find a row before its organization is known (an API
-  // key or an invitation by its hash). The audited path, not a bypass: the PostgreSQL driver logs
-  // every such transaction with its purpose and refuses it unless read_only; only the read
+  // key or an invitation by its hash), or the system's own sweeps (task recovery, metrics). The
+  // audited path, not a bypass: both drivers log every such transaction with its purpose and
+  // `user` (set it for a person's read) and refuse it unless read_only; only PostgreSQL's read
   // policies honour it, and organization secrets stay hidden. Never derived from request input.
   std::string cross_tenant_read;
 };
@@ -158,7 +165,8 @@ class Database {
                            const std::function<Result<void>(Tx&)>& body) = 0;
 
   // Drivers call this first in run(): refuses (kInternal) a cross-tenant read that is not
-  // read-only, and logs every cross-tenant read with its purpose and user: the audit trail.
+  // read-only, and logs every cross-tenant read with its purpose and user: at info level when a
+  // user is named (the audit trail), at debug level for the system's own (recovery, metrics).
   static Result<void> admit(const TxOptions& options);
 };
 

@@ -278,6 +278,38 @@ TEST_P(DatabaseContract, CrossTenantReadMustBeReadOnly) {
   EXPECT_EQ(read->size(), 1u);
 }
 
+// Read, then write what was read plus one: without the lock, PostgreSQL's READ COMMITTED lets
+// two transactions read the same value and one increment is lost.
+TEST_P(DatabaseContract, ALockedReadModifyWriteLosesNoUpdate) {
+  ASSERT_TRUE(insert("counter", "counter", 0));
+  constexpr int kThreads = 6, kEach = 30;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        auto r = db().transact({}, [](Tx& tx) -> Result<void> {
+          if (auto l = tx.lock("contract:counter"); !l) return l;
+          auto row = tx.query_one("SELECT n FROM items WHERE id = $1", {"counter"});
+          if (!row) return fail(row.error());
+          auto w = tx.execute("UPDATE items SET n = $1 WHERE id = $2",
+                              {(*row)->integer(0) + 1, "counter"});
+          if (!w) return fail(w.error());
+          return {};
+        });
+        if (!r) failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto n = db().transact({.read_only = true}, [](Tx& tx) {
+    return tx.query_one("SELECT n FROM items WHERE id = $1", {"counter"});
+  });
+  ASSERT_TRUE(n && *n);
+  EXPECT_EQ((*n)->integer(0), kThreads * kEach);
+}
+
 TEST_P(DatabaseContract, PingAnswers) { EXPECT_TRUE(db().ping()); }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DatabaseContract,

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include "support/backends.hpp"
 
 namespace atrium::db {
@@ -106,6 +109,36 @@ TEST_P(Migrations, EmbeddedSchemaAppliesCleanly) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, Migrations, ::testing::ValuesIn(atrium::testing::backends()),
                          atrium::testing::BackendName());
+
+// The stores' SQL is written once: a migration for one engine needs its twin for the other.
+TEST(EmbeddedMigrations, EveryDialectHasTheSameMigrations) {
+  std::vector<std::string> sqlite, postgres;
+  for (const auto& m : embedded_migrations("sqlite")) sqlite.emplace_back(m.name);
+  for (const auto& m : embedded_migrations("postgresql")) postgres.emplace_back(m.name);
+  EXPECT_FALSE(sqlite.empty());
+  EXPECT_EQ(sqlite, postgres);
+}
+
+// Every table and column of one engine's schema exists in the other's.
+TEST(EmbeddedMigrations, EveryDialectHasTheSameColumns) {
+  std::map<std::string, std::set<std::string>> columns;  // backend → "table.column"
+  for (const auto& backend : atrium::testing::backends()) {
+    if (backend.name == "pgbouncer") continue;  // the same server as "postgres"
+    auto t = backend.create_migrated();
+    auto rows = t->db->transact({.read_only = true}, [&](Tx& tx) {
+      return tx.query(backend.name == "sqlite"
+                          ? "SELECT m.name, p.name FROM sqlite_master m"
+                            " JOIN pragma_table_info(m.name) p"
+                            " WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'"
+                          : "SELECT table_name, column_name FROM information_schema.columns"
+                            " WHERE table_schema = 'public'");
+    });
+    ASSERT_TRUE(rows) << backend.name << ": " << rows.error().detail;
+    for (const auto& row : *rows) columns[backend.name].insert(row.text(0) + "." + row.text(1));
+  }
+  if (columns.size() < 2) GTEST_SKIP() << "PostgreSQL test services not started";
+  EXPECT_EQ(columns["sqlite"], columns["postgres"]);
+}
 
 }  // namespace
 }  // namespace atrium::db

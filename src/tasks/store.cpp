@@ -58,8 +58,11 @@ Result<std::optional<Task>> one_task(Result<db::Rows> rows) {
 
 db::TxOptions for_tenant(const std::string& org) { return {.tenant = org, .read_only = false}; }
 
-// A read across organizations (recovery, metrics): never on behalf of a caller.
-db::TxOptions across_tenants() { return {.tenant = std::nullopt, .read_only = true}; }
+// A read across organizations (recovery, metrics): never on behalf of a caller. On PostgreSQL
+// row-level security shows it every tenant's rows only as an explicit cross-tenant read.
+db::TxOptions across_tenants(std::string purpose) {
+  return {.read_only = true, .cross_tenant_read = std::move(purpose)};
+}
 
 Result<void> enqueue(db::Tx& tx, const TaskRef& ref, TimePoint now, TimePoint available_at) {
   auto id = broker::add_to_outbox(tx, kTaskTopic, ref.organization_id,
@@ -283,6 +286,8 @@ Result<std::variant<Claimed, ClaimRefusal>> TaskStore::claim(const TaskRef& ref,
       return Outcome(ClaimRefusal::kDeferred);
     }
     if (max_running > 0) {
+      // Two workers claiming for one tenant at once must not both see room under the cap.
+      if (auto l = tx.lock("tasks.claim:" + ref.organization_id); !l) return fail(l.error());
       auto running = tx.query_one(
           "SELECT COUNT(*) FROM tasks WHERE organization_id = $1 AND status = 'running'",
           {ref.organization_id});
@@ -384,16 +389,18 @@ Result<std::optional<Task>> TaskStore::release(const TaskRef& ref, int attempt) 
 }
 
 Result<std::vector<TaskRef>> TaskStore::expired_leases(TimePoint now, std::size_t limit) {
-  return db_.transact(across_tenants(), [&](db::Tx& tx) -> Result<std::vector<TaskRef>> {
-    auto rows = tx.query(
-        "SELECT id, organization_id FROM tasks WHERE status = 'running' AND lease_expires_at < $1 "
-        "ORDER BY lease_expires_at LIMIT $2",
-        {format_time(now), static_cast<std::int64_t>(limit)});
-    if (!rows) return fail(rows.error());
-    std::vector<TaskRef> out;
-    for (const auto& row : *rows) out.push_back({row.text(0), row.text(1)});
-    return out;
-  });
+  return db_.transact(across_tenants("tasks: expired leases"),
+                      [&](db::Tx& tx) -> Result<std::vector<TaskRef>> {
+                        auto rows = tx.query(
+                            "SELECT id, organization_id FROM tasks WHERE status = 'running' AND "
+                            "lease_expires_at < $1 "
+                            "ORDER BY lease_expires_at LIMIT $2",
+                            {format_time(now), static_cast<std::int64_t>(limit)});
+                        if (!rows) return fail(rows.error());
+                        std::vector<TaskRef> out;
+                        for (const auto& row : *rows) out.push_back({row.text(0), row.text(1)});
+                        return out;
+                      });
 }
 
 Result<std::optional<Task>> TaskStore::recover(
@@ -437,7 +444,7 @@ Result<std::optional<Task>> TaskStore::recover(
 
 Result<std::optional<std::string>> TaskStore::requeue_queued(
     const std::optional<std::string>& after_id, std::size_t limit) {
-  auto rows = db_.transact(across_tenants(), [&](db::Tx& tx) {
+  auto rows = db_.transact(across_tenants("tasks: requeue at start"), [&](db::Tx& tx) {
     if (after_id) {
       return tx.query(
           "SELECT id, organization_id, available_at FROM tasks WHERE status = 'queued' "
@@ -464,7 +471,7 @@ Result<std::optional<std::string>> TaskStore::requeue_queued(
 }
 
 Result<std::pair<std::int64_t, std::int64_t>> TaskStore::count_active() {
-  return db_.transact(across_tenants(),
+  return db_.transact(across_tenants("tasks: metrics"),
                       [&](db::Tx& tx) -> Result<std::pair<std::int64_t, std::int64_t>> {
                         auto rows = tx.query(
                             "SELECT status, COUNT(*) FROM tasks "

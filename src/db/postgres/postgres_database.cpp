@@ -335,6 +335,14 @@ class PgTx final : public Tx {
     return {};
   }
 
+  Result<void> lock(std::string_view key) override {
+    const Value name(key);
+    auto r = run_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", Params(&name, 1),
+                        "lock");
+    if (!r) return fail(r.error());
+    return {};
+  }
+
   Result<void> begin(const TxOptions& scope) {
     std::string sql = scope.read_only ? "BEGIN READ ONLY; SELECT " : "BEGIN; SELECT ";
     // Always set every scope variable, so that a session-level SET left on a shared server

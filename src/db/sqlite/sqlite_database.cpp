@@ -66,6 +66,8 @@ class SqliteTx final : public Tx {
     return static_cast<std::int64_t>(sqlite3_changes(conn_.handle));
   }
 
+  Result<void> lock(std::string_view) override { return {}; }  // writers are serialised
+
   Result<void> execute_script(std::string_view sql) override {
     char* message = nullptr;
     std::string text(sql);
