@@ -212,7 +212,7 @@ int serve(Config config) {
 int mint_token(Config config, const std::string& email, const std::optional<std::string>& org,
                bool json) {
   if (auto s = resolve_secrets(config); !s) return report(s.error(), "configuration refused");
-  auto db = open_and_migrate(config, 1);
+  auto db = open_and_migrate(config);
   if (!db) return report(db.error(), "cannot prepare the database");
   if (auto r = access::seed(**db); !r) return report(r.error(), "seed failed");
   SystemClock clock;
@@ -243,7 +243,7 @@ int create_superadmin(Config config, const std::string& email) {
     return 2;
   }
   if (auto s = resolve_secrets(config); !s) return report(s.error(), "configuration refused");
-  auto db = open_and_migrate(config, 1);
+  auto db = open_and_migrate(config);
   if (!db) return report(db.error(), "cannot prepare the database");
   if (auto r = access::seed(**db); !r) return report(r.error(), "seed failed");
   SystemClock clock;

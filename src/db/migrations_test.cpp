@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -117,6 +118,35 @@ TEST(EmbeddedMigrations, EveryDialectHasTheSameMigrations) {
   for (const auto& m : embedded_migrations("postgresql")) postgres.emplace_back(m.name);
   EXPECT_FALSE(sqlite.empty());
   EXPECT_EQ(sqlite, postgres);
+}
+
+// The files themselves: every migration in migrations/sqlite has a twin with the same version in
+// migrations/postgres and the other way round, and every file is compiled in (src/CMakeLists.txt),
+// so a migration added to one directory only, or not listed, fails here.
+TEST(MigrationFiles, BothDirectoriesHoldTheSameVersionsAllEmbedded) {
+  auto files_in = [](const std::string& dialect) {
+    std::set<std::string> names;
+    const std::filesystem::path dir =
+        std::filesystem::path(ATRIUM_SOURCE_DIR) / "migrations" / dialect;
+    for (const auto& entry : std::filesystem::directory_iterator(dir))
+      if (entry.path().extension() == ".sql") names.insert(entry.path().filename().string());
+    return names;
+  };
+  auto versions = [](const std::set<std::string>& names) {
+    std::set<std::string> out;
+    for (const auto& n : names) out.insert(n.substr(0, n.find('_')));
+    return out;
+  };
+  auto embedded = [](std::string_view dialect) {
+    std::set<std::string> names;
+    for (const auto& m : embedded_migrations(dialect)) names.emplace(m.name);
+    return names;
+  };
+  const auto sqlite = files_in("sqlite"), postgres = files_in("postgres");
+  EXPECT_FALSE(sqlite.empty());
+  EXPECT_EQ(versions(sqlite), versions(postgres));
+  EXPECT_EQ(sqlite, embedded("sqlite"));
+  EXPECT_EQ(postgres, embedded("postgresql"));
 }
 
 // Every table and column of one engine's schema exists in the other's.
