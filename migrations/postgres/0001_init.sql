@@ -365,6 +365,45 @@ CREATE POLICY scoped_insert ON audit_log FOR INSERT
   WITH CHECK (organization_id IS NOT DISTINCT FROM
               (SELECT nullif(current_setting('app.org_id', true), '')::uuid));
 
+-- Lookups before the tenant is known: an API key at authentication, an invitation at its
+-- acceptance, each found by the hash of a secret its holder presents. The application cannot
+-- see the row until it knows the organization, so each lookup is a SECURITY DEFINER function,
+-- owned by this role, that returns that one row's organization and nothing else; the caller
+-- then scopes its transaction to it and reads the row through the policies above. Inside the
+-- function app.pre_tenant_lookup names the lookup (set for its one SELECT, cleared before it
+-- returns), and only the owner's policies below honour it: the application setting it itself
+-- sees nothing more.
+CREATE POLICY pre_tenant_lookup ON api_keys FOR SELECT TO CURRENT_USER
+  USING ((SELECT current_setting('app.pre_tenant_lookup', true) = 'api_key'));
+CREATE POLICY pre_tenant_lookup ON invitations FOR SELECT TO CURRENT_USER
+  USING ((SELECT current_setting('app.pre_tenant_lookup', true) = 'invitation'));
+
+CREATE FUNCTION api_key_organization(key_hash text) RETURNS uuid
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+  org uuid;
+BEGIN
+  PERFORM set_config('app.pre_tenant_lookup', 'api_key', true);
+  SELECT k.organization_id INTO org FROM public.api_keys k
+  WHERE k.key_hash = api_key_organization.key_hash;
+  PERFORM set_config('app.pre_tenant_lookup', '', true);
+  RETURN org;
+END
+$$;
+CREATE FUNCTION invitation_organization(token_hash text) RETURNS uuid
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+  org uuid;
+BEGIN
+  PERFORM set_config('app.pre_tenant_lookup', 'invitation', true);
+  SELECT i.organization_id INTO org FROM public.invitations i
+  WHERE i.token_hash = invitation_organization.token_hash;
+  PERFORM set_config('app.pre_tenant_lookup', '', true);
+  RETURN org;
+END
+$$;
+REVOKE ALL ON FUNCTION api_key_organization(text), invitation_organization(text) FROM PUBLIC;
+
 -- Not tenant tables, so without row-level security: users (one identity across organizations),
 -- permissions (the global catalog), refresh_tokens (a user's sessions, found by token hash before
 -- any tenant is known), outbox (the relay publishes every tenant's events), schema_migrations.
@@ -378,3 +417,5 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
   api_keys, invitations, agents, tasks, outbox, org_secrets
   TO atrium_app;
 GRANT SELECT, INSERT ON audit_log TO atrium_app;
+GRANT EXECUTE ON FUNCTION api_key_organization(text), invitation_organization(text)
+  TO atrium_app;

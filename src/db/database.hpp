@@ -95,6 +95,15 @@ class Tx {
   // (valid through PgBouncer); SQLite: nothing to do, its write transactions already run one at
   // a time.
   virtual Result<void> lock(std::string_view key) = 0;
+  // Acts, from here on, for `tenant` and `user` (as TxOptions::tenant and ::user would have),
+  // for flows that learn them inside the transaction: login picks the organization, a refresh
+  // reads it from the token. Cross-tenant reading cannot be switched on this way. SQLite:
+  // nothing to do.
+  virtual Result<void> set_scope(const std::optional<std::string>& tenant,
+                                 const std::optional<std::string>& user) = 0;
+  // As Database::dialect(): for the few statements that differ by engine (the pre-tenant lookups
+  // of docs/POSTGRESQL.md).
+  virtual std::string_view dialect() const = 0;
 
   Result<Rows> query(std::string_view sql, std::initializer_list<Value> params = {}) {
     return query(sql, Params(params.begin(), params.size()));
@@ -124,8 +133,8 @@ struct TxOptions {
   std::optional<std::string> user;
   bool read_only = false;
   // Non-empty only for a read across organizations, naming its purpose: a global super admin's
-  // cross-tenant reads, or a lookup that must find a row before its organization is known (an API
-  // key or an invitation by its hash), or the system's own sweeps (task recovery, metrics). The
+  // cross-tenant reads, or the system's own sweeps (task recovery, metrics). (A lookup that must
+  // find a row before its organization is known uses a narrower path: docs/POSTGRESQL.md.) The
   // audited path, not a bypass: both drivers log every such transaction with its purpose and
   // `user` (set it for a person's read) and refuse it unless read_only; only PostgreSQL's read
   // policies honour it, and organization secrets stay hidden. Never derived from request input.

@@ -129,6 +129,11 @@ Result<void> ApiKeys::revoke(const Principal& caller, std::string_view key_id,
 
 Result<ApiKeys::Cached> ApiKeys::load(const std::string& key_hash) {
   return db_.transact({.read_only = true}, [&](db::Tx& tx) -> Result<Cached> {
+    // The key names its organization: find that first, then read as that organization.
+    auto org_id = store::api_key_organization(tx, key_hash);
+    if (!org_id) return fail(org_id.error());
+    if (!*org_id) return fail(bad_key());
+    if (auto s = tx.set_scope(*org_id, std::nullopt); !s) return fail(s.error());
     auto key = store::find_api_key_by_hash(tx, key_hash);
     if (!key) return fail(key.error());
     if (!*key || (*key)->revoked_at || !(*key)->created_by) return fail(bad_key());
@@ -180,22 +185,24 @@ Result<Principal> ApiKeys::authenticate(std::string_view key) {
     return fail(Error::unauthenticated("API key expired"));
   {
     std::lock_guard lock(usage_mu_);
-    usage_[found->principal.api_key_id] = now;
+    usage_[found->principal.api_key_id] = Use{found->principal.org_id, now};
   }
   found->principal.expires_at = found->expires_at;
   return std::move(found->principal);
 }
 
 Result<void> ApiKeys::flush_usage() {
-  std::map<std::string, TimePoint> pending;
+  std::map<std::string, Use> pending;
   {
     std::lock_guard lock(usage_mu_);
     pending.swap(usage_);
   }
   if (pending.empty()) return {};
   auto r = db_.transact({}, [&](db::Tx& tx) -> Result<void> {
-    for (const auto& [id, at] : pending)
-      if (auto ok = store::touch_api_key(tx, id, at); !ok) return ok;
+    for (const auto& [id, use] : pending) {
+      if (auto ok = tx.set_scope(use.org_id, std::nullopt); !ok) return ok;
+      if (auto ok = store::touch_api_key(tx, id, use.at); !ok) return ok;
+    }
     return {};
   });
   if (!r) log::warn("could not record API key use", {{"error", r.error().detail}});

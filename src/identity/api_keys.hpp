@@ -75,7 +75,11 @@ class ApiKeys {
   std::unordered_map<std::string, Cached> cache_;  // by key hash
   std::atomic<std::uint64_t> generation_{0};       // bumped by every revocation
   std::mutex usage_mu_;
-  std::map<std::string, TimePoint> usage_;  // key id → last use not yet written
+  struct Use {
+    std::optional<std::string> org_id;  // the key's organization: the write acts for it
+    TimePoint at;
+  };
+  std::map<std::string, Use> usage_;  // key id → last use not yet written
 };
 
 }  // namespace atrium::identity

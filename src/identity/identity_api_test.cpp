@@ -88,10 +88,13 @@ class IdentityApi : public ::testing::TestWithParam<Backend> {
     t_ = GetParam().create();
     ASSERT_TRUE(db::migrate(db()));
     ASSERT_TRUE(access::seed(db()));
-    node_ = std::make_unique<Node>(db(), &bus_, clock_);
+    node_ = std::make_unique<Node>(app(), &bus_, clock_);
   }
 
+  // The owner: migrations, the seed, and the test's own inspection and changes.
   db::Database& db() { return *t_->db; }
+  // As `atrium serve` connects: under row-level security on PostgreSQL.
+  db::Database& app() { return *t_->app; }
   Node& node() { return *node_; }
 
   Reply call(Method m, std::string target, const std::optional<json>& body = std::nullopt,
@@ -119,13 +122,13 @@ class IdentityApi : public ::testing::TestWithParam<Backend> {
 
   // Adds an existing user to an organization with a role (the tenancy routes do this later).
   void add_member(const std::string& org_id, const std::string& user_id, const std::string& role) {
-    ASSERT_TRUE(db().transact({}, [&](db::Tx& tx) {
+    ASSERT_TRUE(db().transact({.tenant = org_id}, [&](db::Tx& tx) {
       return tenancy::add_member(tx, org_id, user_id, role, std::chrono::system_clock::now());
     }));
   }
 
   std::int64_t count(const std::string& table, const std::string& where = "1 = 1") {
-    auto r = db().transact({.read_only = true}, [&](db::Tx& tx) {
+    auto r = db().transact({.read_only = true, .cross_tenant_read = "test"}, [&](db::Tx& tx) {
       return tx.query_one("SELECT COUNT(*) FROM " + table + " WHERE " + where);
     });
     EXPECT_TRUE(r && *r);
@@ -416,7 +419,7 @@ TEST_P(IdentityApi, RefreshCarriesNewPermissionsAndEndsForRemovedMembers) {
             200);
 
   // Removal: the session cannot be refreshed any more.
-  ASSERT_TRUE(db().transact({}, [&](db::Tx& tx) {
+  ASSERT_TRUE(db().transact({.tenant = org}, [&](db::Tx& tx) {
     return tx.execute(
         "DELETE FROM user_organization_roles WHERE user_id = $1 AND organization_id = $2",
         {mia, org});
@@ -428,7 +431,7 @@ TEST_P(IdentityApi, RefreshCarriesNewPermissionsAndEndsForRemovedMembers) {
 
 TEST_P(IdentityApi, LogoutKillsTheSessionOnEveryReplicaWithinFiveSeconds) {
   // A second replica on the same database and bus.
-  Node other(db(), &bus_, clock_);
+  Node other(app(), &bus_, clock_);
   auto b = signup("nina@example.com");
   const std::string access = b["access_token"];
   ASSERT_EQ(call(Method::kGet, "/api/me", std::nullopt, access).status, 200);
@@ -459,7 +462,7 @@ TEST_P(IdentityApi, LogoutKillsTheSessionOnEveryReplicaWithinFiveSeconds) {
 }
 
 TEST_P(IdentityApi, ARevocationMissedOnTheBusIsCaughtUpByPolling) {
-  Node isolated(db(), nullptr, clock_);  // hears no events
+  Node isolated(app(), nullptr, clock_);  // hears no events
   auto b = signup("olga@example.com");
   const std::string access = b["access_token"];
   ASSERT_EQ(isolated.call(Method::kGet, "/api/me", std::nullopt, access).status, 200);
@@ -549,7 +552,7 @@ TEST_P(IdentityApi, MeIsAnsweredInlineOnceTheViewIsCached) {
 
   // A rename elsewhere shows within the cache's 2 s, at once where the module says so.
   const std::string org = a["organization"]["id"];
-  ASSERT_TRUE(db().transact({}, [&](db::Tx& tx) {
+  ASSERT_TRUE(db().transact({.tenant = org}, [&](db::Tx& tx) {
     return tx.execute("UPDATE organizations SET name = 'Renamed' WHERE id = $1", {org});
   }));
   EXPECT_EQ(
@@ -559,7 +562,7 @@ TEST_P(IdentityApi, MeIsAnsweredInlineOnceTheViewIsCached) {
   EXPECT_EQ(
       call(Method::kGet, "/api/me", std::nullopt, a["access_token"]).body["organization"]["name"],
       "Renamed");
-  ASSERT_TRUE(db().transact({}, [&](db::Tx& tx) {
+  ASSERT_TRUE(db().transact({.tenant = org}, [&](db::Tx& tx) {
     return tx.execute("UPDATE organizations SET name = 'Again' WHERE id = $1", {org});
   }));
   node().identity.me_cache().forget_organization(org);
@@ -808,7 +811,7 @@ TEST_P(IdentityApi, ApiKeysExpireAndDieWithTheirCreatorsMembership) {
   EXPECT_EQ(call(Method::kGet, "/api/me", std::nullopt, lasting.body["key"]).status, 200);
 
   // The creator leaves the organization: their key stops at once (the change is announced).
-  ASSERT_TRUE(db().transact({}, [&](db::Tx& tx) {
+  ASSERT_TRUE(db().transact({.tenant = org}, [&](db::Tx& tx) {
     return tx.execute(
         "DELETE FROM user_organization_roles WHERE user_id = $1 AND organization_id = $2",
         {yuri, org});

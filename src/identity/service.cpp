@@ -103,12 +103,18 @@ Result<Bundle> Service::open_session(db::Tx& tx, const store::User& user,
 Result<std::optional<tenancy::Organization>> Service::pick_organization(
     db::Tx& tx, const store::User& user, const std::optional<std::string>& wanted) {
   using Org = std::optional<tenancy::Organization>;
+  // The rest of the transaction acts for the organization picked (row-level security on
+  // PostgreSQL); the user's own memberships are readable in every organization meanwhile.
   if (!wanted) {
+    if (auto s = tx.set_scope(std::nullopt, user.id); !s) return fail(s.error());
     auto memberships = tenancy::memberships_of_user(tx, user.id);
     if (!memberships) return fail(memberships.error());
     if (memberships->empty()) return Org();
+    if (auto s = tx.set_scope(memberships->front().organization.id, user.id); !s)
+      return fail(s.error());
     return Org(memberships->front().organization);
   }
+  if (auto s = tx.set_scope(*wanted, user.id); !s) return fail(s.error());
   auto org = is_uuid(*wanted) ? tenancy::find_organization(tx, *wanted) : Result<Org>(Org());
   if (!org) return fail(org.error());
   if (!*org) return fail(Error::not_found("no such organization"));
@@ -237,6 +243,7 @@ Result<Bundle> Service::refresh(std::string_view token, const http::Request& req
       return std::optional<Bundle>();
     }
     const store::RefreshToken& t = **found;
+    if (auto s = tx.set_scope(t.org_id, t.user_id); !s) return fail(s.error());
     // Ends the session for good, keeping the refusal (the caller commits, then answers 401).
     auto end_session = [&](const char* why) -> Result<std::optional<Bundle>> {
       Revocation r;
@@ -306,6 +313,7 @@ Result<void> Service::logout(std::string_view token, const http::Request& req) {
     if (!found) return fail(found.error());
     if (!*found || (*found)->revoked_at) return {};  // nothing left to end: still 204
     const auto& t = **found;
+    if (auto s = tx.set_scope(t.org_id, t.user_id); !s) return s;
     Revocation rev;
     if (auto ok = revoke_session(tx, t.family_id, rev); !ok) return ok;
     revoked = rev;
@@ -323,51 +331,57 @@ Result<Bundle> Service::switch_organization(const Principal& caller, std::string
                                             const http::Request& req) {
   if (caller.kind != Principal::Kind::kUser)
     return fail(Error{Code::kPermissionDenied, "an API key belongs to one organization", {}, 0});
-  return db_.transact({.tenant = std::string(org_id)}, [&](db::Tx& tx) -> Result<Bundle> {
-    auto user = store::find_user(tx, caller.user_id);
-    if (!user) return fail(user.error());
-    if (!*user || (*user)->disabled) return fail(Error::unauthenticated("account not available"));
-    auto org = pick_organization(tx, **user, std::string(org_id));
-    if (!org) return fail(org.error());
-    auto bundle = open_session(tx, **user, *org, req);
-    if (!bundle) return fail(bundle.error());
-    auto entry =
-        audit::Entry::by("user", caller.user_id, "auth.switch")
-            .in((*org)->id)
-            .on("organization", (*org)->id)
-            .from(req)
-            .with({{"session_id", bundle->session_id}, {"from_session_id", caller.session_id}});
-    if (auto ok = audit::record(tx, entry); !ok) return fail(ok.error());
-    return bundle;
-  });
-}
-
-Result<std::string> Service::me(const Principal& caller) {
-  if (auto cached = me_cache_.render(caller)) return std::move(*cached);
-  auto view = db_.transact(
-      {.tenant = caller.org_id, .read_only = true}, [&](db::Tx& tx) -> Result<MeCache::View> {
+  return db_.transact(
+      {.tenant = std::string(org_id), .user = caller.user_id}, [&](db::Tx& tx) -> Result<Bundle> {
         auto user = store::find_user(tx, caller.user_id);
         if (!user) return fail(user.error());
         if (!*user || (*user)->disabled)
           return fail(Error::unauthenticated("account not available"));
-        auto org = tenancy::current_organization(tx, caller);
+        auto org = pick_organization(tx, **user, std::string(org_id));
         if (!org) return fail(org.error());
-        nlohmann::json memberships = nlohmann::json::array();
-        if (caller.kind == Principal::Kind::kApiKey) {
-          // A key is a principal of its organization only.
-          if (*org)
-            memberships.push_back(
-                {{"organization", tenancy::to_json(**org)}, {"roles", nlohmann::json::array()}});
-        } else {
-          auto list = tenancy::memberships_of_user(tx, caller.user_id);
-          if (!list) return fail(list.error());
-          for (const auto& m : *list)
-            memberships.push_back(
-                {{"organization", tenancy::to_json(m.organization)}, {"roles", m.roles}});
-        }
-        return MeCache::View{store::to_json(**user).dump(), org_json(*org).dump(),
-                             memberships.dump()};
+        auto bundle = open_session(tx, **user, *org, req);
+        if (!bundle) return fail(bundle.error());
+        auto entry =
+            audit::Entry::by("user", caller.user_id, "auth.switch")
+                .in((*org)->id)
+                .on("organization", (*org)->id)
+                .from(req)
+                .with({{"session_id", bundle->session_id}, {"from_session_id", caller.session_id}});
+        if (auto ok = audit::record(tx, entry); !ok) return fail(ok.error());
+        return bundle;
       });
+}
+
+Result<std::string> Service::me(const Principal& caller) {
+  if (auto cached = me_cache_.render(caller)) return std::move(*cached);
+  // A user reads their memberships in every organization; a key is of its organization only.
+  std::optional<std::string> member;
+  if (caller.kind == Principal::Kind::kUser) member = caller.user_id;
+  auto view =
+      db_.transact({.tenant = caller.org_id, .user = member, .read_only = true},
+                   [&](db::Tx& tx) -> Result<MeCache::View> {
+                     auto user = store::find_user(tx, caller.user_id);
+                     if (!user) return fail(user.error());
+                     if (!*user || (*user)->disabled)
+                       return fail(Error::unauthenticated("account not available"));
+                     auto org = tenancy::current_organization(tx, caller);
+                     if (!org) return fail(org.error());
+                     nlohmann::json memberships = nlohmann::json::array();
+                     if (caller.kind == Principal::Kind::kApiKey) {
+                       // A key is a principal of its organization only.
+                       if (*org)
+                         memberships.push_back({{"organization", tenancy::to_json(**org)},
+                                                {"roles", nlohmann::json::array()}});
+                     } else {
+                       auto list = tenancy::memberships_of_user(tx, caller.user_id);
+                       if (!list) return fail(list.error());
+                       for (const auto& m : *list)
+                         memberships.push_back({{"organization", tenancy::to_json(m.organization)},
+                                                {"roles", m.roles}});
+                     }
+                     return MeCache::View{store::to_json(**user).dump(), org_json(*org).dump(),
+                                          memberships.dump()};
+                   });
   if (!view) return fail(view.error());
   std::string body = MeCache::compose(caller, *view);
   me_cache_.put(caller, std::move(*view));

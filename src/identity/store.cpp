@@ -164,6 +164,16 @@ Result<void> insert_api_key(db::Tx& tx, const ApiKey& k, std::string_view key_ha
   return {};
 }
 
+Result<std::optional<std::string>> api_key_organization(db::Tx& tx, std::string_view key_hash) {
+  auto row = tx.query_one(tx.dialect() == "postgresql"
+                              ? "SELECT api_key_organization($1)"
+                              : "SELECT organization_id FROM api_keys WHERE key_hash = $1",
+                          {key_hash});
+  if (!row) return fail(row.error());
+  if (!*row) return std::optional<std::string>();
+  return (**row).optional_text(0);
+}
+
 Result<std::optional<ApiKey>> find_api_key_by_hash(db::Tx& tx, std::string_view key_hash) {
   auto row =
       tx.query_one(sql("SELECT ", kKeyColumns, " FROM api_keys WHERE key_hash = $1"), {key_hash});

@@ -86,7 +86,12 @@ struct ApiKey {
 nlohmann::json to_json(const ApiKey& key);
 
 Result<void> insert_api_key(db::Tx& tx, const ApiKey& key, std::string_view key_hash);
-// Identity-level: the authenticator's lookup by the presented key's hash.
+// Before any tenant is known: the organization of the key with this hash, nothing else. On
+// PostgreSQL through api_key_organization(), the narrow way past row-level security
+// (docs/POSTGRESQL.md); the transaction then acts for that organization (Tx::set_scope) and
+// finds the key with find_api_key_by_hash.
+Result<std::optional<std::string>> api_key_organization(db::Tx& tx, std::string_view key_hash);
+// The key with this hash, if the transaction's tenant may see it (its own organization's).
 Result<std::optional<ApiKey>> find_api_key_by_hash(db::Tx& tx, std::string_view key_hash);
 // Tenant-scoped: the principal's organization's live (unrevoked) keys, newest first.
 struct ApiKeyPage {

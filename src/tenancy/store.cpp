@@ -51,21 +51,19 @@ std::string slugify(std::string_view name) {
 Result<Organization> create_organization(db::Tx& tx, std::string_view id, std::string_view name,
                                          TimePoint now) {
   const std::string base = slugify(name);
-  std::string slug = base;
+  Organization org{std::string(id), std::string(name), base, format_time(now), format_time(now)};
+  // Other organizations' slugs are invisible under row-level security (PostgreSQL), so the
+  // insert itself tells whether the slug is free; a conflict on the id is still an error.
   for (int attempt = 0;; ++attempt) {
-    auto taken = tx.query_one("SELECT 1 FROM organizations WHERE slug = $1", {slug});
-    if (!taken) return fail(taken.error());
-    if (!*taken) break;
+    auto r = tx.query(
+        "INSERT INTO organizations (id, name, slug, created_at, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (slug) DO NOTHING RETURNING id",
+        {org.id, org.name, org.slug, org.created_at, org.updated_at});
+    if (!r) return fail(r.error());
+    if (!r->empty()) return org;
     if (attempt + 1 >= kSlugAttempts) return fail(Error::conflict("could not find a free slug"));
-    slug = base.substr(0, kMaxSlug - 7) + "-" + random_suffix();
+    org.slug = base.substr(0, kMaxSlug - 7) + "-" + random_suffix();
   }
-  Organization org{std::string(id), std::string(name), slug, format_time(now), format_time(now)};
-  auto r = tx.execute(
-      "INSERT INTO organizations (id, name, slug, created_at, updated_at) VALUES ($1, $2, $3, $4, "
-      "$5)",
-      {org.id, org.name, org.slug, org.created_at, org.updated_at});
-  if (!r) return fail(r.error());
-  return org;
 }
 
 Result<std::optional<Organization>> find_organization(db::Tx& tx, std::string_view org_id) {

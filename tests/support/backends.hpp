@@ -7,9 +7,12 @@
 //                            atrium::testing::BackendName());
 //
 // and get a fresh database per test from GetParam().create() (empty) or .create_migrated() (the
-// embedded schema; on PostgreSQL a copy of a migrated template, so it is cheap). To run the binary
-// on a backend, give it TestDatabase::url and ::migration_url as ATRIUM_DATABASE_URL and
-// ATRIUM_DATABASE_MIGRATION_URL.
+// embedded schema; on PostgreSQL a copy of a migrated template, so it is cheap). An API-level
+// test runs the modules on TestDatabase::app, as `atrium serve` connects (row-level security
+// applies on PostgreSQL), and migrates, seeds and inspects with ::db, the owner (a test's own
+// reads across tenants pass `.cross_tenant_read`); src/identity/identity_api_test.cpp does. To run
+// the binary on a backend, give it TestDatabase::url and ::migration_url as ATRIUM_DATABASE_URL
+// and ATRIUM_DATABASE_MIGRATION_URL.
 #pragma once
 
 #include <functional>

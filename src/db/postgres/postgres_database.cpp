@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "platform/clock.hpp"
+#include "platform/ids.hpp"
 #include "platform/log.hpp"
 
 namespace atrium::db::postgres {
@@ -280,6 +281,15 @@ class Channel {
   Failure last_failure_ = Failure::kNone;
 };
 
+// A scope variable's value. Ids are UUIDs: anything else names an organization or user that
+// cannot exist, which sees no rows, as the same filter does on SQLite (the policies' uuid cast
+// would turn it into an error instead).
+std::string scope_value(const std::optional<std::string>& id) {
+  if (!id || id->empty()) return "";
+  if (!is_uuid(*id)) return "00000000-0000-0000-0000-000000000000";
+  return *id;
+}
+
 std::string param_text(const Value& v, bool& is_null) {
   is_null = false;
   return std::visit(
@@ -343,12 +353,24 @@ class PgTx final : public Tx {
     return {};
   }
 
+  std::string_view dialect() const override { return "postgresql"; }
+
+  Result<void> set_scope(const std::optional<std::string>& tenant,
+                         const std::optional<std::string>& user) override {
+    const Value values[] = {Value(scope_value(tenant)), Value(scope_value(user))};
+    auto r =
+        run_params("SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
+                   Params(values), "scope");
+    if (!r) return fail(r.error());
+    return {};
+  }
+
   Result<void> begin(const TxOptions& scope) {
     std::string sql = scope.read_only ? "BEGIN READ ONLY; SELECT " : "BEGIN; SELECT ";
     // Always set every scope variable, so that a session-level SET left on a shared server
     // connection (PgBouncer) by anyone cannot widen this transaction's view.
-    sql += "set_config('app.org_id', " + literal(scope.tenant.value_or("")) + ", true)";
-    sql += ", set_config('app.user_id', " + literal(scope.user.value_or("")) + ", true)";
+    sql += "set_config('app.org_id', " + literal(scope_value(scope.tenant)) + ", true)";
+    sql += ", set_config('app.user_id', " + literal(scope_value(scope.user)) + ", true)";
     sql += ", set_config('app.cross_tenant_read', ";
     sql += scope.cross_tenant_read.empty() ? "''" : "'on'";
     sql += ", true), set_config('statement_timeout', '" +

@@ -329,6 +329,10 @@ TEST_P(RowLevelSecurity, TheAppRoleOwnsNothingAndCannotTurnItOff) {
            "ALTER POLICY tenant_rows ON agents USING (true)",
            "CREATE TABLE sneaky (id int)",
            "SET LOCAL ROLE atrium_owner",
+           "CREATE OR REPLACE FUNCTION api_key_organization(key_hash text) RETURNS uuid"
+           " LANGUAGE sql AS $$ SELECT NULL::uuid $$",
+           "ALTER FUNCTION api_key_organization(text) SECURITY INVOKER",
+           "ALTER POLICY pre_tenant_lookup ON api_keys TO PUBLIC",
            "SET LOCAL ROLE postgres",
            "SET LOCAL row_security = off; SELECT COUNT(*) FROM agents",
            "UPDATE audit_log SET action = 'forged'",
@@ -383,6 +387,55 @@ TEST_P(RowLevelSecurity, CrossTenantReadsSeeEveryTenantReadOnly) {
   EXPECT_TRUE(app_error("UPDATE agents SET name = 'x'", cross));
   EXPECT_TRUE(app_error("UPDATE agents SET name = 'x'", {.cross_tenant_read = "test: write"}));
   EXPECT_EQ(count(app(), cross, "SELECT COUNT(*) FROM agents WHERE name = 'x'"), 0);
+}
+
+TEST_P(RowLevelSecurity, PreTenantLookupsReturnTheOrganizationAndNothingElse) {
+  const std::string b_key = hash_token(w_.b), b_invitation = hash_token("invite" + w_.b);
+  // Before a tenant is known, or while acting for another one: B's key and invitation name B.
+  for (const TxOptions& scope :
+       {TxOptions{.read_only = true}, TxOptions{.tenant = w_.a, .read_only = true}}) {
+    auto r = app().transact(scope, [&](Tx& tx) {
+      return tx.query_one(
+          "SELECT api_key_organization($1), invitation_organization($2),"
+          " api_key_organization($3), invitation_organization($3)",
+          {b_key, b_invitation, hash_token("no such secret")});
+    });
+    ASSERT_TRUE(r && *r) << (r ? "no row" : r.error().detail);
+    EXPECT_EQ((*r)->text(0), w_.b);
+    EXPECT_EQ((*r)->text(1), w_.b);
+    EXPECT_TRUE((*r)->is_null(2));
+    EXPECT_TRUE((*r)->is_null(3));
+  }
+  // The rows themselves stay hidden from the application: after a lookup in the same
+  // transaction, and with the lookups' own variable set by the application itself.
+  for (const auto& [table, lookup] :
+       {std::pair{"api_keys", "api_key"}, std::pair{"invitations", "invitation"}}) {
+    const std::string rows_of_b =
+        std::string("SELECT COUNT(*) FROM ") + table + " WHERE organization_id = $1";
+    auto seen = app().transact(
+        {.tenant = w_.a, .read_only = true}, [&](Tx& tx) -> Result<std::vector<std::int64_t>> {
+          std::vector<std::int64_t> counts;
+          auto found = tx.query("SELECT api_key_organization($1), invitation_organization($2)",
+                                {b_key, b_invitation});
+          if (!found) return fail(found.error());
+          auto after_lookup = tx.query_one(rows_of_b, {w_.b});
+          if (!after_lookup) return fail(after_lookup.error());
+          counts.push_back((*after_lookup)->integer(0));
+          auto set = tx.query("SELECT set_config('app.pre_tenant_lookup', $1, true)", {lookup});
+          if (!set) return fail(set.error());
+          auto after_set = tx.query_one(rows_of_b, {w_.b});
+          if (!after_set) return fail(after_set.error());
+          counts.push_back((*after_set)->integer(0));
+          return counts;
+        });
+    ASSERT_TRUE(seen) << seen.error().detail;
+    EXPECT_EQ(*seen, (std::vector<std::int64_t>{0, 0})) << table;
+    // The control: acting for B, the same statement finds B's row.
+    EXPECT_EQ(count(app(), {.tenant = w_.b, .read_only = true},
+                    std::string("SELECT COUNT(*) FROM ") + table),
+              1)
+        << table;
+  }
 }
 
 TEST_P(RowLevelSecurity, AUserSeesTheirOwnMembershipsEverywhere) {

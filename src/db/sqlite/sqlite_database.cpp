@@ -67,6 +67,11 @@ class SqliteTx final : public Tx {
   }
 
   Result<void> lock(std::string_view) override { return {}; }  // writers are serialised
+  std::string_view dialect() const override { return "sqlite"; }
+  Result<void> set_scope(const std::optional<std::string>&,
+                         const std::optional<std::string>&) override {
+    return {};
+  }
 
   Result<void> execute_script(std::string_view sql) override {
     char* message = nullptr;
