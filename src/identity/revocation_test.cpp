@@ -112,9 +112,10 @@ TEST_P(Replicas, PollingCatchesUpWithoutTheBus) {
   Revocations b(**db_, nullptr, clock_);
   ASSERT_TRUE(a.poll());
   ASSERT_TRUE(b.poll());
-  const auto old = token("u1", "o1", "s1", clock_.now() - 1s);
+  const std::string org = new_id();  // an organization column: a UUID on PostgreSQL
+  const auto old = token("u1", org, "s1", clock_.now() - 1s);
   clock_.advance(1s);
-  const auto r = a.member("u1", "o1");
+  const auto r = a.member("u1", org);
   ASSERT_TRUE((*db_)->transact({}, [&](db::Tx& tx) { return a.stage(tx, r); }));
   a.announce(r);
   EXPECT_TRUE(a.list().revoked(old));   // at once where it happened
