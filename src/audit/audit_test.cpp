@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "db/migrations.hpp"
+#include "platform/ids.hpp"
 #include "support/backends.hpp"
 
 namespace atrium::audit {
@@ -39,7 +40,8 @@ TEST_P(AuditStore, RecordsEveryColumnInTheCallersTransaction) {
   p.kind = Principal::Kind::kApiKey;
   p.user_id = "u1";
   p.api_key_id = "k1";
-  p.org_id = "o1";
+  const std::string org = new_id();  // a uuid column on PostgreSQL
+  p.org_id = org;
   http::Request req;
   req.remote_ip = "10.0.0.7";
   req.request_id = "req-1";
@@ -49,7 +51,7 @@ TEST_P(AuditStore, RecordsEveryColumnInTheCallersTransaction) {
                    .from(req)
                    .with({{"name", "bot"}, {"password", "x"}});
 
-  auto ok = (*db_)->transact({.tenant = "o1"}, [&](db::Tx& tx) { return record(tx, entry); });
+  auto ok = (*db_)->transact({.tenant = org}, [&](db::Tx& tx) { return record(tx, entry); });
   ASSERT_TRUE(ok);
   // A rolled-back transaction leaves no entry behind.
   auto rolled = (*db_)->transact({}, [&](db::Tx& tx) -> Result<void> {
@@ -58,7 +60,8 @@ TEST_P(AuditStore, RecordsEveryColumnInTheCallersTransaction) {
   });
   ASSERT_FALSE(rolled);
 
-  auto rows = (*db_)->transact({.read_only = true}, [&](db::Tx& tx) {
+  // Every entry, of any organization or none (row-level security on PostgreSQL).
+  auto rows = (*db_)->transact({.read_only = true, .cross_tenant_read = "test"}, [&](db::Tx& tx) {
     return tx.query(
         "SELECT organization_id, actor_type, actor_id, action, target_type, target_id, ip,"
         " user_agent, request_id, details, created_at FROM audit_log");
@@ -66,7 +69,7 @@ TEST_P(AuditStore, RecordsEveryColumnInTheCallersTransaction) {
   ASSERT_TRUE(rows);
   ASSERT_EQ(rows->size(), 1u);
   const auto& r = rows->front();
-  EXPECT_EQ(r.text(0), "o1");
+  EXPECT_EQ(r.text(0), org);
   EXPECT_EQ(r.text(1), "api_key");
   EXPECT_EQ(r.text(2), "k1");
   EXPECT_EQ(r.text(3), "agent.create");
