@@ -56,6 +56,7 @@ identity::IdentityOptions identity_options(const Config& config, bool serving) {
   identity::IdentityOptions o;
   o.hashing.threads = config.hash_threads;
   o.hashing.queue_limit = static_cast<std::size_t>(config.hash_queue);
+  o.hashing.nice = config.hash_nice;
   if (!serving) o.maintenance_interval = std::chrono::milliseconds(0);
   return o;
 }

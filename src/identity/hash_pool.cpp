@@ -34,9 +34,9 @@ HashPool::~HashPool() {
 }
 
 void HashPool::work() {
-  if (options_.low_priority) {
+  if (options_.nice > 0) {
     // Per-thread on Linux: only this worker yields the CPU to the I/O and handler threads.
-    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice);
   }
   for (;;) {
     std::shared_ptr<Job> job;

@@ -3,8 +3,9 @@
 // wait; beyond that a caller is refused at once (Code::kUnavailable, Retry-After 1 → 503), and a
 // job that has not started within `max_wait` is dropped and refused the same way.
 //
-// Workers run at a lower CPU priority (nice +10 per thread) so the I/O thread and other handlers
-// win the CPU while hashing soaks up what is left. Thread-safe.
+// Workers run at a lower CPU priority (nice +10 per thread by default) so the I/O thread and
+// other handlers win the CPU while hashing soaks up what is left. On a host shared with other
+// busy processes that also starves hashing; ATRIUM_HASH_NICE tunes it. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -27,7 +28,7 @@ class HashPool {
     int threads = 2;
     std::size_t queue_limit = 8;
     std::chrono::milliseconds max_wait{5000};
-    bool low_priority = true;
+    int nice = 10;  // per-thread niceness (0 = none)
   };
 
   explicit HashPool(Options options);

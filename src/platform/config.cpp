@@ -283,6 +283,9 @@ const std::vector<Setting> kSettings = {
     {"hash_queue", "ATRIUM_HASH_QUEUE", false,
      "sign-ins that may wait for a hashing thread (503 beyond)",
      [](Config& c, std::string_view v) { return set_int<1, 1024>(c.hash_queue, v); }},
+    {"hash_nice", "ATRIUM_HASH_NICE", false,
+     "CPU niceness of the hashing threads, 0-19 (higher yields more to other requests)",
+     [](Config& c, std::string_view v) { return set_int<0, 19>(c.hash_nice, v); }},
 };
 
 const Setting* find_setting(std::string_view key) {

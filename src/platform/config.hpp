@@ -64,6 +64,7 @@ struct Config {
   // handler thread; beyond the queue, sign-ins get 503 + Retry-After.
   int hash_threads = 0;  // 0 = number of cores
   int hash_queue = 16;   // sign-ins that may wait for a hashing thread
+  int hash_nice = 10;    // CPU niceness of the hashing threads (0 = as the rest)
 
   bool production() const { return env == Env::kProduction; }
   const std::string& migration_url() const {

@@ -3,8 +3,8 @@
 //
 // Input: first byte odd → the rest is a token as presented; even → the rest is
 // "<header JSON>\n<payload JSON>", signed here with the test key so the JSON rules are reached.
-// Built with libFuzzer when the compiler has it (cmake -DATRIUM_FUZZ=ON with clang); otherwise
-// access_token_fuzz_replay.cpp drives it with seeds and random mutations under `make test`.
+// scripts/fuzz builds it with libFuzzer (clang) for campaigns; access_token_fuzz_replay.cpp drives
+// it with seeds and deterministic random mutations under `make test`.
 #include <openssl/hmac.h>
 
 #include <cstdint>
