@@ -11,9 +11,9 @@ constexpr std::string_view kCursorPrefix = "c1:";
 constexpr std::size_t kMaxKey = 256;
 constexpr std::size_t kMaxLimit = 100;
 
-// Request::query_param answers nullopt both for an absent parameter and for one that does not
-// decode; here the second is a malformed value (400), not a missing one.
-bool present(std::string_view query, std::string_view name) {
+}  // namespace
+
+bool query_names(std::string_view query, std::string_view name) {
   while (!query.empty()) {
     const auto amp = query.find('&');
     const auto pair = query.substr(0, amp);
@@ -23,8 +23,6 @@ bool present(std::string_view query, std::string_view name) {
   }
   return false;
 }
-
-}  // namespace
 
 std::string make_cursor(std::string_view key) {
   std::string raw(kCursorPrefix);
@@ -47,9 +45,9 @@ std::optional<std::string> read_cursor(std::string_view cursor) {
 
 Result<PageQuery> page_query(const Request& req) {
   PageQuery q;
-  if (present(req.query, "limit") && !req.query_param("limit"))
+  if (query_names(req.query, "limit") && !req.query_param("limit"))
     return fail(Error::field("limit", "must be an integer from 1 to 100"));
-  if (present(req.query, "cursor") && !req.query_param("cursor"))
+  if (query_names(req.query, "cursor") && !req.query_param("cursor"))
     return fail(Error::field("cursor", "is not a cursor this server issued"));
   if (auto limit = req.query_param("limit")) {
     std::size_t n = 0;

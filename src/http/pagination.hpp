@@ -24,6 +24,10 @@ struct PageQuery {
 // Reads `limit` and `cursor`; a malformed value → 400 invalid_request naming the parameter.
 Result<PageQuery> page_query(const Request& req);
 
+// Whether the raw query string names `name`, decodable or not: Request::query_param answers
+// nullopt for both an absent parameter and a malformed one, which a handler must tell apart (400).
+bool query_names(std::string_view query, std::string_view name);
+
 std::string make_cursor(std::string_view key);
 std::optional<std::string> read_cursor(std::string_view cursor);
 

@@ -15,18 +15,6 @@ using http::Response;
 
 constexpr std::size_t kMaxIdempotencyKey = 255;
 
-// Whether the query names `name`, decodable or not (query_param cannot tell these apart).
-bool in_query(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const auto pair = query.substr(0, amp);
-    if (pair.substr(0, pair.find('=')) == name) return true;
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return false;
-}
-
 bool valid_idempotency_key(std::string_view key) {
   return !key.empty() && key.size() <= kMaxIdempotencyKey &&
          std::all_of(key.begin(), key.end(), [](char c) { return c > 0x20 && c < 0x7f; });
@@ -97,12 +85,12 @@ Result<Response> list_tasks(TaskService& service, Request& req) {
       return fail(Error::field("cursor", "is not a cursor this server issued"));
     q.before_id = *page->after;
   }
-  if (in_query(req.query, "agent_id")) {
+  if (http::query_names(req.query, "agent_id")) {
     auto agent = req.query_param("agent_id");
     if (!agent || !is_uuid(*agent)) return fail(Error::field("agent_id", "must be an agent id"));
     q.agent_id = std::move(*agent);
   }
-  if (in_query(req.query, "status")) {
+  if (http::query_names(req.query, "status")) {
     auto text = req.query_param("status");
     auto status = text ? parse_status(*text) : std::nullopt;
     if (!status)
