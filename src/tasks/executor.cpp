@@ -4,8 +4,21 @@ namespace atrium::tasks {
 
 Result<void> Executor::validate(const nlohmann::json&) const { return {}; }
 
+std::vector<FieldError> Executor::validate_config(const nlohmann::json& config) const {
+  std::vector<FieldError> out;
+  for (const auto& [key, value] : config.items())
+    out.push_back({"config." + key.substr(0, 100), "is not a setting of this executor"});
+  return out;
+}
+
 void Executors::add(std::string name, std::unique_ptr<Executor> executor) {
   by_name_[std::move(name)] = std::move(executor);
+}
+
+std::vector<std::string> Executors::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, executor] : by_name_) out.push_back(name);
+  return out;
 }
 
 Executor* Executors::find(std::string_view name) const {

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "platform/error.hpp"
 #include "tasks/task.hpp"
@@ -42,6 +43,9 @@ class Executor {
   virtual ~Executor() = default;
   // Checks a task's input when it is created (400 with field errors); default: anything goes.
   virtual Result<void> validate(const nlohmann::json& input) const;
+  // Checks an agent's `config` object when the agent is created or changed: one error per
+  // offending setting, named "config.<setting>". Default: no settings, so any key is refused.
+  virtual std::vector<FieldError> validate_config(const nlohmann::json& config) const;
   // Runs the task; called on a worker thread, concurrently for different tasks.
   virtual Outcome run(Execution& execution) = 0;
 };
@@ -51,6 +55,8 @@ class Executors {
  public:
   void add(std::string name, std::unique_ptr<Executor> executor);
   Executor* find(std::string_view name) const;
+  // Every name, sorted.
+  std::vector<std::string> names() const;
 
  private:
   std::map<std::string, std::unique_ptr<Executor>, std::less<>> by_name_;

@@ -222,6 +222,30 @@ Result<void> OpenAiExecutor::validate(const nlohmann::json& input) const {
   return {};
 }
 
+std::vector<FieldError> OpenAiExecutor::validate_config(const nlohmann::json& config) const {
+  constexpr std::size_t kMaxUrl = 2048;
+  std::vector<FieldError> out;
+  for (const auto& [key, value] : config.items()) {
+    const std::string field = "config." + key.substr(0, 100);
+    if (key == "base_url") {
+      const bool url = value.is_string() && value.get_ref<const std::string&>().size() <= kMaxUrl &&
+                       (value.get_ref<const std::string&>().starts_with("https://") ||
+                        value.get_ref<const std::string&>().starts_with("http://"));
+      if (!url) out.push_back({field, "must be an http(s) URL of at most 2048 characters"});
+    } else if (key == "temperature") {
+      if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 2)
+        out.push_back({field, "must be a number from 0 to 2"});
+    } else if (key == "max_tokens") {
+      if (!value.is_number_integer() || value.get<std::int64_t>() < 1 ||
+          value.get<std::int64_t>() > 1000000)
+        out.push_back({field, "must be an integer from 1 to 1000000"});
+    } else {
+      out.push_back({field, "is not a setting of the openai executor"});
+    }
+  }
+  return out;
+}
+
 Outcome OpenAiExecutor::run(Execution& ex) {
   if (auto valid = validate(ex.task.input); !valid)
     return tl::unexpected(ExecutionError{valid.error().detail, false});

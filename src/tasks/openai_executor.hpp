@@ -43,6 +43,8 @@ class OpenAiExecutor final : public Executor {
   explicit OpenAiExecutor(OpenAiOptions options);
 
   Result<void> validate(const nlohmann::json& input) const override;
+  // base_url (an http(s) URL), temperature (0–2), max_tokens (1–1,000,000); nothing else.
+  std::vector<FieldError> validate_config(const nlohmann::json& config) const override;
   Outcome run(Execution& execution) override;
 
  private:
