@@ -141,13 +141,20 @@ void Api::build_pipeline() {
 
   // 4. Barrier: turns errors into problem+json and anything thrown into a logged 500, so nothing
   //    internal leaks and no handler can take the process down.
-  outer_.use("barrier", [](Request& req, const Pipeline::Next& next) -> Result<Response> {
+  outer_.use("barrier", [this](Request& req, const Pipeline::Next& next) -> Result<Response> {
     try {
       Result<Response> res = next(req);
       if (!res) {
-        if (res.error().code == Code::kInternal)
+        const Code code = res.error().code;
+        if (code == Code::kInternal)
           log::error("request failed",
                      {{"request_id", req.request_id}, {"detail", res.error().detail}});
+        // A refused authenticated caller is a security event. Only on the blocking pool: the
+        // hook writes to the database (every permission route runs there).
+        if ((code == Code::kPermissionDenied || code == Code::kPrivilegeEscalation) &&
+            req.principal && req.route && req.route->execution == http::Execution::kBlocking &&
+            options_.on_denied)
+          options_.on_denied(req, res.error());
         return http::problem(res.error(), req.request_id);
       }
       return res;

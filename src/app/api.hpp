@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,10 @@ namespace atrium::app {
 struct ApiOptions {
   std::filesystem::path web_root = "web/dist";
   std::vector<std::string> allowed_origins;  // CORS; empty = same origin only
+  // Called for every refusal of an authenticated caller (403 permission_denied or
+  // privilege_escalation), a security event to audit (DESIGN.md §10). Runs on the request's
+  // thread after the handler; must not throw. Null: not recorded.
+  std::function<void(const http::Request&, const Error&)> on_denied;
 };
 
 class Api final : public http::RequestHandler {

@@ -10,8 +10,7 @@
 
 #include "access/seed.hpp"
 #include "app/api.hpp"
-#include "app/health.hpp"
-#include "app/task_runtime.hpp"
+#include "app/application.hpp"
 #include "broker/embedded/embedded_event_bus.hpp"
 #include "db/migrations.hpp"
 #include "db/open.hpp"
@@ -19,9 +18,6 @@
 #include "http/server.hpp"
 #include "identity/identity.hpp"
 #include "platform/log.hpp"
-#include "platform/work_queue.hpp"
-#include "realtime/routes.hpp"
-#include "tasks/task.hpp"
 
 namespace atrium::app {
 namespace {
@@ -52,12 +48,10 @@ int report(const Error& e, std::string_view what) {
   return 1;
 }
 
-identity::IdentityOptions identity_options(const Config& config, bool serving) {
-  identity::IdentityOptions o;
-  o.hashing.threads = config.hash_threads;
-  o.hashing.queue_limit = static_cast<std::size_t>(config.hash_queue);
-  o.hashing.nice = config.hash_nice;
-  if (!serving) o.maintenance_interval = std::chrono::milliseconds(0);
+// Operator commands run once: no background maintenance.
+identity::IdentityOptions command_identity_options(const Config& config) {
+  identity::IdentityOptions o = identity_options(config);
+  o.maintenance_interval = std::chrono::milliseconds(0);
   return o;
 }
 
@@ -107,6 +101,44 @@ int seed(const Config& config) {
   return 0;
 }
 
+int print_routes(const Config& config, bool json) {
+  // The table is built exactly as serve() builds it; nothing is served, signed or stored, so an
+  // empty in-memory database and throwaway keys are enough.
+  Config c = config;
+  c.jwt_keys = {{"routes", std::string(32, 'r')}};
+  c.data_key = std::string(32, 'd');
+  c.database_url = "sqlite://:memory:";
+  auto db = db::open(c.database_url, {.pool_size = 1});
+  if (!db) return report(db.error(), "cannot open an in-memory database");
+  metrics::Registry metrics;
+  broker::EmbeddedEventBus bus;
+  SystemClock clock;
+  ApplicationOptions options{.identity = command_identity_options(c), .run_workers = false};
+  Application app(c, **db, bus, clock, metrics, options);
+  const http::Router table = app.routes();
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : table.routes()) {
+    const auto kind = r.access.kind();
+    const std::string access = kind == http::Access::Kind::kPublic          ? "public"
+                               : kind == http::Access::Kind::kAuthenticated ? "authenticated"
+                                                                            : "permission";
+    if (json) {
+      out.push_back({{"method", http::method_name(r.method)},
+                     {"path", r.path},
+                     {"access", access},
+                     {"permission", kind == http::Access::Kind::kPermission
+                                        ? nlohmann::json(r.access.permission())
+                                        : nlohmann::json(nullptr)}});
+    } else {
+      std::cout << http::method_name(r.method) << " " << r.path << " "
+                << (kind == http::Access::Kind::kPermission ? r.access.permission() : access)
+                << "\n";
+    }
+  }
+  if (json) std::cout << out.dump(2) << "\n";
+  return 0;
+}
+
 int serve(Config config) {
   const auto started = std::chrono::steady_clock::now();
   if (auto s = resolve_secrets(config); !s) return report(s.error(), "configuration refused");
@@ -125,55 +157,17 @@ int serve(Config config) {
   if (!db) return report(db.error(), "cannot open the database");
 
   metrics::Registry metrics;
-  http::Router router;
   db::Database& database = **db;
   // In-process events; the RabbitMQ bus replaces it when ATRIUM_BROKER_URL names one.
   broker::EmbeddedEventBus bus;
   SystemClock clock;
-  TaskRuntime tasks(config, database, bus, clock, metrics);
-  identity::Identity identity(database, &bus, clock, config.jwt_keys,
-                              identity_options(config, true));
-  if (auto s = identity.start(); !s) return report(s.error(), "cannot load token revocations");
-  identity.add_routes(router);
-  tasks.add_routes(router);
-  metrics.gauge("atrium_password_hash_queue", "Sign-ins waiting for a hashing thread", [&identity] {
-    return std::vector<std::pair<metrics::Labels, double>>{
-        {{}, static_cast<double>(identity.hash_pool().queued())}};
-  });
-  // Real-time task status over /ws: the hub fans task events out to this replica's sockets.
-  realtime::Hub hub(
-      bus, clock,
-      {.max_connections_per_tenant = static_cast<std::size_t>(config.ws_connections_per_tenant)});
-  realtime::Tickets tickets(database, clock);
-  WorkQueue realtime_lookups(2, 1024);
-  realtime::RealtimeRoutes realtime_routes;
-  realtime_routes.tickets = &tickets;
-  realtime_routes.allowed_origins = config.allowed_origins;
-  realtime_routes.authenticate_token = [&identity](std::string_view token) {
-    return identity.tokens().authenticate_token(token);
-  };
-  realtime_routes.session.hub = &hub;
-  realtime_routes.session.find_task = [&tasks](const Principal& who,
-                                               const std::string& id) -> Result<nlohmann::json> {
-    auto task = tasks.store().get(who, id);
-    if (!task) return fail(task.error());
-    return tasks::to_json(*task);
-  };
-  realtime_routes.session.run_blocking = [&realtime_lookups](std::function<void()> work) {
-    return realtime_lookups.post(std::move(work));
-  };
-  realtime_routes.session.revoked = [&identity](const Principal& p) { return identity.revoked(p); };
-  realtime::add_routes(router, std::move(realtime_routes));
-  metrics.gauge("atrium_websocket_connections", "Open WebSocket connections", [&hub] {
-    return std::vector<std::pair<metrics::Labels, double>>{
-        {{}, static_cast<double>(hub.connections())}};
-  });
+  Application app(config, database, bus, clock, metrics, {.identity = identity_options(config)});
+  if (auto s = app.start(); !s) return report(s.error(), "cannot load token revocations");
 
-  add_health_routes(router, metrics,
-                    {{"database", [&database] { return database.ping(); }}, tasks.readiness()});
-
-  Api api(std::move(router), metrics, &identity.authenticator(),
-          ApiOptions{config.web_root, config.allowed_origins});
+  Api api(
+      app.routes(), metrics, &app.identity().authenticator(),
+      ApiOptions{config.web_root, config.allowed_origins,
+                 [&app](const http::Request& req, const Error& e) { app.record_denial(req, e); }});
 
   http::ServerOptions options;
   options.host = config.listen_host;
@@ -189,7 +183,6 @@ int serve(Config config) {
     return std::vector<std::pair<metrics::Labels, double>>{
         {{}, static_cast<double>(server.active_connections())}};
   });
-  tasks.start();
   if (auto s = server.start(); !s) return report(s.error(), "cannot start the server");
 
   const auto ready_ms =
@@ -204,7 +197,7 @@ int serve(Config config) {
   int sig = wait_for_signal();
   log::info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   server.stop(std::chrono::seconds(10));
-  tasks.stop();
+  app.stop();
   log::info("stopped");
   log::flush();
   return 0;
@@ -218,7 +211,7 @@ int mint_token(Config config, const std::string& email, const std::optional<std:
   if (auto r = access::seed(**db); !r) return report(r.error(), "seed failed");
   SystemClock clock;
   identity::Identity identity(**db, nullptr, clock, config.jwt_keys,
-                              identity_options(config, false));
+                              command_identity_options(config));
   std::string lowered = email;
   std::transform(lowered.begin(), lowered.end(), lowered.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -249,7 +242,7 @@ int create_superadmin(Config config, const std::string& email) {
   if (auto r = access::seed(**db); !r) return report(r.error(), "seed failed");
   SystemClock clock;
   identity::Identity identity(**db, nullptr, clock, config.jwt_keys,
-                              identity_options(config, false));
+                              command_identity_options(config));
   auto user = identity.service().create_superadmin(lowered, *password);
   if (!user) return report(user.error(), "cannot create the super admin");
   log::info("super admin ready", {{"user", user->id}, {"email", user->email}});

@@ -11,6 +11,8 @@ namespace atrium::app {
 int serve(Config config);  // migrate, seed, then serve HTTP until SIGTERM/SIGINT
 int migrate(const Config& config);
 int seed(const Config& config);
+// atrium routes: prints the route table serve() answers with (no database, no server).
+int print_routes(const Config& config, bool json);
 
 // atrium token mint: prints an access token (or with `json`, the whole token bundle) for the user
 // with `email` in organization `org` (default: their first). The seed's createEnrichedToken.

@@ -47,6 +47,10 @@ int main(int argc, char** argv) {
   auto* seed =
       cli.add_subcommand("seed", "Seed the permission catalog and system roles (idempotent)");
   auto* version = cli.add_subcommand("version", "Print the version");
+  auto* routes = cli.add_subcommand(
+      "routes", "Print the route table: method, path and who may call it (the permission policy)");
+  bool routes_json = false;
+  routes->add_flag("--json", routes_json, "as a JSON array of {method, path, access, permission}");
 
   auto* token = cli.add_subcommand("token", "Access tokens for operators");
   token->require_subcommand(1);
@@ -90,6 +94,7 @@ int main(int argc, char** argv) {
     if (serve->parsed()) return app::serve(std::move(*config));
     if (migrate->parsed()) return app::migrate(*config);
     if (seed->parsed()) return app::seed(*config);
+    if (routes->parsed()) return app::print_routes(*config, routes_json);
     if (mint->parsed())
       return app::mint_token(std::move(*config), mint_user,
                              mint_org.empty() ? std::nullopt : std::optional<std::string>(mint_org),

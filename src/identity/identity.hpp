@@ -72,6 +72,8 @@ class Identity {
   // renaming an organization, joining one): drops cached GET /api/me views on this replica
   // (other replicas see the change within 2 s).
   MeCache& me_cache() { return me_cache_; }
+  // For flows that create accounts (accepting an invitation): hashing on the bounded pool.
+  PasswordHasher& passwords() { return passwords_; }
   const KeyRing& keys() const { return keys_; }
   HashPool& hash_pool() { return pool_; }
 

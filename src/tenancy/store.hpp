@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "db/database.hpp"
+#include "http/pagination.hpp"
 #include "platform/clock.hpp"
 #include "platform/principal.hpp"
 
@@ -69,5 +70,99 @@ Result<std::vector<std::string>> permissions_of(db::Tx& tx, std::string_view use
 
 // The caller's own organization (tenant-scoped): nullopt for a principal without one.
 Result<std::optional<Organization>> current_organization(db::Tx& tx, const Principal& principal);
+
+// --- Organizations, for the organization routes -------------------------------------------
+
+struct OrganizationPage {
+  std::vector<Organization> items;
+  std::optional<std::string> next_key;  // the last item's id when another page follows
+};
+
+// The organizations the user belongs to, in creation order (identity-level: the user's own).
+Result<OrganizationPage> organizations_of_user(db::Tx& tx, std::string_view user_id,
+                                               const http::PageQuery& page);
+// Every organization, in creation order: only for a global super admin's cross-tenant read.
+Result<OrganizationPage> all_organizations(db::Tx& tx, const http::PageQuery& page);
+// Inserts organization `id` with exactly `slug`; Code::kConflict when the slug is taken.
+Result<Organization> insert_organization(db::Tx& tx, std::string_view id, std::string_view name,
+                                         std::string_view slug, TimePoint now);
+// Renames the principal's organization; false when it is gone. kConflict: slug taken.
+Result<bool> update_organization(db::Tx& tx, const Principal& principal, std::string_view name,
+                                 std::string_view slug, TimePoint now);
+// Deletes the principal's organization and everything it owns (foreign keys cascade); the
+// audit log keeps its entries. False when it is gone.
+Result<bool> delete_organization(db::Tx& tx, const Principal& principal);
+
+// --- Members of the principal's organization -------------------------------------------------
+
+struct Member {
+  std::string user_id;
+  std::string email;
+  std::string name;
+  std::vector<std::string> roles;  // role names, sorted
+  std::string joined_at;           // the earliest of the member's role grants
+};
+
+// {id (the user's), email, name, roles, joined_at}
+nlohmann::json to_json(const Member& member);
+
+struct MemberPage {
+  std::vector<Member> items;
+  std::optional<std::string> next_key;  // the last item's email
+};
+
+// Ordered by email, so pages stay stable whatever joins meanwhile.
+Result<MemberPage> list_members(db::Tx& tx, const Principal& principal,
+                                const http::PageQuery& page);
+Result<std::optional<Member>> find_member(db::Tx& tx, const Principal& principal,
+                                          std::string_view user_id);
+// The concrete permission names the member's roles in this organization grant (global roles
+// excluded: they are not the organization's to change).
+Result<std::vector<std::string>> member_permissions(db::Tx& tx, const Principal& principal,
+                                                    std::string_view user_id);
+// Grants the role (by id) in the principal's organization; kConflict when already held.
+Result<void> grant_role(db::Tx& tx, const Principal& principal, std::string_view user_id,
+                        std::string_view role_id, TimePoint now);
+// Removes every role the user holds in the principal's organization; returns how many.
+Result<std::int64_t> revoke_roles(db::Tx& tx, const Principal& principal, std::string_view user_id);
+// Members holding the system role `role` (e.g. TENANT_ADMIN) in the principal's organization.
+Result<std::int64_t> count_system_role_holders(db::Tx& tx, const Principal& principal,
+                                               std::string_view role);
+// Serialises membership changes of the principal's organization until the transaction ends, so
+// two concurrent removals cannot each leave the other as the last admin and both succeed.
+Result<void> lock_memberships(db::Tx& tx, const Principal& principal);
+
+// --- Invitations -----------------------------------------------------------------------------
+
+struct Invitation {
+  std::string id;
+  std::string organization_id;
+  std::string email;
+  std::string role_id;
+  std::string role_name;
+  std::optional<std::string> invited_by;
+  std::string created_at;
+  std::string expires_at;
+  std::optional<std::string> accepted_at;
+};
+
+// Stores an invitation of the principal's organization; only the token's hash is kept.
+Result<void> insert_invitation(db::Tx& tx, const Principal& principal, const Invitation& inv,
+                               std::string_view token_hash);
+// Deletes the pending invitations of `email` (a new one supersedes them); returns how many.
+Result<std::int64_t> drop_pending_invitations(db::Tx& tx, const Principal& principal,
+                                              std::string_view email);
+// Identity-level: the invitation a presented token opens, before any tenant is known.
+Result<std::optional<Invitation>> find_invitation_by_hash(db::Tx& tx, std::string_view token_hash);
+// Marks a pending invitation of `org_id` accepted; false when it was accepted meanwhile.
+Result<bool> mark_invitation_accepted(db::Tx& tx, std::string_view org_id, std::string_view id,
+                                      TimePoint now);
+
+// --- Secrets ---------------------------------------------------------------------------------
+
+// Writes (inserts or replaces) a sealed secret of the principal's organization; true when it
+// was new.
+Result<bool> put_secret(db::Tx& tx, const Principal& principal, std::string_view name,
+                        std::string_view ciphertext, std::string_view nonce, TimePoint now);
 
 }  // namespace atrium::tenancy

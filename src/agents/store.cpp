@@ -1,0 +1,116 @@
+#include "agents/store.hpp"
+
+#include "platform/ids.hpp"
+
+namespace atrium::agents {
+namespace {
+
+constexpr std::string_view kColumns =
+    "id, organization_id, name, description, executor, model, instructions, config, created_by,"
+    " created_at, updated_at";
+
+Agent read(const db::Row& r) {
+  Agent a;
+  a.id = r.text(0);
+  a.organization_id = r.text(1);
+  a.name = r.text(2);
+  a.description = r.text(3);
+  a.executor = r.text(4);
+  a.model = r.text(5);
+  a.instructions = r.text(6);
+  a.config = nlohmann::json::parse(r.text(7), nullptr, false);
+  if (!a.config.is_object()) a.config = nlohmann::json::object();
+  a.created_by = r.optional_text(8);
+  a.created_at = r.text(9);
+  a.updated_at = r.text(10);
+  return a;
+}
+
+std::string select(std::string_view where) {
+  std::string s = "SELECT ";
+  s += kColumns;
+  s += " FROM agents WHERE organization_id = $1";
+  s += where;
+  return s;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const Agent& a) {
+  return {{"id", a.id},
+          {"name", a.name},
+          {"description", a.description},
+          {"executor", a.executor},
+          {"model", a.model},
+          {"instructions", a.instructions},
+          {"config", a.config},
+          {"created_by", a.created_by ? nlohmann::json(*a.created_by) : nlohmann::json(nullptr)},
+          {"created_at", a.created_at},
+          {"updated_at", a.updated_at}};
+}
+
+namespace store {
+
+Result<AgentPage> list(db::Tx& tx, const Principal& principal, const http::PageQuery& page) {
+  if (!principal.org_id) return AgentPage{};
+  if (page.after && !is_uuid(*page.after))
+    return fail(Error::field("cursor", "is not a cursor this server issued"));
+  const auto limit = static_cast<std::int64_t>(page.limit) + 1;
+  auto rows = page.after
+                  ? tx.query(select(" AND id < $2 ORDER BY id DESC LIMIT $3"),
+                             {*principal.org_id, *page.after, limit})
+                  : tx.query(select(" ORDER BY id DESC LIMIT $2"), {*principal.org_id, limit});
+  if (!rows) return fail(rows.error());
+  AgentPage out;
+  for (const auto& row : *rows) {
+    if (out.items.size() == page.limit) {
+      out.next_key = out.items.back().id;
+      break;
+    }
+    out.items.push_back(read(row));
+  }
+  return out;
+}
+
+Result<std::optional<Agent>> find(db::Tx& tx, const Principal& principal, std::string_view id) {
+  if (!principal.org_id || !is_uuid(id)) return std::optional<Agent>();
+  auto row = tx.query_one(select(" AND id = $2"), {*principal.org_id, id});
+  if (!row) return fail(row.error());
+  if (!*row) return std::optional<Agent>();
+  return std::optional<Agent>(read(**row));
+}
+
+Result<void> insert(db::Tx& tx, const Principal& principal, const Agent& a) {
+  if (!principal.org_id || a.organization_id != *principal.org_id)
+    return fail(Error::not_found("no such organization"));
+  auto r = tx.execute(
+      "INSERT INTO agents (id, organization_id, name, description, executor, model, instructions,"
+      " config, created_by, created_at, updated_at)"
+      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+      {a.id, a.organization_id, a.name, a.description, a.executor, a.model, a.instructions,
+       a.config.dump(), a.created_by, a.created_at, a.updated_at});
+  if (!r) return fail(r.error());
+  return {};
+}
+
+Result<bool> update(db::Tx& tx, const Principal& principal, const Agent& a) {
+  if (!principal.org_id || !is_uuid(a.id)) return false;
+  auto r = tx.execute(
+      "UPDATE agents SET name = $1, description = $2, executor = $3, model = $4,"
+      " instructions = $5, config = $6, updated_at = $7 WHERE organization_id = $8 AND id = $9",
+      {a.name, a.description, a.executor, a.model, a.instructions, a.config.dump(), a.updated_at,
+       *principal.org_id, a.id});
+  if (!r) return fail(r.error());
+  return *r == 1;
+}
+
+Result<bool> remove(db::Tx& tx, const Principal& principal, std::string_view id) {
+  if (!principal.org_id || !is_uuid(id)) return false;
+  auto r = tx.execute("DELETE FROM agents WHERE organization_id = $1 AND id = $2",
+                      {*principal.org_id, id});
+  if (!r) return fail(r.error());
+  return *r == 1;
+}
+
+}  // namespace store
+}  // namespace atrium::agents

@@ -1,0 +1,54 @@
+// Agents in the database (API.md, Agents). Every function takes the Principal first and sees
+// only its organization's rows: another tenant's agent is simply not found, like a missing one.
+// Functions run inside the caller's transaction; errors are the database's.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "db/database.hpp"
+#include "http/pagination.hpp"
+#include "platform/principal.hpp"
+
+namespace atrium::agents {
+
+struct Agent {
+  std::string id;
+  std::string organization_id;
+  std::string name;
+  std::string description;
+  std::string executor;
+  std::string model;
+  std::string instructions;
+  nlohmann::json config = nlohmann::json::object();
+  std::optional<std::string> created_by;
+  std::string created_at;
+  std::string updated_at;
+};
+
+// {id, name, description, executor, model, instructions, config, created_by, created_at,
+// updated_at}
+nlohmann::json to_json(const Agent& agent);
+
+struct AgentPage {
+  std::vector<Agent> items;
+  std::optional<std::string> next_key;  // the last item's id when another page follows
+};
+
+namespace store {
+
+// Newest first; `page.after` continues after that id.
+Result<AgentPage> list(db::Tx& tx, const Principal& principal, const http::PageQuery& page);
+Result<std::optional<Agent>> find(db::Tx& tx, const Principal& principal, std::string_view id);
+// `agent.organization_id` must be the principal's organization.
+Result<void> insert(db::Tx& tx, const Principal& principal, const Agent& agent);
+// Writes every editable field of `agent`; false when no such agent in the organization.
+Result<bool> update(db::Tx& tx, const Principal& principal, const Agent& agent);
+// False when no such agent in the organization. Its tasks go with it (ON DELETE CASCADE).
+Result<bool> remove(db::Tx& tx, const Principal& principal, std::string_view id);
+
+}  // namespace store
+}  // namespace atrium::agents

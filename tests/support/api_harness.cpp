@@ -1,0 +1,166 @@
+#include "support/api_harness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "access/seed.hpp"
+#include "db/migrations.hpp"
+#include "platform/ids.hpp"
+#include "tenancy/store.hpp"
+
+namespace atrium::testing {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+Config test_config() {
+  Config c;
+  c.jwt_keys = {{"test-1", "a-test-signing-key-that-is-long-enough-000000"}};
+  c.data_key = std::string(32, 'k');
+  c.workers = 2;
+  c.tenant_max_running = 1;
+  c.hash_threads = 2;
+  return c;
+}
+
+app::ApplicationOptions test_options(const TestAppOptions& options) {
+  app::ApplicationOptions o;
+  o.identity.password = {1, 64 * 1024};  // cheap Argon2id; the defaults are tested in identity/
+  o.identity.hashing = {.threads = 2, .queue_limit = 64};
+  o.identity.throttle = {.per_account = 1000, .per_address = 100000, .window = 300s};
+  o.identity.maintenance_interval = 0ms;  // tests call maintain()
+  o.run_workers = options.run_workers;
+  return o;
+}
+
+[[noreturn]] void die(const std::string& what, const Reply& r) {
+  throw std::runtime_error(what + ": " + std::to_string(r.status) + " " + r.raw);
+}
+
+}  // namespace
+
+TestApp::TestApp(const Backend& backend, TestAppOptions options)
+    : t_(backend.create()),
+      config_(test_config()),
+      clock_(TimePoint(std::chrono::system_clock::now())) {
+  if (auto m = db::migrate(db()); !m) throw std::runtime_error("migrate: " + m.error().detail);
+  if (auto s = access::seed(db()); !s) throw std::runtime_error("seed: " + s.error().detail);
+  app_ = std::make_unique<app::Application>(config_, db(), bus_, clock_, metrics_,
+                                            test_options(options));
+  if (auto s = app_->start(); !s) throw std::runtime_error("start: " + s.error().detail);
+  app::Application* built = app_.get();
+  api_ = std::make_unique<app::Api>(
+      app_->routes(), metrics_, &app_->identity().authenticator(),
+      app::ApiOptions{"/nonexistent", {}, [built](const http::Request& req, const Error& e) {
+                        built->record_denial(req, e);
+                      }});
+}
+
+TestApp::~TestApp() {
+  api_.reset();
+  app_.reset();
+}
+
+Reply TestApp::call(http::Method method, const std::string& target, const std::optional<json>& body,
+                    const std::string& bearer,
+                    const std::vector<std::pair<std::string, std::string>>& headers) {
+  http::Request req;
+  req.method = method;
+  req.method_text = std::string(http::method_name(method));
+  auto q = target.find('?');
+  req.path = target.substr(0, q);
+  if (q != std::string::npos) req.query = target.substr(q + 1);
+  if (body) {
+    req.body = body->dump();
+    req.headers.add("Content-Type", "application/json");
+  }
+  if (!bearer.empty()) req.headers.add("Authorization", "Bearer " + bearer);
+  for (const auto& [name, value] : headers) req.headers.add(name, value);
+  req.headers.add("User-Agent", "api-test");
+  req.remote_ip = "10.0.0.1";
+  auto res = api_->handle(req);
+  // An accepted WebSocket upgrade with no connection behind it ends at once, as one whose client
+  // left right after the handshake (the session leaves the realtime hub).
+  if (res.websocket) res.websocket->on_close();
+  Reply r{res.status, res.headers, json(), res.body};
+  if (!res.body.empty()) r.body = json::parse(res.body, nullptr, false);
+  if (r.body.is_discarded()) r.body = json();
+  return r;
+}
+
+Actor TestApp::signup(const std::string& email, const std::string& org_name) {
+  auto r = call(http::Method::kPost, "/api/auth/signup",
+                json{{"email", email},
+                     {"password", kTestPassword},
+                     {"name", "Test " + email.substr(0, email.find('@'))},
+                     {"organization_name", org_name}});
+  if (r.status != 201) die("signup " + email, r);
+  return Actor{r.body["access_token"], r.body["refresh_token"], r.body["user"]["id"], email,
+               r.body["organization"]["id"]};
+}
+
+Actor TestApp::login(const std::string& email, const std::string& org) {
+  auto r = call(http::Method::kPost, "/api/auth/login",
+                json{{"email", email}, {"password", kTestPassword}, {"organization_id", org}});
+  if (r.status != 200) die("login " + email, r);
+  return Actor{r.body["access_token"], r.body["refresh_token"], r.body["user"]["id"], email, org};
+}
+
+Actor TestApp::member(const Actor& admin, const std::string& email, const std::string& role) {
+  auto existing = db().transact({.read_only = true}, [&](db::Tx& tx) {
+    return tx.query_one("SELECT id FROM users WHERE email = $1", {email});
+  });
+  if (!existing) throw std::runtime_error("member lookup: " + existing.error().detail);
+  std::string user_id;
+  if (*existing) {
+    user_id = (*existing)->text(0);
+  } else {
+    user_id = signup(email, "Home of " + email).user_id;
+  }
+  auto added = db().transact({.tenant = admin.org_id}, [&](db::Tx& tx) {
+    return tenancy::add_member(tx, admin.org_id, user_id, role, clock_.now());
+  });
+  if (!added) throw std::runtime_error("add member: " + added.error().detail);
+  return login(email, admin.org_id);
+}
+
+Actor TestApp::api_key(const Actor& creator, const std::vector<std::string>& permissions) {
+  auto r = call(http::Method::kPost, "/api/api-keys",
+                json{{"name", "test key"}, {"permissions", permissions}}, creator.token);
+  if (r.status != 201) die("api key", r);
+  return Actor{r.body["key"], "", creator.user_id, creator.email, creator.org_id};
+}
+
+Actor TestApp::super_admin(const std::string& email, const std::optional<std::string>& org) {
+  auto user = app_->identity().service().create_superadmin(email, kTestPassword);
+  if (!user) throw std::runtime_error("create superadmin: " + user.error().detail);
+  json body = {{"email", email}, {"password", kTestPassword}};
+  if (org) body["organization_id"] = *org;
+  auto r = call(http::Method::kPost, "/api/auth/login", body);
+  if (r.status != 200) die("login super admin", r);
+  return Actor{r.body["access_token"], r.body["refresh_token"], r.body["user"]["id"], email,
+               org.value_or("")};
+}
+
+void TestApp::maintain() {
+  if (auto m = app_->identity().maintain(); !m)
+    throw std::runtime_error("maintain: " + m.error().detail);
+}
+
+std::int64_t TestApp::count(const std::string& table, const std::string& where) {
+  auto r = db().transact({.read_only = true}, [&](db::Tx& tx) {
+    return tx.query_one("SELECT COUNT(*) FROM " + table + " WHERE " + where);
+  });
+  if (!r || !*r) throw std::runtime_error("count " + table);
+  return (**r).integer(0);
+}
+
+void expect_problem(const Reply& r, int status, const std::string& code) {
+  EXPECT_EQ(r.status, status) << r.raw;
+  EXPECT_EQ(r.headers.get("Content-Type"), "application/problem+json") << r.raw;
+  EXPECT_EQ(r.code(), code) << r.raw;
+}
+
+}  // namespace atrium::testing

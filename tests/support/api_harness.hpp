@@ -1,0 +1,121 @@
+// The whole application on a fresh test database, behind app::Api and called without a network:
+// the route table serve() builds (app::Application), real tokens from identity, real API keys.
+// API-level tests of every domain use it, on every backend:
+//
+//   TestApp app(GetParam());
+//   auto alice = app.signup("alice@example.com", "Acme");        // TENANT_ADMIN of Acme
+//   auto bob = app.member(alice, "bob@example.com", "USER");      // USER of Acme, signed in
+//   auto r = app.call(Method::kPost, "/api/agents", json{...}, alice.token);
+//   EXPECT_EQ(r.status, 201);
+//
+// Password hashing uses cheap Argon2id parameters; the task workers do not run (tasks stay
+// queued) unless asked. Not thread-safe (one test thread).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/api.hpp"
+#include "app/application.hpp"
+#include "broker/embedded/embedded_event_bus.hpp"
+#include "http/message.hpp"
+#include "platform/clock.hpp"
+#include "support/backends.hpp"
+
+namespace atrium::testing {
+
+struct Reply {
+  int status = 0;
+  http::Headers headers;
+  nlohmann::json body;  // null when the body is empty or not JSON
+  std::string raw;
+
+  std::string code() const { return body.is_object() ? body.value("code", "") : ""; }
+};
+
+// A signed-in user in one organization.
+struct Actor {
+  std::string token;  // access token (or API key for actors made by api_key())
+  std::string refresh_token;
+  std::string user_id;
+  std::string email;
+  std::string org_id;
+};
+
+inline const std::string kTestPassword = "correct horse battery";
+
+// A clock that moves 1 ms at every reading (as if each step of a request took that long), and
+// further when told. Revocation cut-offs and token issue times are milliseconds, so a token
+// issued before a change is always older than the change, as it is with real requests.
+class TickingClock final : public Clock {
+ public:
+  explicit TickingClock(TimePoint start) : start_(start) {}
+  TimePoint now() const override {
+    return start_ + std::chrono::milliseconds(ticks_.fetch_add(1) + 1) +
+           TimePoint::duration(offset_.load());
+  }
+  void advance(TimePoint::duration d) { offset_.fetch_add(d.count()); }
+
+ private:
+  const TimePoint start_;
+  mutable std::atomic<std::int64_t> ticks_{0};
+  std::atomic<TimePoint::duration::rep> offset_{0};
+};
+
+struct TestAppOptions {
+  bool run_workers = false;
+};
+
+class TestApp {
+ public:
+  explicit TestApp(const Backend& backend, TestAppOptions options = {});
+  ~TestApp();
+
+  Reply call(http::Method method, const std::string& target,
+             const std::optional<nlohmann::json>& body = std::nullopt,
+             const std::string& bearer = {},
+             const std::vector<std::pair<std::string, std::string>>& headers = {});
+
+  // A new user and a new organization (POST /api/auth/signup): its TENANT_ADMIN.
+  Actor signup(const std::string& email, const std::string& org_name = "Acme");
+  // A user holding `role` (a system or custom role name) in `admin`'s organization, signed in
+  // there. The user is created (with their own organization) when the email is new.
+  Actor member(const Actor& admin, const std::string& email, const std::string& role);
+  // Signs `email` in to `org` (POST /api/auth/login).
+  Actor login(const std::string& email, const std::string& org);
+  // An API key of `creator`'s organization (POST /api/api-keys); its token is the key.
+  Actor api_key(const Actor& creator, const std::vector<std::string>& permissions);
+  // A global SUPER_ADMIN (created as `atrium admin create-superadmin` does), signed in to `org`
+  // (null: no organization).
+  Actor super_admin(const std::string& email, const std::optional<std::string>& org);
+
+  // Applies revocations and writes API-key use (identity's maintenance, run on demand).
+  void maintain();
+
+  // SELECT COUNT(*) FROM table WHERE where (read across tenants, as the schema owner).
+  std::int64_t count(const std::string& table, const std::string& where = "1 = 1");
+
+  db::Database& db() { return *t_->db; }
+  app::Application& app() { return *app_; }
+  TickingClock& clock() { return clock_; }
+  const Config& config() const { return config_; }
+
+ private:
+  std::unique_ptr<TestDatabase> t_;
+  Config config_;
+  TickingClock clock_;
+  broker::EmbeddedEventBus bus_;
+  metrics::Registry metrics_;
+  std::unique_ptr<app::Application> app_;
+  std::unique_ptr<app::Api> api_;
+};
+
+// Expects a problem+json answer with `status` and `code`.
+void expect_problem(const Reply& reply, int status, const std::string& code);
+
+}  // namespace atrium::testing
