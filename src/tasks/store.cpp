@@ -10,10 +10,6 @@ namespace {
 constexpr std::string_view kColumns =
     "id, organization_id, agent_id, status, input, output, error, attempts, idempotency_key, "
     "created_by, created_at, started_at, finished_at";
-constexpr std::string_view kJoinedColumns =
-    "t.id, t.organization_id, t.agent_id, t.status, t.input, t.output, t.error, t.attempts, "
-    "t.idempotency_key, t.created_by, t.created_at, t.started_at, t.finished_at";
-constexpr std::size_t kColumnCount = 13;
 
 std::string sql(std::string_view head, std::string_view tail) {
   std::string s(head);
@@ -80,11 +76,10 @@ Result<std::string> TaskStore::agent_executor(const Principal& caller,
   if (!caller.org_id || !is_uuid(agent_id)) return fail(Error::not_found("agent not found"));
   const std::string org = *caller.org_id;
   return db_.transact({.tenant = org, .read_only = true}, [&](db::Tx& tx) -> Result<std::string> {
-    auto row = tx.query_one("SELECT executor FROM agents WHERE id = $1 AND organization_id = $2",
-                            {agent_id, org});
-    if (!row) return fail(row.error());
-    if (!*row) return fail(Error::not_found("agent not found"));
-    return (*row)->text(0);
+    auto agent = agents::store::find(tx, caller, agent_id);
+    if (!agent) return fail(agent.error());
+    if (!*agent) return fail(Error::not_found("agent not found"));
+    return (*agent)->executor;
   });
 }
 
@@ -111,13 +106,11 @@ Result<Created> TaskStore::create(const Principal& caller, const NewTask& task,
 
   auto attempt = [&]() -> Result<Created> {
     return db_.transact(for_tenant(org), [&](db::Tx& tx) -> Result<Created> {
-      auto agent =
-          tx.query_one("SELECT executor FROM agents WHERE id = $1 AND organization_id = $2",
-                       {task.agent_id, org});
+      auto agent = agents::store::find(tx, caller, task.agent_id);
       if (!agent) return fail(agent.error());
       if (!*agent) return fail(Error::not_found("agent not found"));
       if (check) {
-        if (auto valid = check((*agent)->text(0), task.input); !valid) return fail(valid.error());
+        if (auto valid = check((*agent)->executor, task.input); !valid) return fail(valid.error());
       }
 
       if (task.idempotency_key) {
@@ -305,24 +298,19 @@ Result<std::variant<Claimed, ClaimRefusal>> TaskStore::claim(const TaskRef& ref,
     if (!updated) return fail(updated.error());
     if (*updated == 0) return Outcome(ClaimRefusal::kNotClaimable);
 
-    std::string q = "SELECT ";
-    q += kJoinedColumns;
-    q += ", a.name, a.executor, a.model, a.instructions, a.config FROM tasks t "
-         "JOIN agents a ON a.organization_id = t.organization_id AND a.id = t.agent_id "
-         "WHERE t.id = $1 AND t.organization_id = $2";
-    auto row = tx.query_one(q, {ref.id, ref.organization_id});
+    auto row = tx.query_one(sql("SELECT ", " FROM tasks WHERE id = $1 AND organization_id = $2"),
+                            {ref.id, ref.organization_id});
     if (!row) return fail(row.error());
     if (!*row) return Outcome(ClaimRefusal::kNotClaimable);
     Claimed c;
     c.task = read_task(**row);
-    c.agent.id = c.task.agent_id;
-    c.agent.organization_id = c.task.organization_id;
-    c.agent.name = (*row)->text(kColumnCount);
-    c.agent.executor = (*row)->text(kColumnCount + 1);
-    c.agent.model = (*row)->text(kColumnCount + 2);
-    c.agent.instructions = (*row)->text(kColumnCount + 3);
-    c.agent.config = parse_json((*row)->optional_text(kColumnCount + 4));
-    if (!c.agent.config.is_object()) c.agent.config = nlohmann::json::object();
+    // The worker acts for the task's organization, nobody else's.
+    Principal worker;
+    worker.org_id = ref.organization_id;
+    auto agent = agents::store::find(tx, worker, c.task.agent_id);
+    if (!agent) return fail(agent.error());
+    if (!*agent) return Outcome(ClaimRefusal::kNotClaimable);
+    c.agent = std::move(**agent);
     return Outcome(std::move(c));
   });
 }

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "agents/store.hpp"
+
 namespace atrium::tasks {
 
 enum class Status { kQueued, kRunning, kSucceeded, kFailed, kCancelled };
@@ -38,16 +40,8 @@ struct Task {
 // created_at, started_at, finished_at}.
 nlohmann::json to_json(const Task& task);
 
-// The agent a task runs, as the worker needs it (agents/ owns the rest).
-struct Agent {
-  std::string id;
-  std::string organization_id;
-  std::string name;
-  std::string executor;  // "echo" | "openai"
-  std::string model;
-  std::string instructions;
-  nlohmann::json config = nlohmann::json::object();
-};
+// The agent a task runs: the agents module's, read through its store.
+using Agent = agents::Agent;
 
 // A progress update: step k of n (1 ≤ k ≤ n); `of` is null when the total is not known ahead
 // (streamed tokens), and `text` carries the streamed fragment when there is one.
