@@ -235,9 +235,16 @@ Result<identity::Bundle> MemberService::accept(const std::optional<Principal>& c
   if (caller && caller->kind == Principal::Kind::kApiKey)
     return fail(Error{Code::kPermissionDenied, "an API key cannot accept invitations", {}, 0});
   const std::string token_hash = hash_token(in.token);
-  // Before any tenant is known: found by its hash alone, read-only.
-  auto found = db_.transact(scope(std::nullopt, true),
-                            [&](db::Tx& tx) { return find_invitation_by_hash(tx, token_hash); });
+  // Before any tenant is known: the token names its organization, then the invitation is read
+  // as that organization.
+  auto found =
+      db_.transact(scope(std::nullopt, true), [&](db::Tx& tx) -> Result<std::optional<Invitation>> {
+        auto org = invitation_organization(tx, token_hash);
+        if (!org) return fail(org.error());
+        if (!*org) return std::optional<Invitation>();
+        if (auto s = tx.set_scope(*org, std::nullopt); !s) return fail(s.error());
+        return find_invitation_by_hash(tx, token_hash);
+      });
   if (!found) return fail(found.error());
   const TimePoint now = clock_.now();
   if (!*found || (*found)->accepted_at) return fail(no_invitation());

@@ -16,6 +16,12 @@ db::TxOptions scope(const std::optional<std::string>& org, bool read_only = fals
   return {.tenant = org, .read_only = read_only};
 }
 
+// A global super admin's read across organizations (API.md): audited by the driver's log and by
+// the service's audit entry.
+db::TxOptions across_tenants(const Principal& caller, std::string purpose) {
+  return {.user = caller.user_id, .read_only = true, .cross_tenant_read = std::move(purpose)};
+}
+
 // The caller acting in organization `org` (its own, or one it crossed into).
 Principal acting_in(const Principal& caller, const std::string& org) {
   Principal p = caller;
@@ -69,12 +75,13 @@ Result<OrganizationPage> OrganizationService::list(const Principal& caller,
     return out;
   }
   if (!crosses_tenants(caller)) {
-    return db_.transact(scope(caller.org_id, true), [&](db::Tx& tx) {
-      return organizations_of_user(tx, caller.user_id, page);
-    });
+    // The user's own memberships, in every organization: readable with the user in scope.
+    return db_.transact(
+        {.tenant = caller.org_id, .user = caller.user_id, .read_only = true},
+        [&](db::Tx& tx) { return organizations_of_user(tx, caller.user_id, page); });
   }
   // The global super admin: every organization (API.md), a cross-tenant read, audited.
-  auto all = db_.transact(scope(std::nullopt, true),
+  auto all = db_.transact(across_tenants(caller, "GET /api/orgs"),
                           [&](db::Tx& tx) { return all_organizations(tx, page); });
   if (!all) return fail(all.error());
   auto audited = db_.transact(scope(std::nullopt), [&](db::Tx& tx) {
@@ -129,7 +136,7 @@ Result<Organization> OrganizationService::get(const Principal& caller, std::stri
   if (!crosses_tenants(caller) || !is_uuid(id)) return fail(no_org());
   // The global super admin reading another organization (API.md): a cross-tenant read, audited
   // in the organization read, so its own administrators see who looked.
-  auto org = db_.transact(scope(std::nullopt, true),
+  auto org = db_.transact(across_tenants(caller, "GET /api/orgs/{id}"),
                           [&](db::Tx& tx) { return find_organization(tx, id); });
   if (!org) return fail(org.error());
   if (!*org) return fail(no_org());

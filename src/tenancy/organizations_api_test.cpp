@@ -220,9 +220,10 @@ TEST_P(OrganizationsApi, SecretsAreSealedNeverShown) {
   EXPECT_EQ(r.status, 204) << r.raw;
   EXPECT_TRUE(r.raw.empty());
   // Stored sealed; the value is nowhere in the database, the audit trail included.
-  EXPECT_EQ(app().count("org_secrets", "organization_id = '" + admin_.org_id + "'"), 1);
-  EXPECT_EQ(app().count("org_secrets", "ciphertext LIKE '%very-secret%'"), 0);
-  EXPECT_EQ(app().count("audit_log", "details LIKE '%very-secret%'"), 0);
+  EXPECT_EQ(app().count("org_secrets", "organization_id = '" + admin_.org_id + "'", admin_.org_id),
+            1);
+  EXPECT_EQ(app().count("org_secrets", "ciphertext LIKE '%very-secret%'", admin_.org_id), 0);
+  EXPECT_EQ(app().count("audit_log", "CAST(details AS TEXT) LIKE '%very-secret%'"), 0);
   EXPECT_EQ(app().count("audit_log", "action = 'secret.update' AND target_id = 'llm_api_key'"), 1);
   // The task workers read it back with the data key.
   auto reader = tasks::org_secret_reader(app().db(), app().config().data_key);
@@ -236,7 +237,8 @@ TEST_P(OrganizationsApi, SecretsAreSealedNeverShown) {
                 .status,
             204);
   EXPECT_EQ(**reader(admin_.org_id, "llm_api_key"), "second");
-  EXPECT_EQ(app().count("org_secrets", "organization_id = '" + admin_.org_id + "'"), 1);
+  EXPECT_EQ(app().count("org_secrets", "organization_id = '" + admin_.org_id + "'", admin_.org_id),
+            1);
 
   expect_problem(app().call(Method::kPut, "/api/orgs/current/secrets/Bad-Name",
                             json{{"value", "x"}}, root.token),

@@ -396,6 +396,17 @@ Result<std::int64_t> drop_pending_invitations(db::Tx& tx, const Principal& princ
       {*principal.org_id, email});
 }
 
+Result<std::optional<std::string>> invitation_organization(db::Tx& tx,
+                                                           std::string_view token_hash) {
+  auto row = tx.query_one(tx.dialect() == "postgresql"
+                              ? "SELECT invitation_organization($1)"
+                              : "SELECT organization_id FROM invitations WHERE token_hash = $1",
+                          {token_hash});
+  if (!row) return fail(row.error());
+  if (!*row) return std::optional<std::string>();
+  return (**row).optional_text(0);
+}
+
 Result<std::optional<Invitation>> find_invitation_by_hash(db::Tx& tx, std::string_view token_hash) {
   auto row = tx.query_one(
       "SELECT i.id, i.organization_id, i.email, i.role_id, r.name, i.invited_by, i.created_at,"

@@ -152,7 +152,11 @@ Result<void> insert_invitation(db::Tx& tx, const Principal& principal, const Inv
 // Deletes the pending invitations of `email` (a new one supersedes them); returns how many.
 Result<std::int64_t> drop_pending_invitations(db::Tx& tx, const Principal& principal,
                                               std::string_view email);
-// Identity-level: the invitation a presented token opens, before any tenant is known.
+// The organization of the invitation a presented token opens, before any tenant is known
+// (nullopt: no such invitation). On PostgreSQL through invitation_organization(), the narrow way
+// past row-level security (docs/POSTGRESQL.md); the caller then scopes its transaction to it.
+Result<std::optional<std::string>> invitation_organization(db::Tx& tx, std::string_view token_hash);
+// The invitation a presented token opens, in the transaction's organization.
 Result<std::optional<Invitation>> find_invitation_by_hash(db::Tx& tx, std::string_view token_hash);
 // Marks a pending invitation of `org_id` accepted; false when it was accepted meanwhile.
 Result<bool> mark_invitation_accepted(db::Tx& tx, std::string_view org_id, std::string_view id,

@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "access/seed.hpp"
-#include "db/migrations.hpp"
+#include "identity/identity.hpp"
 #include "platform/ids.hpp"
 #include "tenancy/store.hpp"
 
@@ -42,12 +42,12 @@ app::ApplicationOptions test_options(const TestAppOptions& options) {
 }  // namespace
 
 TestApp::TestApp(const Backend& backend, TestAppOptions options)
-    : t_(backend.create()),
+    : t_(backend.create_migrated()),
       config_(test_config()),
       clock_(TimePoint(std::chrono::system_clock::now())) {
-  if (auto m = db::migrate(db()); !m) throw std::runtime_error("migrate: " + m.error().detail);
   if (auto s = access::seed(db()); !s) throw std::runtime_error("seed: " + s.error().detail);
-  app_ = std::make_unique<app::Application>(config_, db(), bus_, clock_, metrics_,
+  // As `atrium serve` connects: on PostgreSQL the application role, under row-level security.
+  app_ = std::make_unique<app::Application>(config_, *t_->app, bus_, clock_, metrics_,
                                             test_options(options));
   if (auto s = app_->start(); !s) throw std::runtime_error("start: " + s.error().detail);
   app::Application* built = app_.get();
@@ -134,7 +134,10 @@ Actor TestApp::api_key(const Actor& creator, const std::vector<std::string>& per
 }
 
 Actor TestApp::super_admin(const std::string& email, const std::optional<std::string>& org) {
-  auto user = app_->identity().service().create_superadmin(email, kTestPassword);
+  // As `atrium admin create-superadmin` does: with the owner's database (global memberships are
+  // the owner's to write).
+  identity::Identity owner(db(), nullptr, clock_, config_.jwt_keys, test_options({}).identity);
+  auto user = owner.service().create_superadmin(email, kTestPassword);
   if (!user) throw std::runtime_error("create superadmin: " + user.error().detail);
   json body = {{"email", email}, {"password", kTestPassword}};
   if (org) body["organization_id"] = *org;
@@ -149,8 +152,14 @@ void TestApp::maintain() {
     throw std::runtime_error("maintain: " + m.error().detail);
 }
 
-std::int64_t TestApp::count(const std::string& table, const std::string& where) {
-  auto r = db().transact({.read_only = true}, [&](db::Tx& tx) {
+std::int64_t TestApp::count(const std::string& table, const std::string& where,
+                            const std::optional<std::string>& tenant) {
+  db::TxOptions scope{.read_only = true};
+  if (tenant)
+    scope.tenant = tenant;
+  else
+    scope.cross_tenant_read = "test: count";
+  auto r = db().transact(scope, [&](db::Tx& tx) {
     return tx.query_one("SELECT COUNT(*) FROM " + table + " WHERE " + where);
   });
   if (!r || !*r) throw std::runtime_error("count " + table);

@@ -97,9 +97,13 @@ class TestApp {
   // Applies revocations and writes API-key use (identity's maintenance, run on demand).
   void maintain();
 
-  // SELECT COUNT(*) FROM table WHERE where (read across tenants, as the schema owner).
-  std::int64_t count(const std::string& table, const std::string& where = "1 = 1");
+  // SELECT COUNT(*) FROM table WHERE where, as the schema owner: across tenants, or as `tenant`
+  // when one is named (organization secrets are never read across tenants).
+  std::int64_t count(const std::string& table, const std::string& where = "1 = 1",
+                     const std::optional<std::string>& tenant = std::nullopt);
 
+  // The owner: the seed and the test's own inspection (a read across tenants passes
+  // TxOptions::cross_tenant_read). The application runs on TestDatabase::app.
   db::Database& db() { return *t_->db; }
   app::Application& app() { return *app_; }
   TickingClock& clock() { return clock_; }
