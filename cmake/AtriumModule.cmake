@@ -1,10 +1,11 @@
-# atrium_module(<name> SOURCES ... [DEPS ...] [TESTS ...] [TEST_DEPS ...] [LABELS ...])
+# atrium_module(<name> SOURCES ... [DEPS ...] [TESTS ...] [TEST_DEPS ...] [LABELS ...]
+#               [TEST_PROPERTIES <property> <value> ...])
 #
 # Makes src/<name> a static library `atrium_<name>` (alias atrium::<name>) and, when tests are
 # enabled, one GoogleTest executable `<name>_tests` from the TESTS sources, registered with CTest
-# under the given labels (default: unit). Project code is compiled with warnings as errors.
+# under the given labels (default: unit) and any further test properties (e.g. RESOURCE_LOCK). Project code is compiled with warnings as errors.
 function(atrium_module name)
-  cmake_parse_arguments(M "" "" "SOURCES;DEPS;TESTS;TEST_DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(M "" "" "SOURCES;DEPS;TESTS;TEST_DEPS;LABELS;TEST_PROPERTIES" ${ARGN})
   set(target atrium_${name})
   add_library(${target} STATIC ${M_SOURCES})
   add_library(atrium::${name} ALIAS ${target})
@@ -22,7 +23,7 @@ function(atrium_module name)
     # Listed when CTest runs, not at build time: which database backends a suite is instantiated
     # on depends on the environment scripts/test-services exports (tests/support/backends.hpp).
     gtest_discover_tests(${name}_tests
-      PROPERTIES LABELS "${M_LABELS}"
+      PROPERTIES LABELS "${M_LABELS}" ${M_TEST_PROPERTIES}
       DISCOVERY_TIMEOUT 60
       DISCOVERY_MODE PRE_TEST
       TEST_PREFIX "${name}.")

@@ -5,8 +5,8 @@
 #include "audit/audit.hpp"
 #include "platform/log.hpp"
 #include "realtime/routes.hpp"
-#include "tasks/task.hpp"
 #include "roles/routes.hpp"
+#include "tasks/task.hpp"
 #include "tenancy/routes.hpp"
 
 namespace atrium::app {
@@ -43,7 +43,8 @@ Application::Application(const Config& config, db::Database& db, broker::EventBu
       db_(db),
       metrics_(metrics),
       options_(std::move(options)),
-      tasks_(config_, db, bus, clock, metrics),
+      tasks_(config_, db, bus, clock, metrics,
+             options_.brokers ? options_.brokers->queue.get() : nullptr),
       identity_(db, &bus, clock, config_.jwt_keys, options_.identity),
       agents_(db, clock, executor_check(tasks_.executors())),
       roles_(db, identity_.revocations(), identity_.me_cache(), clock),
@@ -85,7 +86,8 @@ void Application::record_denial(const http::Request& req, const Error& error) {
 
 Result<void> Application::start() {
   if (auto s = identity_.start(); !s) return s;
-  if (options_.run_workers) tasks_.start();
+  if (options_.run_workers)
+    tasks_.start(/*workers=*/!(options_.brokers && options_.brokers->distributed));
   return {};
 }
 
@@ -121,8 +123,12 @@ http::Router Application::routes() {
   tasks_.add_routes(router);
   add_realtime_routes(router);
   audit::add_routes(router, audit_);
-  add_health_routes(router, metrics_,
-                    {{"database", [this] { return db_.ping(); }}, tasks_.readiness()});
+  std::vector<ReadinessCheck> checks{{"database", [this] { return db_.ping(); }},
+                                     tasks_.readiness()};
+  if (options_.brokers)
+    checks.insert(checks.end(), options_.brokers->readiness.begin(),
+                  options_.brokers->readiness.end());
+  add_health_routes(router, metrics_, std::move(checks));
   return router;
 }
 

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "agents/service.hpp"
+#include "app/brokers.hpp"
 #include "app/task_runtime.hpp"
 #include "audit/log.hpp"
 #include "broker/event_bus.hpp"
@@ -36,6 +37,11 @@ namespace atrium::app {
 struct ApplicationOptions {
   identity::IdentityOptions identity;
   bool run_workers = true;  // start() starts the task workers and the outbox relay
+  // The event bus's and task queue's deployment (ATRIUM_BROKER_URL), outliving the Application.
+  // Null or embedded: an in-process queue, and the workers run here. Distributed: RabbitMQ's
+  // queue, which start() only relays to (the workers are `atrium worker` processes), and /readyz
+  // also checks the brokers' components.
+  const Brokers* brokers = nullptr;
 };
 
 // The identity options of a serving process, from the configuration.

@@ -11,6 +11,9 @@
 #include "access/seed.hpp"
 #include "app/api.hpp"
 #include "app/application.hpp"
+#include "app/brokers.hpp"
+#include "app/health.hpp"
+#include "app/task_runtime.hpp"
 #include "broker/embedded/embedded_event_bus.hpp"
 #include "db/migrations.hpp"
 #include "db/open.hpp"
@@ -77,6 +80,28 @@ std::optional<std::string> read_admin_password() {
   if (!got) return std::nullopt;
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return line;
+}
+
+// What a worker's /readyz checks: the database, the task queue, the brokers' other components.
+std::vector<ReadinessCheck> readiness_checks(db::Database& database, TaskRuntime& tasks,
+                                             const Brokers& brokers) {
+  std::vector<ReadinessCheck> checks{{"database", [&database] { return database.ping(); }},
+                                     tasks.readiness()};
+  checks.insert(checks.end(), brokers.readiness.begin(), brokers.readiness.end());
+  return checks;
+}
+
+http::ServerOptions server_options(const Config& config) {
+  http::ServerOptions options;
+  options.host = config.listen_host;
+  options.port = config.listen_port;
+  options.max_body_bytes = config.max_body_bytes;
+  options.max_connections = config.max_connections;
+  options.header_timeout = std::chrono::seconds(config.header_timeout_seconds);
+  options.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
+  options.io_threads = config.io_threads;
+  options.handler_threads = config.handler_threads;
+  return options;
 }
 
 }  // namespace
@@ -158,10 +183,12 @@ int serve(Config config) {
 
   metrics::Registry metrics;
   db::Database& database = **db;
-  // In-process events; the RabbitMQ bus replaces it when ATRIUM_BROKER_URL names one.
-  broker::EmbeddedEventBus bus;
+  auto brokers = open_brokers(config, metrics);
+  if (!brokers) return report(brokers.error(), "cannot use the broker");
+  broker::EventBus& bus = *brokers->bus;
   SystemClock clock;
-  Application app(config, database, bus, clock, metrics, {.identity = identity_options(config)});
+  const ApplicationOptions options{.identity = identity_options(config), .brokers = &*brokers};
+  Application app(config, database, bus, clock, metrics, options);
   if (auto s = app.start(); !s) return report(s.error(), "cannot load token revocations");
 
   Api api(
@@ -169,16 +196,7 @@ int serve(Config config) {
       ApiOptions{config.web_root, config.allowed_origins,
                  [&app](const http::Request& req, const Error& e) { app.record_denial(req, e); }});
 
-  http::ServerOptions options;
-  options.host = config.listen_host;
-  options.port = config.listen_port;
-  options.max_body_bytes = config.max_body_bytes;
-  options.max_connections = config.max_connections;
-  options.header_timeout = std::chrono::seconds(config.header_timeout_seconds);
-  options.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
-  options.io_threads = config.io_threads;
-  options.handler_threads = config.handler_threads;
-  http::Server server(options, api);
+  http::Server server(server_options(config), api);
   metrics.gauge("atrium_http_connections", "Open HTTP connections", [&server] {
     return std::vector<std::pair<metrics::Labels, double>>{
         {{}, static_cast<double>(server.active_connections())}};
@@ -191,6 +209,7 @@ int serve(Config config) {
                           {"port", server.port()},
                           {"env", config.production() ? "production" : "development"},
                           {"database", database.dialect()},
+                          {"broker", brokers->distributed ? "rabbitmq" : "embedded"},
                           {"ready_ms", ready_ms}});
   log::flush();  // operators and scripts wait for this line
 
@@ -198,6 +217,49 @@ int serve(Config config) {
   log::info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   server.stop(std::chrono::seconds(10));
   app.stop();
+  log::info("stopped");
+  log::flush();
+  return 0;
+}
+
+int worker(Config config) {
+  if (auto s = resolve_secrets(config); !s) return report(s.error(), "configuration refused");
+  if (config.broker_url == "embedded") {
+    log::error(
+        "atrium worker needs a shared broker (ATRIUM_BROKER_URL=amqp://…); in embedded "
+        "mode `atrium serve` runs the tasks itself");
+    return 2;
+  }
+  // Task workers, and the relay's and the workers' maintenance threads.
+  auto db = open_and_migrate(config, config.workers + 4);
+  if (!db) return report(db.error(), "cannot prepare the database");
+  db::Database& database = **db;
+  metrics::Registry metrics;
+  auto brokers = open_brokers(config, metrics);
+  if (!brokers) return report(brokers.error(), "cannot use the broker");
+  SystemClock clock;
+  TaskRuntime tasks(config, database, *brokers->bus, clock, metrics, brokers->queue.get());
+
+  // Health and metrics only: no API, no console, no credentials.
+  http::Router router;
+  add_health_routes(router, metrics, readiness_checks(database, tasks, *brokers));
+  Api api(std::move(router), metrics, nullptr, ApiOptions{"", {}});
+  http::ServerOptions options = server_options(config);
+  options.handler_threads = 1;
+  http::Server server(options, api);
+  tasks.start();
+  if (auto s = server.start(); !s) return report(s.error(), "cannot start the server");
+  log::info("worker ready", {{"address", config.listen_host + ":" + std::to_string(server.port())},
+                             {"port", server.port()},
+                             {"workers", config.workers},
+                             {"database", database.dialect()}});
+  log::flush();
+
+  int sig = wait_for_signal();
+  log::info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  // Running tasks are stopped and given back to the queue (or recorded, if they finished).
+  tasks.stop();
+  server.stop(std::chrono::seconds(5));
   log::info("stopped");
   log::flush();
   return 0;

@@ -9,6 +9,9 @@
 namespace atrium::app {
 
 int serve(Config config);  // migrate, seed, then serve HTTP until SIGTERM/SIGINT
+// Distributed mode: runs tasks from the shared queue until SIGTERM/SIGINT, then gives running
+// ones back; serves only /healthz, /readyz and /metrics. Needs ATRIUM_BROKER_URL=amqp://….
+int worker(Config config);
 int migrate(const Config& config);
 int seed(const Config& config);
 // atrium routes: prints the route table serve() answers with (no database, no server).

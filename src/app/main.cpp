@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
 
   auto* serve =
       cli.add_subcommand("serve", "Migrate, seed and serve the API, WebSocket and console");
+  auto* worker = cli.add_subcommand(
+      "worker", "Run tasks from the shared queue (distributed mode); serves health and metrics");
   auto* migrate = cli.add_subcommand("migrate", "Apply pending database migrations");
   auto* seed =
       cli.add_subcommand("seed", "Seed the permission catalog and system roles (idempotent)");
@@ -92,6 +94,7 @@ int main(int argc, char** argv) {
 
   try {
     if (serve->parsed()) return app::serve(std::move(*config));
+    if (worker->parsed()) return app::worker(std::move(*config));
     if (migrate->parsed()) return app::migrate(*config);
     if (seed->parsed()) return app::seed(*config);
     if (routes->parsed()) return app::print_routes(*config, routes_json);

@@ -31,12 +31,16 @@ tasks::OpenAiOptions openai_options(const Config& c) {
 }  // namespace
 
 TaskRuntime::TaskRuntime(const Config& config, db::Database& db, broker::EventBus& bus,
-                         const Clock& clock, metrics::Registry& metrics)
-    // The queue's per-organization cap matches the workers' own, so a busy organization's
-    // messages wait in the queue instead of being deferred over and over.
-    : queue_({.capacity = 100000,
-              .max_in_flight_per_key = config.tenant_max_running,
-              .delivery_limit = 10}),
+                         const Clock& clock, metrics::Registry& metrics, broker::TaskQueue* queue)
+    // The in-process queue's per-organization cap matches the workers' own, so a busy
+    // organization's messages wait in the queue instead of being deferred over and over.
+    : embedded_(queue
+                    ? nullptr
+                    : std::make_unique<broker::EmbeddedTaskQueue>(broker::EmbeddedTaskQueueOptions{
+                          .capacity = 100000,
+                          .max_in_flight_per_key = config.tenant_max_running,
+                          .delivery_limit = 10})),
+      queue_(queue ? *queue : *embedded_),
       store_(db, clock),
       relay_(db, queue_, clock, {}),
       events_(&bus, &metrics),
@@ -60,14 +64,17 @@ TaskRuntime::~TaskRuntime() { stop(); }
 
 void TaskRuntime::add_routes(http::Router& router) { tasks::add_routes(router, service_); }
 
-void TaskRuntime::start() {
+void TaskRuntime::start(bool workers) {
   relay_.start();
-  pool_.start();
+  workers_ = workers;
+  if (workers_) pool_.start();
 }
 
 void TaskRuntime::stop() {
   pool_.stop();
   relay_.stop();
+  // The tasks the pool just gave back wait in the outbox: send them now, for another worker.
+  if (workers_ && queue_.durable()) (void)relay_.relay_due();
 }
 
 ReadinessCheck TaskRuntime::readiness() {

@@ -1,12 +1,14 @@
-// The task machinery of an embedded-mode process, wired from the configuration: the in-process
-// queue, the outbox relay that feeds it, the executors, the worker pool (DESIGN.md §1: a thread
-// pool inside `serve`) and the tasks API's service.
+// The task machinery of a process, wired from the configuration: the outbox relay that feeds the
+// task queue, the executors, the worker pool (DESIGN.md §1: a thread pool inside `serve` in
+// embedded mode; in distributed mode only `atrium worker` runs tasks, and `serve` relays) and the
+// tasks API's service.
 #pragma once
 
 #include "app/health.hpp"
 #include "broker/embedded/embedded_task_queue.hpp"
 #include "broker/event_bus.hpp"
 #include "broker/outbox.hpp"
+#include "broker/task_queue.hpp"
 #include "db/database.hpp"
 #include "http/router.hpp"
 #include "platform/clock.hpp"
@@ -22,17 +24,21 @@ namespace atrium::app {
 
 class TaskRuntime {
  public:
+  // `bus` and `queue` outlive this. Without a queue, an in-process one (embedded mode).
   TaskRuntime(const Config& config, db::Database& db, broker::EventBus& bus, const Clock& clock,
-              metrics::Registry& metrics);
+              metrics::Registry& metrics, broker::TaskQueue* queue = nullptr);
   ~TaskRuntime();  // stops
 
   // The tasks API (tasks/routes.hpp).
   void add_routes(http::Router& router);
 
-  void start();
+  // Starts the outbox relay and, with `workers`, the worker pool (a distributed `serve` only
+  // relays: its tasks run in `atrium worker` processes).
+  void start(bool workers = true);
   // Stops the workers (running tasks go back to the queue), then the relay.
   void stop();
 
+  // /readyz's "queue": whether the task queue takes messages (never waits on the network).
   ReadinessCheck readiness();
 
   tasks::TaskStore& store() { return store_; }
@@ -42,7 +48,9 @@ class TaskRuntime {
   const tasks::Executors& executors() const { return executors_; }
 
  private:
-  broker::EmbeddedTaskQueue queue_;
+  std::unique_ptr<broker::EmbeddedTaskQueue> embedded_;  // when no queue was given
+  broker::TaskQueue& queue_;
+  bool workers_ = false;
   tasks::TaskStore store_;
   broker::OutboxRelay relay_;
   tasks::Executors executors_;

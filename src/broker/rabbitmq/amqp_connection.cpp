@@ -1,0 +1,151 @@
+#include "broker/rabbitmq/amqp_connection.hpp"
+
+#include <amqp_tcp_socket.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace atrium::broker::rabbitmq {
+namespace {
+
+timeval to_timeval(std::chrono::milliseconds d) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(d.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((d.count() % 1000) * 1000);
+  return tv;
+}
+
+std::string describe(const amqp_rpc_reply_t& r) {
+  switch (r.reply_type) {
+    case AMQP_RESPONSE_NORMAL:
+      return "ok";
+    case AMQP_RESPONSE_NONE:
+      return "no reply";
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+      return amqp_error_string2(r.library_error);
+    case AMQP_RESPONSE_SERVER_EXCEPTION:
+      if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+        const auto* m = static_cast<const amqp_connection_close_t*>(r.reply.decoded);
+        return "connection closed by the broker: " + std::to_string(m->reply_code) + " " +
+               to_string(m->reply_text);
+      }
+      if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        const auto* m = static_cast<const amqp_channel_close_t*>(r.reply.decoded);
+        return "channel closed by the broker: " + std::to_string(m->reply_code) + " " +
+               to_string(m->reply_text);
+      }
+      return "unexpected method from the broker";
+  }
+  return "unknown reply";
+}
+
+}  // namespace
+
+amqp_bytes_t as_bytes(std::string_view s) {
+  amqp_bytes_t b;
+  b.len = s.size();
+  b.bytes = const_cast<char*>(s.data());
+  return b;
+}
+
+std::string to_string(amqp_bytes_t b) {
+  return b.bytes ? std::string(static_cast<const char*>(b.bytes), b.len) : std::string();
+}
+
+Result<Endpoint> parse_url(std::string_view url) {
+  std::string buffer(url);
+  amqp_connection_info info;
+  amqp_default_connection_info(&info);
+  if (amqp_parse_url(buffer.data(), &info) != AMQP_STATUS_OK)
+    return fail(Error::invalid("expected amqp://user:pass@host:port/vhost"));
+  if (info.ssl) return fail(Error::invalid("amqps:// is not supported; use amqp://"));
+  Endpoint e;
+  e.host = info.host;
+  e.port = info.port;
+  e.user = info.user;
+  e.password = info.password;
+  e.vhost = info.vhost;
+  if (e.vhost.empty()) e.vhost = "/";
+  return e;
+}
+
+Result<std::unique_ptr<AmqpConnection>> AmqpConnection::open(const Endpoint& endpoint,
+                                                             const ConnectOptions& options) {
+  std::unique_ptr<AmqpConnection> c(new AmqpConnection());
+  c->timeout_ = options.timeout;
+  c->state_ = amqp_new_connection();
+  if (!c->state_) return fail(Error::unavailable("cannot allocate an AMQP connection"));
+  amqp_socket_t* socket = amqp_tcp_socket_new(c->state_);
+  if (!socket) return fail(Error::unavailable("cannot allocate an AMQP socket"));
+  const timeval tv = to_timeval(options.timeout);
+  amqp_set_handshake_timeout(c->state_, &tv);
+  amqp_set_rpc_timeout(c->state_, &tv);
+  if (int s = amqp_socket_open_noblock(socket, endpoint.host.c_str(), endpoint.port, &tv);
+      s != AMQP_STATUS_OK) {
+    c->broken_ = true;
+    return fail(Error::unavailable("cannot reach the broker at " + endpoint.host + ":" +
+                                   std::to_string(endpoint.port) + ": " + amqp_error_string2(s)));
+  }
+
+  amqp_table_entry_t props[1];
+  props[0].key = amqp_cstring_bytes("connection_name");
+  props[0].value.kind = AMQP_FIELD_KIND_UTF8;
+  props[0].value.value.bytes = as_bytes(options.name);
+  amqp_table_t properties{options.name.empty() ? 0 : 1, props};
+  amqp_rpc_reply_t login = amqp_login_with_properties(
+      c->state_, endpoint.vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE, options.heartbeat_seconds,
+      &properties, AMQP_SASL_METHOD_PLAIN, endpoint.user.c_str(), endpoint.password.c_str());
+  if (login.reply_type != AMQP_RESPONSE_NORMAL) {
+    c->broken_ = true;
+    return fail(Error::unavailable("broker login failed: " + describe(login)));
+  }
+  amqp_channel_open(c->state_, kChannel);
+  if (auto r = c->check_rpc("channel open"); !r) return fail(r.error());
+  c->channel_open_ = true;
+  return c;
+}
+
+AmqpConnection::~AmqpConnection() {
+  if (!state_) return;
+  if (!broken_) {
+    // A polite close lets the broker requeue at once; bounded, as everything here.
+    const timeval tv = to_timeval(std::min(timeout_, std::chrono::milliseconds(1000)));
+    amqp_set_rpc_timeout(state_, &tv);
+    if (channel_open_) amqp_channel_close(state_, kChannel, AMQP_REPLY_SUCCESS);
+    amqp_connection_close(state_, AMQP_REPLY_SUCCESS);
+  }
+  amqp_destroy_connection(state_);
+}
+
+Result<void> AmqpConnection::check_rpc(std::string_view what) {
+  amqp_rpc_reply_t r = amqp_get_rpc_reply(state_);
+  if (r.reply_type == AMQP_RESPONSE_NORMAL) return {};
+  broken_ = true;
+  return fail(Error::unavailable(std::string(what) + ": " + describe(r)));
+}
+
+Result<void> AmqpConnection::check_status(int status, std::string_view what) {
+  if (status == AMQP_STATUS_OK) return {};
+  broken_ = true;
+  return fail(Error::unavailable(std::string(what) + ": " + amqp_error_string2(status)));
+}
+
+Result<std::uint32_t> AmqpConnection::declare_queue(std::string_view name, bool durable,
+                                                    bool exclusive, const amqp_table_t& arguments,
+                                                    std::string* server_name) {
+  amqp_queue_declare_ok_t* ok = amqp_queue_declare(state_, kChannel, as_bytes(name), 0, durable,
+                                                   exclusive, exclusive, arguments);
+  if (auto r = check_rpc("declare queue " + std::string(name)); !r) return fail(r.error());
+  if (server_name) *server_name = to_string(ok->queue);
+  return ok->message_count;
+}
+
+Result<std::uint32_t> AmqpConnection::queue_depth(std::string_view name) {
+  amqp_queue_declare_ok_t* ok =
+      amqp_queue_declare(state_, kChannel, as_bytes(name), 1, 0, 0, 0, amqp_empty_table);
+  if (auto r = check_rpc("inspect queue " + std::string(name)); !r) return fail(r.error());
+  return ok->message_count;
+}
+
+}  // namespace atrium::broker::rabbitmq

@@ -1,0 +1,259 @@
+#include "broker/rabbitmq/rabbit_event_bus.hpp"
+
+#include <sys/time.h>
+
+#include "broker/rabbitmq/amqp_connection.hpp"
+#include "platform/ids.hpp"
+#include "platform/log.hpp"
+
+namespace atrium::broker {
+
+using rabbitmq::AmqpConnection;
+using rabbitmq::as_bytes;
+using rabbitmq::to_string;
+
+namespace {
+
+constexpr std::string_view kTenantHeader = "atrium-tenant";
+constexpr std::string_view kOriginHeader = "atrium-origin";
+// How often the consuming thread looks up from the socket to notice a stop.
+constexpr std::chrono::milliseconds kConsumePoll{200};
+// Heartbeats on the consuming connection, which reads all the time, so a silently dead broker
+// is noticed; the publishing connection learns it from its next write.
+constexpr int kConsumerHeartbeatSeconds = 30;
+
+amqp_table_entry_t text_entry(std::string_view key, std::string_view value) {
+  amqp_table_entry_t e;
+  e.key = as_bytes(key);
+  e.value.kind = AMQP_FIELD_KIND_UTF8;
+  e.value.value.bytes = as_bytes(value);
+  return e;
+}
+
+std::string header(const amqp_basic_properties_t& p, std::string_view name) {
+  if (!(p._flags & AMQP_BASIC_HEADERS_FLAG)) return {};
+  for (int i = 0; i < p.headers.num_entries; ++i) {
+    const amqp_table_entry_t& e = p.headers.entries[i];
+    if (to_string(e.key) == name &&
+        (e.value.kind == AMQP_FIELD_KIND_UTF8 || e.value.kind == AMQP_FIELD_KIND_BYTES))
+      return to_string(e.value.value.bytes);
+  }
+  return {};
+}
+
+}  // namespace
+
+struct RabbitEventBus::Impl {
+  RabbitOptions options;
+  rabbitmq::Endpoint endpoint;
+  std::size_t capacity = 0;
+  std::string exchange;
+  std::string replica = new_id();  // marks this process's own events
+
+  Result<std::unique_ptr<AmqpConnection>> open(std::string_view role, int heartbeat) const {
+    auto c = AmqpConnection::open(endpoint, {.timeout = options.timeout,
+                                             .heartbeat_seconds = heartbeat,
+                                             .name = "atrium events " + std::string(role)});
+    if (!c) return c;
+    amqp_exchange_declare((*c)->state(), AmqpConnection::kChannel, as_bytes(exchange),
+                          amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
+    if (auto r = (*c)->check_rpc("declare exchange " + exchange); !r) return fail(r.error());
+    return c;
+  }
+};
+
+Result<std::unique_ptr<RabbitEventBus>> RabbitEventBus::create(RabbitOptions options,
+                                                               std::size_t capacity) {
+  auto endpoint = rabbitmq::parse_url(options.url);
+  if (!endpoint) return fail(endpoint.error());
+  auto impl = std::make_unique<Impl>();
+  impl->exchange = options.prefix + ".events";
+  impl->options = std::move(options);
+  impl->endpoint = std::move(*endpoint);
+  impl->capacity = capacity;
+  std::unique_ptr<RabbitEventBus> bus(new RabbitEventBus(std::move(impl)));
+  bus->publisher_ = std::thread([raw = bus.get()] { raw->publish_loop(); });
+  bus->consumer_ = std::thread([raw = bus.get()] { raw->consume_loop(); });
+  return bus;
+}
+
+RabbitEventBus::RabbitEventBus(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)), local_(impl_->capacity) {}
+
+RabbitEventBus::~RabbitEventBus() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (publisher_.joinable()) publisher_.join();
+  if (consumer_.joinable()) consumer_.join();
+}
+
+Result<void> RabbitEventBus::publish(Event event) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return fail(Error::unavailable("event bus stopped"));
+    if (outgoing_.size() >= impl_->capacity) return fail(Error::unavailable("event bus full"));
+    outgoing_.push_back(event);
+  }
+  cv_.notify_all();
+  return local_.publish(std::move(event));
+}
+
+EventBus::Subscription RabbitEventBus::subscribe(EventFilter filter, Handler handler) {
+  return local_.subscribe(std::move(filter), std::move(handler));
+}
+
+Result<void> RabbitEventBus::ping() {
+  if (publisher_up_.load() && consumer_up_.load()) return {};
+  return fail(Error::unavailable("the event bus is not connected to the broker"));
+}
+
+void RabbitEventBus::publish_loop() {
+  rabbitmq::Backoff backoff(impl_->options.initial_backoff, impl_->options.max_backoff);
+  std::unique_ptr<AmqpConnection> c;
+  std::unique_lock lock(mu_);
+  for (;;) {
+    // Connect ahead of the first event, so readiness tells the truth.
+    cv_.wait(lock, [&] { return stopping_ || !outgoing_.empty() || !c; });
+    if (stopping_) return;
+    if (!c) {
+      if (!backoff.ready()) {
+        cv_.wait_for(lock, backoff.remaining(), [&] { return stopping_; });
+        continue;
+      }
+      lock.unlock();
+      auto opened = impl_->open("publisher", 0);
+      lock.lock();
+      if (!opened) {
+        if (publisher_up_.exchange(false) || backoff.delay().count() == 0)
+          log::warn("event bus cannot reach the broker", {{"error", opened.error().detail}});
+        backoff.failed();
+        continue;
+      }
+      c = std::move(*opened);
+      backoff.succeeded();
+      publisher_up_ = true;
+      continue;
+    }
+    Event event = std::move(outgoing_.front());
+    outgoing_.pop_front();
+    lock.unlock();
+
+    amqp_table_entry_t headers[] = {text_entry(kTenantHeader, event.tenant),
+                                    text_entry(kOriginHeader, impl_->replica)};
+    amqp_basic_properties_t props{};
+    props._flags =
+        AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_HEADERS_FLAG;
+    props.content_type = amqp_cstring_bytes("application/json");
+    props.delivery_mode = 1;  // transient: events are worth nothing after a broker restart
+    props.headers = {2, headers};
+    const int st =
+        amqp_basic_publish(c->state(), AmqpConnection::kChannel, as_bytes(impl_->exchange),
+                           as_bytes(event.topic), 0, 0, &props, as_bytes(event.payload));
+    auto sent = c->check_status(st, "publish event");
+
+    lock.lock();
+    if (sent) {
+      sent_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      log::warn("event bus lost its broker connection", {{"error", sent.error().detail}});
+      outgoing_.push_front(std::move(event));
+      c.reset();
+      publisher_up_ = false;
+      backoff.failed();
+    }
+  }
+}
+
+void RabbitEventBus::consume_loop() {
+  rabbitmq::Backoff backoff(impl_->options.initial_backoff, impl_->options.max_backoff);
+  std::unique_ptr<AmqpConnection> c;
+  auto stopping = [&] {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  };
+  auto lost = [&](std::string_view why) {
+    if (consumer_up_.exchange(false)) log::warn("event bus stopped receiving", {{"error", why}});
+    c.reset();
+    backoff.failed();
+  };
+  while (!stopping()) {
+    if (!c) {
+      if (!backoff.ready()) {
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, std::min(backoff.remaining(), kConsumePoll), [&] { return stopping_; });
+        continue;
+      }
+      auto opened = impl_->open("consumer", kConsumerHeartbeatSeconds);
+      Result<void> ready = opened ? Result<void>() : fail(opened.error());
+      std::string queue;
+      if (ready) {
+        c = std::move(*opened);
+        // Bounded on the broker too: a stalled replica loses its oldest events, not the broker's
+        // memory.
+        amqp_table_entry_t args[1];
+        args[0].key = amqp_cstring_bytes("x-max-length");
+        args[0].value.kind = AMQP_FIELD_KIND_I64;
+        args[0].value.value.i64 = static_cast<std::int64_t>(impl_->capacity);
+        ready = c->declare_queue("", false, true, {1, args}, &queue).map([](auto) {});
+      }
+      if (ready) {
+        amqp_queue_bind(c->state(), AmqpConnection::kChannel, as_bytes(queue),
+                        as_bytes(impl_->exchange), amqp_cstring_bytes("#"), amqp_empty_table);
+        ready = c->check_rpc("bind the event queue");
+      }
+      if (ready) {
+        amqp_basic_consume(c->state(), AmqpConnection::kChannel, as_bytes(queue), amqp_empty_bytes,
+                           0, /*no_ack=*/1, 1, amqp_empty_table);
+        ready = c->check_rpc("consume events");
+      }
+      if (!ready) {
+        if (backoff.delay().count() == 0)
+          log::warn("event bus cannot reach the broker", {{"error", ready.error().detail}});
+        lost(ready.error().detail);
+        continue;
+      }
+      backoff.succeeded();
+      consumer_up_ = true;
+    }
+
+    amqp_connection_state_t s = c->state();
+    amqp_maybe_release_buffers(s);
+    amqp_envelope_t env;
+    timeval tv{0, static_cast<suseconds_t>(kConsumePoll.count() * 1000)};
+    amqp_rpc_reply_t r = amqp_consume_message(s, &env, &tv, 0);
+    if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+      const auto& p = env.message.properties;
+      if (header(p, kOriginHeader) != impl_->replica) {
+        Event e{to_string(env.routing_key), header(p, kTenantHeader), to_string(env.message.body)};
+        received_.fetch_add(1, std::memory_order_relaxed);
+        if (auto ok = local_.publish(std::move(e)); !ok)
+          log::warn("event dropped", {{"error", ok.error().detail}});
+      }
+      amqp_destroy_envelope(&env);
+      continue;
+    }
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT)
+      continue;
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+        r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+      amqp_frame_t frame;
+      if (amqp_simple_wait_frame(s, &frame) != AMQP_STATUS_OK) {
+        lost("connection lost");
+      } else if (frame.frame_type == AMQP_FRAME_METHOD &&
+                 (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+                  frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD ||
+                  frame.payload.method.id == AMQP_BASIC_CANCEL_METHOD)) {
+        c->mark_broken();
+        lost("closed by the broker");
+      }
+      continue;
+    }
+    c->mark_broken();
+    lost("connection lost");
+  }
+}
+
+}  // namespace atrium::broker
