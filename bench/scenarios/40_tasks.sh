@@ -58,9 +58,9 @@ LUA
   [ -n "$worker_pid" ] && { kill "$worker_pid" 2>/dev/null || true; wait "$worker_pid" 2>/dev/null || true; }
   stop_atrium
   read -r a_rps _ a_p99 <<<"$accepted"
-  read -r c_rate e_p50 e_p99 done total <<<"$stats"
-  [ "$done" = "$total" ] || echo "bench: $mode: only $done of $total tasks succeeded" >&2
-  echo "$a_rps $a_p99 $c_rate $e_p50 $e_p99 $done"
+  read -r c_rate e_p50 e_p99 finished total <<<"$stats"
+  [ "$finished" = "$total" ] || echo "bench: $mode: only $finished of $total tasks succeeded" >&2
+  echo "$a_rps $a_p99 $c_rate $e_p50 $e_p99 $finished"
 }
 
 # The median run (by completed/s) of BENCH_RUNS.
