@@ -136,12 +136,20 @@ void WorkerPool::handle(broker::TaskQueue::Consumer& consumer, const broker::Del
   auto order = events_.order(task.id);
   auto claim = store_.claim(task, clock_.now() + options_.lease, options_.tenant_max_running,
                             options_.busy_delay);
-  if (!claim) {
-    // The database is unavailable: let the message come again, and give the database a moment.
+  // The database is unavailable: keep the message and try again after a growing pause. A nack
+  // would count towards the queue's delivery limit, and a database restart must not dead-letter
+  // healthy tasks. On shutdown the message goes back to the queue.
+  for (auto pause = std::chrono::milliseconds(1s); !claim;
+       pause = std::min<std::chrono::milliseconds>(pause * 2, 30s)) {
     log::warn("task claim failed", {{"task_id", task.id}, {"error", claim.error().detail}});
-    (void)consumer.nack(d.tag, /*requeue=*/true);
-    wait_unless_stopping(1s);
-    return;
+    order.unlock();
+    if (!wait_unless_stopping(pause)) {
+      (void)consumer.nack(d.tag, /*requeue=*/true);
+      return;
+    }
+    order.lock();
+    claim = store_.claim(task, clock_.now() + options_.lease, options_.tenant_max_running,
+                         options_.busy_delay);
   }
   if (std::holds_alternative<ClaimRefusal>(*claim)) {
     order.unlock();

@@ -94,7 +94,9 @@ Result<void> RabbitEventBus::publish(Event event) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return fail(Error::unavailable("event bus stopped"));
-    if (outgoing_.size() >= impl_->capacity) return fail(Error::unavailable("event bus full"));
+    // A long broker outage fills the buffer: the oldest events go (at most once), and this
+    // replica's own subscribers still hear every event.
+    if (outgoing_.size() >= impl_->capacity) outgoing_.pop_front();
     outgoing_.push_back(event);
   }
   cv_.notify_all();

@@ -7,10 +7,10 @@
 // there (they were delivered locally already).
 //
 // At most once, as EventBus says: events published while the broker is unreachable wait in a
-// bounded buffer and go out after reconnecting; events other replicas published meanwhile are
-// missed (subscribers that need the truth read the store — revocations are also polled).
-// Two connections, each on its own thread (publishing, consuming), reconnect by themselves with
-// back-off. publish() never blocks on the network. Thread-safe.
+// bounded buffer (the oldest dropped when it is full) and go out after reconnecting; events other
+// replicas published meanwhile are missed (subscribers that need the truth read the store —
+// revocations are also polled). Two connections, each on its own thread (publishing, consuming),
+// reconnect by themselves with back-off. publish() never blocks on the network. Thread-safe.
 #pragma once
 
 #include <atomic>
