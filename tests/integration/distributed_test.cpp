@@ -1,0 +1,358 @@
+// Distributed mode in the built binary: `atrium serve` replicas and `atrium worker` processes
+// sharing a database and RabbitMQ (the throwaway node of scripts/test-services), with the faults
+// the mode must survive: a worker killed mid-task, a broker restart while tasks flow, a broker
+// that is down while tasks are accepted. The database is one SQLite file the processes share
+// (they run on one machine); PostgreSQL through PgBouncer replaces it once scripts/test-services
+// provides both to this test.
+//
+// Tasks are created through a replica's HTTP API, as clients do; agents are written straight to
+// the database (the agents API is another module's). Every test holds the CTest resource lock
+// "rabbitmq" (some stop the shared node) and uses the broker's default names, removed before
+// and after.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "broker/rabbitmq/rabbit_task_queue.hpp"
+#include "db/open.hpp"
+#include "support/http_client.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "support/tenants.hpp"
+#include "support/ws_client.hpp"
+#include "tasks/store.hpp"
+
+namespace atrium {
+namespace {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+using testing::Process;
+
+const std::string kBinary = ATRIUM_BINARY;
+const std::string kServices = std::string(ATRIUM_SOURCE_DIR) + "/scripts/test-services";
+
+std::string env_or_empty(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+std::optional<json> json_line(const std::string& line) {
+  auto j = json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  return j;
+}
+
+// Waits for the line a process logs once it serves ("listening" / "worker ready"); its port.
+std::uint16_t started(Process& p, const char* msg) {
+  auto line = p.wait_for_line(
+      [msg](const std::string& l) {
+        auto j = json_line(l);
+        return j && (*j)["msg"] == msg;
+      },
+      60s);
+  if (!line) throw std::runtime_error(std::string(msg) + " never logged: " + p.output());
+  return (*json_line(*line))["port"].get<std::uint16_t>();
+}
+
+// How many "succeeded" transitions each task logged, over the outputs of several processes.
+std::map<std::string, int> successes(const std::vector<const Process*>& processes) {
+  std::map<std::string, int> n;
+  for (const Process* p : processes) {
+    const std::string& out = p->output();
+    std::size_t start = 0;
+    for (auto nl = out.find('\n'); nl != std::string::npos;
+         start = nl + 1, nl = out.find('\n', start)) {
+      auto j = json_line(out.substr(start, nl - start));
+      if (j && (*j)["msg"] == "task" && (*j)["status"] == "succeeded")
+        ++n[(*j)["task_id"].get<std::string>()];
+    }
+  }
+  return n;
+}
+
+class DistributedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker_ = env_or_empty("ATRIUM_TEST_RABBITMQ");
+    if (broker_.empty()) GTEST_SKIP() << "needs RabbitMQ from scripts/test-services";
+    remove_broker_topology();
+    env_ = {{"ATRIUM_DATA_DIR", dir_.path().string()},  // shared: the database and generated keys
+            {"ATRIUM_WEB_ROOT", (dir_.path() / "no-web").string()},
+            {"ATRIUM_BROKER_URL", broker_},
+            {"ATRIUM_WORKERS", "2"},
+            {"ATRIUM_TENANT_MAX_RUNNING", "2"},
+            {"ATRIUM_TASK_LEASE", "2"},
+            {"ATRIUM_TASK_RETRY_DELAY_MS", "0"}};
+    auto migrated = testing::run({kBinary, "migrate"}, env_);
+    ASSERT_EQ(migrated.exit_code, 0) << migrated.output;
+    auto db = db::open("sqlite://" + (dir_.path() / "atrium.db").string(), {.pool_size = 2});
+    ASSERT_TRUE(db);
+    db_ = std::move(*db);
+    store_ = std::make_unique<tasks::TaskStore>(*db_, clock_);
+  }
+
+  // Signs up through `port` and adds an echo agent to the new organization.
+  void join(std::uint16_t port) {
+    auto r = call(port, "POST", "/api/auth/signup",
+                  {{"email", "owner@example.com"},
+                   {"password", "a long enough password"},
+                   {"organization_name", "Acme"}});
+    ASSERT_EQ(r.status, 201) << r.body;
+    token_ = r.json()["access_token"];
+    refresh_token_ = r.json()["refresh_token"];
+    org_ = r.json()["organization"]["id"];
+    agent_ = testing::add_agent(*db_, org_, "echo");
+    member_ = testing::member_of(org_);
+  }
+
+  testing::HttpResponse call(std::uint16_t port, const std::string& method, const std::string& path,
+                             const json& body = nullptr) const {
+    std::map<std::string, std::string> headers;
+    if (!token_.empty()) headers["Authorization"] = "Bearer " + token_;
+    if (!body.is_null()) headers["Content-Type"] = "application/json";
+    return testing::request(port, method, path, body.is_null() ? "" : body.dump(), headers);
+  }
+
+  void TearDown() override {
+    processes_.clear();
+    if (!broker_.empty()) remove_broker_topology();
+  }
+
+  void remove_broker_topology() {
+    broker::RabbitOptions o;
+    o.url = broker_;
+    auto removed = broker::RabbitTaskQueue::remove_topology(o);
+    ASSERT_TRUE(removed) << removed.error().detail;
+  }
+
+  Process& serve() {
+    processes_.push_back(std::make_unique<Process>(
+        std::vector<std::string>{kBinary, "serve", "--listen", "127.0.0.1:0"}, env_));
+    last_port_ = started(*processes_.back(), "listening");
+    return *processes_.back();
+  }
+
+  Process& worker() {
+    processes_.push_back(std::make_unique<Process>(
+        std::vector<std::string>{kBinary, "worker", "--listen", "127.0.0.1:0"}, env_));
+    last_port_ = started(*processes_.back(), "worker ready");
+    return *processes_.back();
+  }
+
+  // Creates a task through the API of the replica on `port`; its id.
+  std::string create(std::uint16_t port, json input) {
+    auto r = call(port, "POST", "/api/agents/" + agent_ + "/tasks", {{"input", input}});
+    EXPECT_EQ(r.status, 202) << r.body;
+    return r.json().value("id", "");
+  }
+
+  std::vector<tasks::Task> all() {
+    auto list = store_->list(member_, {.limit = 200});
+    EXPECT_TRUE(list);
+    return list ? *list : std::vector<tasks::Task>{};
+  }
+
+  int count(tasks::Status s) {
+    int n = 0;
+    for (const auto& t : all()) n += t.status == s;
+    return n;
+  }
+
+  // Polls until `done` or the deadline, reading the children's output so no pipe fills.
+  bool eventually(const std::function<bool()>& done, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (done()) return true;
+      for (auto& p : processes_) p->wait_for_line([](const std::string&) { return false; }, 1ms);
+      std::this_thread::sleep_for(50ms);
+    }
+    return done();
+  }
+
+  std::string output() const {
+    std::string out;
+    for (const auto& p : processes_) out += p->output() + "\n----\n";
+    return out;
+  }
+
+  std::vector<const Process*> all_processes() const {
+    std::vector<const Process*> v;
+    for (const auto& p : processes_) v.push_back(p.get());
+    return v;
+  }
+
+  // Every task succeeded with its own output, and none was recorded succeeded twice.
+  void expect_each_finished_once(std::size_t expected) {
+    auto rows = all();
+    ASSERT_EQ(rows.size(), expected);
+    for (const auto& t : rows) {
+      EXPECT_EQ(t.status, tasks::Status::kSucceeded) << t.id;
+      EXPECT_EQ(t.output["echo"], t.input) << t.id;
+    }
+    auto n = successes(all_processes());
+    for (const auto& [id, times] : n) EXPECT_EQ(times, 1) << id << " finished twice";
+  }
+
+  static void services(const std::string& action) {
+    auto r = testing::run({kServices, action, "rabbitmq"}, {}, 3min);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+
+  testing::TempDir dir_;
+  std::string broker_;
+  std::unique_ptr<db::Database> db_;
+  std::map<std::string, std::string> env_;
+  std::vector<std::unique_ptr<Process>> processes_;
+  std::uint16_t last_port_ = 0;
+  SystemClock clock_;
+  std::unique_ptr<tasks::TaskStore> store_;
+  std::string token_, refresh_token_, org_, agent_;
+  Principal member_;
+};
+
+TEST_F(DistributedTest, ServeRelaysAndAWorkerRunsTasks) {
+  serve();
+  const auto serve_port = last_port_;
+  ASSERT_NO_FATAL_FAILURE(join(serve_port));
+  worker();
+  const auto worker_port = last_port_;
+  for (int i = 0; i < 5; ++i) create(serve_port, {{"i", i}});
+  ASSERT_TRUE(eventually([&] { return count(tasks::Status::kSucceeded) == 5; }, 60s)) << output();
+  expect_each_finished_once(5);
+
+  for (auto port : {serve_port, worker_port}) {
+    auto ready = testing::request(port, "GET", "/readyz");
+    EXPECT_EQ(ready.status, 200) << ready.body;
+    EXPECT_EQ(ready.json()["components"]["queue"], "up");
+    EXPECT_EQ(ready.json()["components"]["events"], "up");
+  }
+  auto metrics = testing::request(worker_port, "GET", "/metrics");
+  EXPECT_NE(metrics.body.find("atrium_task_transitions_total{status=\"succeeded\"} 5"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("atrium_task_dead_letters"), std::string::npos);
+  EXPECT_EQ(testing::request(worker_port, "GET", "/api/me").status, 404) << "no API on a worker";
+}
+
+TEST_F(DistributedTest, AWorkerKilledMidTaskHasItsTasksRunAgainAndFinishedOnce) {
+  constexpr int kTasks = 8;
+  serve();
+  ASSERT_NO_FATAL_FAILURE(join(last_port_));
+  for (int i = 0; i < kTasks; ++i)
+    create(last_port_, {{"i", i}, {"steps", 4}, {"step_delay_ms", 150}});
+  Process& first = worker();
+  ASSERT_TRUE(eventually([&] { return count(tasks::Status::kRunning) == 2; }, 60s)) << output();
+  first.signal(SIGKILL);
+  ASSERT_TRUE(first.wait(10s));
+  std::set<std::string> interrupted;
+  for (const auto& t : all())
+    if (t.status == tasks::Status::kRunning) interrupted.insert(t.id);
+  ASSERT_FALSE(interrupted.empty());
+
+  worker();
+  ASSERT_TRUE(eventually([&] { return count(tasks::Status::kSucceeded) == kTasks; }, 120s))
+      << output();
+  expect_each_finished_once(kTasks);
+  for (const auto& t : all()) {
+    if (interrupted.count(t.id)) {
+      EXPECT_GE(t.attempts, 2) << t.id;
+    }
+  }
+}
+
+TEST_F(DistributedTest, AWorkerStoppedGracefullyGivesItsTasksBackForAnotherToFinish) {
+  serve();
+  ASSERT_NO_FATAL_FAILURE(join(last_port_));
+  for (int i = 0; i < 2; ++i) create(last_port_, {{"i", i}, {"steps", 40}, {"step_delay_ms", 250}});
+  Process& first = worker();
+  ASSERT_TRUE(eventually([&] { return count(tasks::Status::kRunning) == 2; }, 60s)) << output();
+  first.signal(SIGTERM);
+  EXPECT_EQ(first.wait(20s), 0) << output();
+  EXPECT_EQ(count(tasks::Status::kRunning), 0) << "given back, not left running";
+  EXPECT_EQ(count(tasks::Status::kFailed), 0);
+
+  worker();
+  ASSERT_TRUE(eventually([&] { return count(tasks::Status::kSucceeded) == 2; }, 120s)) << output();
+  expect_each_finished_once(2);
+}
+
+TEST_F(DistributedTest, ARabbitMqRestartWhileTasksFlowLosesNoneAndRunsNoneTwice) {
+  serve();
+  const auto port = last_port_;
+  ASSERT_NO_FATAL_FAILURE(join(port));
+  worker();
+  int made = 0;
+  for (; made < 10; ++made) create(port, {{"i", made}, {"steps", 2}, {"step_delay_ms", 50}});
+  ASSERT_TRUE(eventually([&] { return count(tasks::Status::kSucceeded) >= 2; }, 60s)) << output();
+  services("pause");
+  for (; made < 20; ++made) create(port, {{"i", made}});  // accepted while the broker is away
+  services("resume");
+  for (; made < 30; ++made) create(port, {{"i", made}});
+  ASSERT_TRUE(eventually([&] { return count(tasks::Status::kSucceeded) == made; }, 180s))
+      << output();
+  expect_each_finished_once(static_cast<std::size_t>(made));
+}
+
+TEST_F(DistributedTest, TasksAcceptedWhileTheBrokerIsDownRunOnceItIsBack) {
+  serve();
+  const auto serve_port = last_port_;
+  ASSERT_NO_FATAL_FAILURE(join(serve_port));
+  worker();
+  services("pause");
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto r = testing::request(serve_port, "GET", "/readyz");
+        return r.status == 503 && r.body.find("queue") != std::string::npos &&
+               r.body.find("events") != std::string::npos;
+      },
+      30s))
+      << output();
+  for (int i = 0; i < 6; ++i) create(serve_port, {{"i", i}});
+  services("resume");
+  ASSERT_TRUE(eventually([&] { return count(tasks::Status::kSucceeded) == 6; }, 120s)) << output();
+  expect_each_finished_once(6);
+  EXPECT_TRUE(eventually(
+      [&] { return testing::request(serve_port, "GET", "/readyz").status == 200; }, 30s));
+}
+
+TEST_F(DistributedTest, TwoReplicasAndAWorkerShareTaskEventsAndRevocations) {
+  serve();
+  const auto a = last_port_;
+  serve();
+  const auto b = last_port_;
+  ASSERT_NO_FATAL_FAILURE(join(a));
+  ASSERT_EQ(call(b, "GET", "/api/me").status, 200) << "a token from A works on B (shared keys)";
+
+  // Accepted by A while no worker runs; a client of B follows it from "queued". B learns of the
+  // worker's progress only through the broker's events.
+  const std::string id = create(a, {{"steps", 2}});
+  testing::WsClient ws(b, "/ws", {{"Authorization", "Bearer " + token_}});
+  ASSERT_TRUE(ws.open()) << ws.status() << " " << ws.body();
+  ws.send(json({{"action", "task-status"}, {"task_id", id}}).dump());
+  auto snapshot = ws.read(10s);
+  ASSERT_TRUE(snapshot);
+  EXPECT_EQ(json::parse(*snapshot)["task"]["status"], "queued") << *snapshot;
+  worker();
+  std::string status = "queued";
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (status != "succeeded" && std::chrono::steady_clock::now() < deadline) {
+    auto m = ws.read(5s);
+    if (!m) continue;
+    auto j = json::parse(*m);
+    if (j["type"] == "task-status" && j["task"]["id"] == id) status = j["task"]["status"];
+  }
+  EXPECT_EQ(status, "succeeded") << output();
+
+  auto logout = call(a, "POST", "/api/auth/logout", {{"refresh_token", refresh_token_}});
+  ASSERT_EQ(logout.status, 204) << logout.body;
+  // The contract: within 5 s on every replica.
+  EXPECT_TRUE(eventually([&] { return call(b, "GET", "/api/me").status == 401; }, 5s)) << output();
+}
+
+}  // namespace
+}  // namespace atrium
