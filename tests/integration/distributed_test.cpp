@@ -268,7 +268,7 @@ TEST_F(DistributedTest, AWorkerKilledMidTaskHasItsTasksRunAgainAndFinishedOnce) 
 TEST_F(DistributedTest, AWorkerStoppedGracefullyGivesItsTasksBackForAnotherToFinish) {
   serve();
   ASSERT_NO_FATAL_FAILURE(join(last_port_));
-  for (int i = 0; i < 2; ++i) create(last_port_, {{"i", i}, {"steps", 40}, {"step_delay_ms", 250}});
+  for (int i = 0; i < 2; ++i) create(last_port_, {{"i", i}, {"steps", 20}, {"step_delay_ms", 500}});
   Process& first = worker();
   ASSERT_TRUE(eventually([&] { return count(tasks::Status::kRunning) == 2; }, 60s)) << output();
   first.signal(SIGTERM);
