@@ -69,7 +69,7 @@ bench_tasks_median() {
     sort -n -k3 | awk -v n="$BENCH_RUNS" 'NR == int((n + 1) / 2)'
 }
 
-scenario_tasks() {
+scenario_tasks_distributed() {
   if [ -z "${ATRIUM_TEST_RABBITMQ:-}" ]; then
     printf '## Tasks end to end\n\nSkipped: needs RabbitMQ (scripts/test-services).\n\n'
     return 0
