@@ -230,9 +230,10 @@ int worker(Config config) {
         "mode `atrium serve` runs the tasks itself");
     return 2;
   }
-  // Task workers, and the relay's and the workers' maintenance threads.
-  auto db = open_and_migrate(config, config.workers + 4);
-  if (!db) return report(db.error(), "cannot prepare the database");
+  // Task workers, and the relay's and the workers' maintenance threads. The schema is `serve`'s
+  // (or `atrium migrate`'s) to change; until it exists, claims fail and messages wait.
+  auto db = db::open(config.database_url, {.pool_size = config.workers + 4});
+  if (!db) return report(db.error(), "cannot open the database");
   db::Database& database = **db;
   metrics::Registry metrics;
   auto brokers = open_brokers(config, metrics);
