@@ -232,7 +232,10 @@ int worker(Config config) {
   }
   // Task workers, and the relay's and the workers' maintenance threads. The schema is `serve`'s
   // (or `atrium migrate`'s) to change; until it exists, claims fail and messages wait.
-  auto db = db::open(config.database_url, {.pool_size = config.workers + 4});
+  auto db = db::open(
+      config.database_url,
+      {.pool_size = config.workers + 4,
+       .statement_timeout = std::chrono::seconds(config.database_statement_timeout_seconds)});
   if (!db) return report(db.error(), "cannot open the database");
   db::Database& database = **db;
   metrics::Registry metrics;
