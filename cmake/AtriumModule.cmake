@@ -3,7 +3,8 @@
 #
 # Makes src/<name> a static library `atrium_<name>` (alias atrium::<name>) and, when tests are
 # enabled, one GoogleTest executable `<name>_tests` from the TESTS sources, registered with CTest
-# under the given labels (default: unit) and any further test properties (e.g. RESOURCE_LOCK). Project code is compiled with warnings as errors.
+# under the given labels (default: unit) and any further test properties (e.g. RESOURCE_LOCK
+# rabbitmq). Project code is compiled with warnings as errors.
 function(atrium_module name)
   cmake_parse_arguments(M "" "" "SOURCES;DEPS;TESTS;TEST_DEPS;LABELS;TEST_PROPERTIES" ${ARGN})
   set(target atrium_${name})
@@ -23,11 +24,37 @@ function(atrium_module name)
     # Listed when CTest runs, not at build time: which database backends a suite is instantiated
     # on depends on the environment scripts/test-services exports (tests/support/backends.hpp).
     gtest_discover_tests(${name}_tests
-      PROPERTIES LABELS "${M_LABELS}" ${M_TEST_PROPERTIES}
       DISCOVERY_TIMEOUT 60
       DISCOVERY_MODE PRE_TEST
       TEST_PREFIX "${name}.")
+    atrium_test_properties(${name}_tests LABELS ${M_LABELS} PROPERTIES ${M_TEST_PROPERTIES})
   endif()
+endfunction()
+
+# atrium_test_properties(<executable> [LABELS <label>...] [PROPERTIES <property> <value>...])
+#
+# Sets CTest properties (single values) and labels on every test gtest_discover_tests found in
+# <executable>; call it after gtest_discover_tests, in the same directory. Giving them to
+# gtest_discover_tests(PROPERTIES) instead garbles list values: LABELS "unit;db" arrives as
+# LABELS unit followed by a property named "db", which swallows the next name — a RESOURCE_LOCK
+# after it was silently lost that way, and tests meant to be exclusive ran at the same time.
+function(atrium_test_properties executable)
+  cmake_parse_arguments(P "" "" "LABELS;PROPERTIES" ${ARGN})
+  set(properties "")
+  if(P_LABELS)
+    string(APPEND properties " LABELS [==[${P_LABELS}]==]")
+  endif()
+  foreach(p ${P_PROPERTIES})
+    string(APPEND properties " [==[${p}]==]")
+  endforeach()
+  if(NOT properties)
+    return()
+  endif()
+  # Included by CTest after the file gtest_discover_tests added, which lists the tests.
+  set(file "${CMAKE_CURRENT_BINARY_DIR}/${executable}_properties.cmake")
+  file(WRITE "${file}" "if(${executable}_TESTS)\n"
+    "  set_tests_properties(\${${executable}_TESTS} PROPERTIES${properties})\nendif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${file}")
 endfunction()
 
 function(atrium_warnings target)

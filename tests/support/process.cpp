@@ -4,9 +4,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdint>
 #include <stdexcept>
 #include <thread>
 
@@ -52,6 +55,9 @@ Process::Process(std::vector<std::string> argv, std::map<std::string, std::strin
     throw std::runtime_error("cannot start " + argv[0]);
   }
   out_fd_ = fds[0];
+  wake_fd_ = eventfd(0, EFD_CLOEXEC);
+  if (wake_fd_ < 0) throw std::runtime_error("eventfd failed");
+  reader_ = std::thread([this] { read_loop(); });
 }
 
 Process::~Process() {
@@ -59,37 +65,66 @@ Process::~Process() {
     kill(pid_, SIGKILL);
     wait(std::chrono::seconds(5));
   }
+  if (reader_.joinable()) {
+    const std::uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
+    reader_.join();
+  }
+  if (wake_fd_ >= 0) close(wake_fd_);
   if (out_fd_ >= 0) close(out_fd_);
 }
 
-bool Process::read_some(std::chrono::milliseconds timeout) {
-  pollfd p{out_fd_, POLLIN, 0};
-  if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
-  char buf[4096];
-  ssize_t n = read(out_fd_, buf, sizeof buf);
-  if (n <= 0) return false;
-  buffer_.append(buf, static_cast<std::size_t>(n));
-  output_.append(buf, static_cast<std::size_t>(n));
-  return true;
+void Process::read_loop() {
+  pollfd fds[2] = {{out_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  char buf[65536];
+  for (;;) {
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[1].revents) return;
+    if (!fds[0].revents) continue;
+    const ssize_t n = read(out_fd_, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    {
+      std::lock_guard lock(mu_);
+      output_.append(buf, static_cast<std::size_t>(n));
+    }
+    cv_.notify_all();
+  }
+  {
+    std::lock_guard lock(mu_);
+    eof_ = true;
+  }
+  cv_.notify_all();
+}
+
+std::string Process::output() const {
+  std::lock_guard lock(mu_);
+  return output_;
 }
 
 std::optional<std::string> Process::wait_for_line(
     const std::function<bool(const std::string&)>& match, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock lock(mu_);
   for (;;) {
-    for (auto nl = buffer_.find('\n'); nl != std::string::npos; nl = buffer_.find('\n')) {
-      std::string line = buffer_.substr(0, nl);
-      buffer_.erase(0, nl + 1);
-      if (match(line)) return line;
+    const auto nl = output_.find('\n', line_start_);
+    if (nl != std::string::npos) {
+      std::string line = output_.substr(line_start_, nl - line_start_);
+      line_start_ = nl + 1;
+      lock.unlock();
+      const bool matched = match(line);
+      lock.lock();
+      if (matched) return line;
+      continue;
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return std::nullopt;
-    if (!read_some(left)) {
-      if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-      // EOF: the child is gone; nothing more will come.
-      pollfd p{out_fd_, POLLIN, 0};
-      if (poll(&p, 1, 0) > 0 && (p.revents & POLLHUP)) return std::nullopt;
+    // EOF: the child is gone; nothing more will come.
+    if (eof_) return std::nullopt;
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout &&
+        output_.find('\n', line_start_) == std::string::npos) {
+      return std::nullopt;
     }
   }
 }
@@ -106,14 +141,14 @@ std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
     pid_t r = waitpid(pid_, &st, WNOHANG);
     if (r == pid_) {
       status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      while (read_some(std::chrono::milliseconds(0))) {
-      }
+      // What the child wrote last is still in the pipe; a daemon it started may hold the pipe
+      // open, so EOF is not waited for long.
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::seconds(2), [&] { return eof_; });
       return status_;
     }
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-    // Drain output meanwhile so a chatty child never blocks on a full pipe.
-    if (!read_some(std::chrono::milliseconds(20)))
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
 
