@@ -1,14 +1,13 @@
 // Distributed mode in the built binary: `atrium serve` replicas and `atrium worker` processes
-// sharing a database and RabbitMQ (the throwaway node of scripts/test-services), with the faults
-// the mode must survive: a worker killed mid-task, a broker restart while tasks flow, a broker
-// that is down while tasks are accepted. The database is one SQLite file the processes share
-// (they run on one machine); PostgreSQL through PgBouncer replaces it once scripts/test-services
-// provides both to this test.
+// sharing PostgreSQL through PgBouncer (transaction pooling, as deployed) and RabbitMQ (the
+// throwaway services of scripts/test-services), with the faults the mode must survive: a worker
+// killed mid-task, a broker restart while tasks flow, a broker that is down while tasks are
+// accepted.
 //
 // Tasks are created through a replica's HTTP API, as clients do; agents are written straight to
 // the database (the agents API is another module's). Every test holds the CTest resource lock
 // "rabbitmq" (some stop the shared node) and uses the broker's default names, removed before
-// and after.
+// and after; each has a database of its own.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -18,7 +17,7 @@
 #include <thread>
 
 #include "broker/rabbitmq/rabbit_task_queue.hpp"
-#include "db/open.hpp"
+#include "support/backends.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -79,21 +78,21 @@ class DistributedTest : public ::testing::Test {
  protected:
   void SetUp() override {
     broker_ = env_or_empty("ATRIUM_TEST_RABBITMQ");
-    if (broker_.empty()) GTEST_SKIP() << "needs RabbitMQ from scripts/test-services";
+    for (auto& b : testing::backends())
+      if (b.name == "pgbouncer") database_ = b.create_migrated();
+    if (broker_.empty() || !database_)
+      GTEST_SKIP() << "needs RabbitMQ, PostgreSQL and PgBouncer from scripts/test-services";
     remove_broker_topology();
-    env_ = {{"ATRIUM_DATA_DIR", dir_.path().string()},  // shared: the database and generated keys
+    env_ = {{"ATRIUM_DATA_DIR", dir_.path().string()},  // shared: the generated keys
+            {"ATRIUM_DATABASE_URL", database_->url},
+            {"ATRIUM_DATABASE_MIGRATION_URL", database_->migration_url},
             {"ATRIUM_WEB_ROOT", (dir_.path() / "no-web").string()},
             {"ATRIUM_BROKER_URL", broker_},
             {"ATRIUM_WORKERS", "2"},
             {"ATRIUM_TENANT_MAX_RUNNING", "2"},
             {"ATRIUM_TASK_LEASE", "2"},
             {"ATRIUM_TASK_RETRY_DELAY_MS", "0"}};
-    auto migrated = testing::run({kBinary, "migrate"}, env_);
-    ASSERT_EQ(migrated.exit_code, 0) << migrated.output;
-    auto db = db::open("sqlite://" + (dir_.path() / "atrium.db").string(), {.pool_size = 2});
-    ASSERT_TRUE(db);
-    db_ = std::move(*db);
-    store_ = std::make_unique<tasks::TaskStore>(*db_, clock_);
+    store_ = std::make_unique<tasks::TaskStore>(*database_->db, clock_);
   }
 
   // Signs up through `port` and adds an echo agent to the new organization.
@@ -106,7 +105,7 @@ class DistributedTest : public ::testing::Test {
     token_ = r.json()["access_token"];
     refresh_token_ = r.json()["refresh_token"];
     org_ = r.json()["organization"]["id"];
-    agent_ = testing::add_agent(*db_, org_, "echo");
+    agent_ = testing::add_agent(*database_->db, org_, "echo");
     member_ = testing::member_of(org_);
   }
 
@@ -120,7 +119,7 @@ class DistributedTest : public ::testing::Test {
 
   void TearDown() override {
     processes_.clear();
-    if (!broker_.empty()) remove_broker_topology();
+    if (!broker_.empty() && database_) remove_broker_topology();
   }
 
   void remove_broker_topology() {
@@ -220,7 +219,7 @@ class DistributedTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::string broker_;
-  std::unique_ptr<db::Database> db_;
+  std::unique_ptr<testing::TestDatabase> database_;
   std::map<std::string, std::string> env_;
   std::vector<std::unique_ptr<Process>> processes_;
   std::uint16_t last_port_ = 0;
