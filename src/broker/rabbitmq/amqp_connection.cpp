@@ -1,10 +1,15 @@
 #include "broker/rabbitmq/amqp_connection.hpp"
 
 #include <amqp_tcp_socket.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
 
 namespace atrium::broker::rabbitmq {
 namespace {
@@ -39,6 +44,84 @@ std::string describe(const amqp_rpc_reply_t& r) {
   }
   return "unknown reply";
 }
+
+// Shuts down the sockets of writes that outlive their deadline (AmqpConnection::write). One
+// thread for the process, started with the first write; it sleeps until the earliest deadline.
+// A socket is only ever shut down while its write is armed, so its descriptor is still the
+// connection's (the connection cannot be closed in the middle of its own write).
+class WriteWatchdog {
+ public:
+  static WriteWatchdog& instance() {
+    static WriteWatchdog watchdog;
+    return watchdog;
+  }
+
+  std::uint64_t arm(int fd, std::chrono::steady_clock::time_point deadline) {
+    std::uint64_t ticket;
+    bool earliest;
+    {
+      std::lock_guard lock(mu_);
+      ticket = next_ticket_++;
+      armed_.emplace(ticket, Armed{fd, deadline, false});
+      earliest = deadline < wake_at_;
+    }
+    if (earliest) cv_.notify_one();
+    return ticket;
+  }
+
+  // Whether the deadline passed first (the socket was shut down).
+  bool disarm(std::uint64_t ticket) {
+    std::lock_guard lock(mu_);
+    auto it = armed_.find(ticket);
+    const bool fired = it->second.fired;
+    armed_.erase(it);
+    return fired;
+  }
+
+ private:
+  struct Armed {
+    int fd;
+    std::chrono::steady_clock::time_point deadline;
+    bool fired;
+  };
+
+  WriteWatchdog() : thread_([this] { run(); }) {}
+  ~WriteWatchdog() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+  void run() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      const auto now = std::chrono::steady_clock::now();
+      wake_at_ = std::chrono::steady_clock::time_point::max();
+      for (auto& [ticket, a] : armed_) {
+        if (a.fired) continue;
+        if (a.deadline <= now) {
+          ::shutdown(a.fd, SHUT_RDWR);
+          a.fired = true;
+        } else {
+          wake_at_ = std::min(wake_at_, a.deadline);
+        }
+      }
+      cv_.wait_until(lock, wake_at_);
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::uint64_t, Armed> armed_;  // guarded by mu_
+  std::uint64_t next_ticket_ = 1;         // guarded by mu_
+  std::chrono::steady_clock::time_point wake_at_ =
+      std::chrono::steady_clock::time_point::max();  // guarded by mu_
+  bool stopping_ = false;                            // guarded by mu_
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -129,6 +212,20 @@ Result<void> AmqpConnection::check_status(int status, std::string_view what) {
   if (status == AMQP_STATUS_OK) return {};
   broken_ = true;
   return fail(Error::unavailable(std::string(what) + ": " + amqp_error_string2(status)));
+}
+
+Result<void> AmqpConnection::write(std::string_view what, const std::function<int()>& call) {
+  if (broken_) return fail(Error::unavailable(std::string(what) + ": the connection is broken"));
+  auto& watchdog = WriteWatchdog::instance();
+  const auto ticket =
+      watchdog.arm(amqp_get_sockfd(state_), std::chrono::steady_clock::now() + timeout_);
+  const int status = call();
+  if (watchdog.disarm(ticket)) {
+    broken_ = true;
+    return fail(Error::unavailable(std::string(what) + ": the broker took no data for " +
+                                   std::to_string(timeout_.count()) + " ms"));
+  }
+  return check_status(status, what);
 }
 
 Result<std::uint32_t> AmqpConnection::declare_queue(std::string_view name, bool durable,

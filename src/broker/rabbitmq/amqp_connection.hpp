@@ -2,14 +2,16 @@
 // files of broker/rabbitmq/ that includes amqp.h; it is private to this folder.
 //
 // rabbitmq-c connections are not thread-safe: an AmqpConnection belongs to one thread at a time
-// (its owner serialises access). Every blocking step has a timeout (connect, login, RPCs); a
-// failed step leaves the connection broken(), and the owner opens a new one.
+// (its owner serialises access). Every blocking step has a timeout (connect, login, RPCs, and
+// the writes rabbitmq-c itself leaves unbounded, through write()); a failed step leaves the
+// connection broken(), and the owner opens a new one.
 #pragma once
 
 #include <amqp.h>
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,8 +58,15 @@ class AmqpConnection {
   // The outcome of the last synchronous call (amqp_get_rpc_reply); marks the connection broken
   // on failure. `what` names the step in the error.
   Result<void> check_rpc(std::string_view what);
-  // For calls that return a status code (publish, ack, nack).
+  // For calls that return a status code.
   Result<void> check_status(int status, std::string_view what);
+  // Runs `call`, rabbitmq-c calls that write without a timeout of their own (basic.publish,
+  // basic.ack, basic.nack wait for room in the socket's buffer for as long as it takes: a stalled
+  // broker, or one that stops reading publishers under a resource alarm). When they have not
+  // returned within the timeout, the socket is shut down under them, so they fail instead of
+  // holding their thread forever: Code::kUnavailable, and the connection is broken. `call`
+  // returns a status code, as those functions do.
+  Result<void> write(std::string_view what, const std::function<int()>& call);
 
   // Declares durable, idempotently: a queue with `arguments` (nullopt on success, an error when
   // an existing queue's arguments differ). Returns the messages ready in it.

@@ -151,10 +151,10 @@ void RabbitEventBus::publish_loop() {
     props.content_type = amqp_cstring_bytes("application/json");
     props.delivery_mode = 1;  // transient: events are worth nothing after a broker restart
     props.headers = {2, headers};
-    const int st =
-        amqp_basic_publish(c->state(), AmqpConnection::kChannel, as_bytes(impl_->exchange),
-                           as_bytes(event.topic), 0, 0, &props, as_bytes(event.payload));
-    auto sent = c->check_status(st, "publish event");
+    auto sent = c->write("publish event", [&] {
+      return amqp_basic_publish(c->state(), AmqpConnection::kChannel, as_bytes(impl_->exchange),
+                                as_bytes(event.topic), 0, 0, &props, as_bytes(event.payload));
+    });
 
     lock.lock();
     if (sent) {

@@ -137,13 +137,15 @@ class RabbitTaskQueue::ConsumerImpl final : public TaskQueue::Consumer {
   Result<void> ack(std::uint64_t tag) override {
     // The broker closes the channel on an unknown tag; the contract makes it a no-op.
     if (unacked_.erase(tag) == 0) return {};
-    return c_->check_status(amqp_basic_ack(c_->state(), AmqpConnection::kChannel, tag, 0), "ack");
+    return c_->write("ack",
+                     [&] { return amqp_basic_ack(c_->state(), AmqpConnection::kChannel, tag, 0); });
   }
 
   Result<void> nack(std::uint64_t tag, bool requeue) override {
     if (unacked_.erase(tag) == 0) return {};
-    return c_->check_status(
-        amqp_basic_nack(c_->state(), AmqpConnection::kChannel, tag, 0, requeue ? 1 : 0), "nack");
+    return c_->write("nack", [&] {
+      return amqp_basic_nack(c_->state(), AmqpConnection::kChannel, tag, 0, requeue ? 1 : 0);
+    });
   }
 
  private:
@@ -249,22 +251,26 @@ Result<void> RabbitTaskQueue::publish(std::span<const QueueMessage> batch) {
 Result<void> RabbitTaskQueue::publish_on(AmqpConnection& c, std::span<const QueueMessage> batch) {
   amqp_connection_state_t s = c.state();
   const std::uint64_t first = next_publish_seq_;
-  for (const auto& m : batch) {
-    amqp_table_entry_t headers[] = {text_entry(kKeyHeader.data(), m.key)};
-    amqp_basic_properties_t props{};
-    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-                   AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_HEADERS_FLAG;
-    props.content_type = amqp_cstring_bytes("application/json");
-    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-    props.message_id = as_bytes(m.id);
-    props.headers = {1, headers};
-    // Mandatory: a message the broker cannot route (the queue is gone) comes back instead of
-    // vanishing, and the batch is reported failed.
-    const int st = amqp_basic_publish(s, AmqpConnection::kChannel, amqp_empty_bytes,
-                                      as_bytes(queue_), 1, 0, &props, as_bytes(m.body));
-    if (auto r = c.check_status(st, "publish"); !r) return r;
-    ++next_publish_seq_;
-  }
+  auto written = c.write("publish", [&] {
+    for (const auto& m : batch) {
+      amqp_table_entry_t headers[] = {text_entry(kKeyHeader.data(), m.key)};
+      amqp_basic_properties_t props{};
+      props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+                     AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_HEADERS_FLAG;
+      props.content_type = amqp_cstring_bytes("application/json");
+      props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+      props.message_id = as_bytes(m.id);
+      props.headers = {1, headers};
+      // Mandatory: a message the broker cannot route (the queue is gone) comes back instead of
+      // vanishing, and the batch is reported failed.
+      const int st = amqp_basic_publish(s, AmqpConnection::kChannel, amqp_empty_bytes,
+                                        as_bytes(queue_), 1, 0, &props, as_bytes(m.body));
+      if (st != AMQP_STATUS_OK) return st;
+      ++next_publish_seq_;
+    }
+    return static_cast<int>(AMQP_STATUS_OK);
+  });
+  if (!written) return written;
   const std::uint64_t last = next_publish_seq_ - 1;
 
   std::vector<bool> confirmed(batch.size(), false);

@@ -16,7 +16,9 @@
 // - A monitor thread keeps depth(), dead_letters() and ping() current without blocking callers
 //   (metrics and /readyz read them from HTTP threads).
 //
-// Thread-safe as TaskQueue says. Never blocks longer than `timeout` per call.
+// Thread-safe as TaskQueue says. Every network step (connect, each RPC, writing a batch, waiting
+// for its confirms, each ack) is bounded by `timeout`: a stalled broker fails calls, never hangs
+// them.
 #pragma once
 
 #include <atomic>

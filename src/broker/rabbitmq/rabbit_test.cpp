@@ -3,10 +3,13 @@
 // (a fresh prefix) and deletes them afterwards. The restart test stops and starts that node, so
 // every test of this file holds the CTest resource lock "rabbitmq".
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <future>
 #include <map>
 #include <set>
 #include <thread>
@@ -39,6 +42,28 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds tim
 QueueMessage msg(std::string id, std::string key = "org-a") {
   return {std::move(id), std::move(key), R"({"task_id":"t"})"};
 }
+
+// The shared node stopped with SIGSTOP (a broker that hangs: its sockets accept nothing more)
+// until destroyed. scripts/test-services records the node's pid.
+class FrozenBroker {
+ public:
+  explicit FrozenBroker(const std::string& services_dir) {
+    std::ifstream(services_dir + "/rabbitmq/rabbitmq.pid") >> pid_;
+    if (pid_ > 0 && kill(pid_, SIGSTOP) != 0) pid_ = 0;
+  }
+  ~FrozenBroker() { thaw(); }
+  FrozenBroker(const FrozenBroker&) = delete;
+  FrozenBroker& operator=(const FrozenBroker&) = delete;
+
+  bool frozen() const { return pid_ > 0; }
+  void thaw() {
+    if (pid_ > 0) kill(pid_, SIGCONT);
+    pid_ = 0;
+  }
+
+ private:
+  pid_t pid_ = 0;
+};
 
 class RabbitTest : public ::testing::Test {
  protected:
@@ -247,6 +272,34 @@ TEST_F(RabbitTest, AnUnreachableBrokerFailsFastAndIsReportedDown) {
   auto sub = (*bus)->subscribe({"t", std::nullopt}, [&](const Event&) { ++seen; });
   EXPECT_TRUE((*bus)->publish({"t", "org", "{}"})) << "accepted while the broker is away";
   EXPECT_TRUE(eventually([&] { return seen == 1; })) << "this replica's own subscribers still hear";
+}
+
+TEST_F(RabbitTest, APublishToAStalledBrokerFailsInsteadOfHangingAndTheQueueRecovers) {
+  const char* dir = std::getenv("ATRIUM_TEST_SERVICES_DIR");
+  if (!dir) GTEST_SKIP() << "needs scripts/test-services";
+  auto o = options();
+  o.timeout = 2s;
+  auto q = RabbitTaskQueue::create(o);
+  ASSERT_TRUE(q);
+  ASSERT_TRUE((*q)->publish(std::vector{msg("warm-up")})) << "connected, topology declared";
+  // Far more than the socket buffers hold, so the write itself has to wait for the broker.
+  std::vector<QueueMessage> big;
+  for (int i = 0; i < 64; ++i)
+    big.push_back({"big-" + std::to_string(i), "org-a", std::string(1 << 20, 'x')});
+
+  FrozenBroker broker(dir);
+  ASSERT_TRUE(broker.frozen());
+  auto publishing = std::async(std::launch::async, [&] { return (*q)->publish(big); });
+  // A write without a bound would wait for as long as the broker is stopped.
+  const bool returned = publishing.wait_for(60s) == std::future_status::ready;
+  broker.thaw();
+  ASSERT_TRUE(returned) << "the publish hung on a stalled broker";
+  auto published = publishing.get();
+  ASSERT_FALSE(published);
+  EXPECT_EQ(published.error().code, Code::kUnavailable) << published.error().detail;
+
+  EXPECT_TRUE(eventually([&] { return (*q)->publish(std::vector{msg("after")}).has_value(); }))
+      << "a new connection once the broker answers again";
 }
 
 TEST_F(RabbitTest, BadUrlsAreRefused) {
