@@ -26,6 +26,7 @@ Result<Brokers> open_brokers(const Config& config, metrics::Registry& metrics) {
         {{}, static_cast<double>(q->dead_letters().value_or(0))}};
   });
   b.readiness.push_back({"events", [events] { return events->ping(); }});
+  b.dead_letters = [q] { return q->consume_dead_letters({.prefetch = 8}); };
   b.queue = std::move(*queue);
   b.bus = std::move(*bus);
   b.distributed = true;

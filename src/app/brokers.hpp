@@ -11,6 +11,7 @@
 #include "broker/task_queue.hpp"
 #include "platform/config.hpp"
 #include "platform/metrics.hpp"
+#include "tasks/worker.hpp"
 
 namespace atrium::app {
 
@@ -22,6 +23,8 @@ struct Brokers {
   // What /readyz checks besides the database and the task queue: in distributed mode "events"
   // (the event bus is connected). Non-blocking.
   std::vector<ReadinessCheck> readiness;
+  // Distributed: the dead-letter queue's consumers, for the workers to settle those tasks.
+  tasks::DeadLetterSource dead_letters;
 };
 
 // Code::kInvalidRequest for a broker URL that cannot be used. Never waits for the broker: a

@@ -242,7 +242,8 @@ int worker(Config config) {
   auto brokers = open_brokers(config, metrics);
   if (!brokers) return report(brokers.error(), "cannot use the broker");
   SystemClock clock;
-  TaskRuntime tasks(config, database, *brokers->bus, clock, metrics, brokers->queue.get());
+  TaskRuntime tasks(config, database, *brokers->bus, clock, metrics, brokers->queue.get(),
+                    brokers->dead_letters);
 
   // Health and metrics only: no API, no console, no credentials.
   http::Router router;

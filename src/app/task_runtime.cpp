@@ -31,7 +31,8 @@ tasks::OpenAiOptions openai_options(const Config& c) {
 }  // namespace
 
 TaskRuntime::TaskRuntime(const Config& config, db::Database& db, broker::EventBus& bus,
-                         const Clock& clock, metrics::Registry& metrics, broker::TaskQueue* queue)
+                         const Clock& clock, metrics::Registry& metrics, broker::TaskQueue* queue,
+                         tasks::DeadLetterSource dead_letters)
     // The in-process queue's per-organization cap matches the workers' own, so a busy
     // organization's messages wait in the queue instead of being deferred over and over.
     : embedded_(queue
@@ -46,7 +47,8 @@ TaskRuntime::TaskRuntime(const Config& config, db::Database& db, broker::EventBu
       events_(&bus, &metrics),
       pool_(
           store_, queue_, executors_, events_, clock, worker_options(config),
-          tasks::org_secret_reader(db, config.data_key), [this] { relay_.notify(); }, &metrics),
+          tasks::org_secret_reader(db, config.data_key), [this] { relay_.notify(); }, &metrics,
+          std::move(dead_letters)),
       service_(
           store_, events_, executors_,
           {.max_queued = config.tenant_max_queued, .retry_after_seconds = 5},

@@ -24,9 +24,11 @@ namespace atrium::app {
 
 class TaskRuntime {
  public:
-  // `bus` and `queue` outlive this. Without a queue, an in-process one (embedded mode).
+  // `bus` and `queue` outlive this. Without a queue, an in-process one (embedded mode). The pool
+  // settles `dead_letters` (may be null).
   TaskRuntime(const Config& config, db::Database& db, broker::EventBus& bus, const Clock& clock,
-              metrics::Registry& metrics, broker::TaskQueue* queue = nullptr);
+              metrics::Registry& metrics, broker::TaskQueue* queue = nullptr,
+              tasks::DeadLetterSource dead_letters = nullptr);
   ~TaskRuntime();  // stops
 
   // The tasks API (tasks/routes.hpp).

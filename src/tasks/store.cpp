@@ -1,5 +1,6 @@
 #include "tasks/store.hpp"
 
+#include "audit/audit.hpp"
 #include "broker/outbox.hpp"
 #include "platform/ids.hpp"
 #include "platform/log.hpp"
@@ -372,6 +373,26 @@ Result<std::optional<Task>> TaskStore::release(const TaskRef& ref, int attempt) 
             {ref.id, ref.organization_id, format_time(now), attempt}));
         if (!t || !*t) return t;
         if (auto q = enqueue(tx, ref, now, now); !q) return fail(q.error());
+        return t;
+      });
+}
+
+Result<std::optional<Task>> TaskStore::fail_dead_lettered(const TaskRef& ref,
+                                                          const std::string& error) {
+  return db_.transact(
+      for_tenant(ref.organization_id), [&](db::Tx& tx) -> Result<std::optional<Task>> {
+        auto t = one_task(
+            tx.query(sql("UPDATE tasks SET status = 'failed', error = $3, finished_at = $4, "
+                         "lease_expires_at = NULL WHERE id = $1 AND organization_id = $2 AND "
+                         "status = 'queued' RETURNING ",
+                         ""),
+                     {ref.id, ref.organization_id, error, format_time(clock_.now())}));
+        if (!t || !*t) return t;
+        auto entry = audit::Entry::by("system", std::nullopt, "task.dead_letter")
+                         .in(ref.organization_id)
+                         .on("task", ref.id)
+                         .with({{"error", error}});
+        if (auto a = audit::record(tx, entry); !a) return fail(a.error());
         return t;
       });
 }

@@ -134,6 +134,10 @@ class TaskStore {
   // `max_attempts`, else failed. nullopt when it is no longer expired (renewed, finished).
   Result<std::optional<Task>> recover(const TaskRef& ref, int max_attempts,
                                       const std::function<std::chrono::milliseconds(int)>& backoff);
+  // queued → failed with `error`, for a task whose queue message was dead-lettered (no message
+  // is left that would run it), audited as the system's "task.dead_letter". nullopt when the
+  // task is not queued (it ran, runs, was cancelled, or is gone): nothing changes then.
+  Result<std::optional<Task>> fail_dead_lettered(const TaskRef& ref, const std::string& error);
   // Adds an outbox message for each queued task with an id after `after_id` (up to `limit`, in
   // id order), for a queue that lost its messages in a restart. Returns the last id handled;
   // nullopt when there was none left.

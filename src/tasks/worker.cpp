@@ -20,7 +20,7 @@ std::chrono::milliseconds retry_backoff(const WorkerOptions& options, int attemp
 WorkerPool::WorkerPool(TaskStore& store, broker::TaskQueue& queue, const Executors& executors,
                        TaskEvents& events, const Clock& clock, WorkerOptions options,
                        SecretReader secrets, std::function<void()> on_enqueued,
-                       metrics::Registry* metrics)
+                       metrics::Registry* metrics, DeadLetterSource dead_letters)
     : store_(store),
       queue_(queue),
       executors_(executors),
@@ -29,7 +29,8 @@ WorkerPool::WorkerPool(TaskStore& store, broker::TaskQueue& queue, const Executo
       options_(options),
       secrets_(std::move(secrets)),
       on_enqueued_(std::move(on_enqueued)),
-      metrics_(metrics) {
+      metrics_(metrics),
+      dead_letters_(std::move(dead_letters)) {
   if (metrics_) {
     metrics_->gauge("atrium_tasks", "Tasks queued and running, every organization",
                     [counts = counts_] {
@@ -48,6 +49,7 @@ void WorkerPool::start() {
   stopping_ = false;
   requeued_ = queue_.durable();
   for (int i = 0; i < std::max(1, options_.workers); ++i) threads_.emplace_back([this] { work(); });
+  if (dead_letters_) threads_.emplace_back([this] { settle_dead_letters(); });
   threads_.emplace_back([this] { maintenance(); });
 }
 
@@ -160,6 +162,65 @@ void WorkerPool::handle(broker::TaskQueue::Consumer& consumer, const broker::Del
   events_.changed(claimed.task);
   order.unlock();
   run(std::move(claimed));
+  (void)consumer.ack(d.tag);
+}
+
+void WorkerPool::settle_dead_letters() {
+  std::unique_ptr<broker::TaskQueue::Consumer> consumer;
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    if (!consumer) {
+      auto c = dead_letters_();
+      if (!c) {
+        log::warn("worker cannot consume the dead letters", {{"error", c.error().detail}});
+        if (!wait_unless_stopping(1s)) return;
+        continue;
+      }
+      consumer = std::move(*c);
+    }
+    auto delivery = consumer->next(options_.poll);
+    if (!delivery) {
+      consumer.reset();
+      if (!wait_unless_stopping(1s)) return;
+      continue;
+    }
+    if (*delivery) settle(*consumer, **delivery);
+  }
+}
+
+void WorkerPool::settle(broker::TaskQueue::Consumer& consumer, const broker::Delivery& d) {
+  auto ref = parse_queue_body(d.message.body);
+  if (!ref) {
+    log::warn("dead letter dropped: malformed", {{"message_id", d.message.id}});
+    (void)consumer.ack(d.tag);
+    return;
+  }
+  const TaskRef task{ref->task_id, ref->organization_id};
+  auto order = events_.order(task.id);
+  const std::string error(kDeadLetteredError);
+  auto failed = store_.fail_dead_lettered(task, error);
+  // As in handle(): the database is unavailable, so the dead letter is kept and tried again.
+  for (auto pause = std::chrono::milliseconds(1s); !failed;
+       pause = std::min<std::chrono::milliseconds>(pause * 2, 30s)) {
+    log::warn("dead-lettered task not settled",
+              {{"task_id", task.id}, {"error", failed.error().detail}});
+    order.unlock();
+    if (!wait_unless_stopping(pause)) {
+      (void)consumer.nack(d.tag, /*requeue=*/true);
+      return;
+    }
+    order.lock();
+    failed = store_.fail_dead_lettered(task, error);
+  }
+  if (*failed) {
+    log::warn("task failed: its message was dead-lettered",
+              {{"task_id", task.id}, {"tenant", task.organization_id}});
+    events_.changed(**failed);
+  }
+  order.unlock();
   (void)consumer.ack(d.tag);
 }
 

@@ -12,6 +12,11 @@
 //   queue: their retries wait in the outbox, not in a worker.
 // - Cancel: the store marks the task cancelled; cancelled() stops the executor here at once,
 //   and a pool elsewhere notices at its next lease renewal.
+// - Dead letters: a task message the queue gave up on (delivered up to its limit without being
+//   acknowledged: a "poison" message whose consumers keep dying) leaves its task queued with no
+//   message to run it. Given a DeadLetterSource, a thread of the pool fails such tasks with
+//   kDeadLetteredError (audited "task.dead_letter", announced as any transition) and then
+//   acknowledges the dead letter; tasks that moved on meanwhile are left as they are.
 // - Fairness: at most tenant_max_running tasks of one organization run at once; further messages
 //   of that organization are deferred (and the embedded queue already delivers organizations in
 //   turn).
@@ -57,6 +62,14 @@ struct WorkerOptions {
 // at most max_retry_delay, less up to a fifth at random (`jitter` in [0, 1)) so retries spread.
 std::chrono::milliseconds retry_backoff(const WorkerOptions& options, int attempts, double jitter);
 
+// Opens a consumer of the task queue's dead letters (e.g. RabbitTaskQueue::consume_dead_letters).
+using DeadLetterSource = std::function<Result<std::unique_ptr<broker::TaskQueue::Consumer>>()>;
+
+// The error a task fails with when its message was dead-lettered.
+inline constexpr std::string_view kDeadLetteredError =
+    "the task's queue message was dead-lettered: it was delivered to workers the maximum number "
+    "of times without completing";
+
 // Reads an organization's secret by name; nullopt when it has none.
 using SecretReader = std::function<Result<std::optional<std::string>>(
     const std::string& organization_id, std::string_view name)>;
@@ -64,11 +77,12 @@ using SecretReader = std::function<Result<std::optional<std::string>>(
 class WorkerPool {
  public:
   // `on_enqueued` is called after the pool queued a message in the outbox (retry, recovery,
-  // release), e.g. to wake the relay; may be null. `metrics` may be null.
+  // release), e.g. to wake the relay; may be null. `metrics` may be null. Without
+  // `dead_letters`, no thread settles dead-lettered tasks.
   WorkerPool(TaskStore& store, broker::TaskQueue& queue, const Executors& executors,
              TaskEvents& events, const Clock& clock, WorkerOptions options,
              SecretReader secrets = nullptr, std::function<void()> on_enqueued = nullptr,
-             metrics::Registry* metrics = nullptr);
+             metrics::Registry* metrics = nullptr, DeadLetterSource dead_letters = nullptr);
   ~WorkerPool();  // stops
 
   // Starts the workers and the maintenance thread (lease renewal and recovery). With a queue that
@@ -105,6 +119,8 @@ class WorkerPool {
 
   void work();
   void handle(broker::TaskQueue::Consumer& consumer, const broker::Delivery& delivery);
+  void settle_dead_letters();
+  void settle(broker::TaskQueue::Consumer& consumer, const broker::Delivery& delivery);
   void run(Claimed claimed);
   void record(const Running& running, const Claimed& claimed, const Outcome& outcome,
               StopReason reason);
@@ -122,6 +138,7 @@ class WorkerPool {
   SecretReader secrets_;
   std::function<void()> on_enqueued_;
   metrics::Registry* metrics_;
+  DeadLetterSource dead_letters_;
 
   struct ActiveCounts {
     std::atomic<std::int64_t> queued{0};

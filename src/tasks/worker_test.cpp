@@ -92,6 +92,25 @@ class FlakyExecutor final : public Executor {
   std::atomic<int> runs{0};
 };
 
+// The embedded queue presented as durable (as RabbitMQ's is): a pool started on it does not
+// queue the database's queued tasks again, as it would after a restart.
+class DurableQueue final : public broker::TaskQueue {
+ public:
+  explicit DurableQueue(broker::TaskQueue& inner) : inner_(inner) {}
+  Result<void> publish(std::span<const broker::QueueMessage> batch) override {
+    return inner_.publish(batch);
+  }
+  Result<std::unique_ptr<Consumer>> consume(const broker::ConsumerOptions& options) override {
+    return inner_.consume(options);
+  }
+  bool durable() const override { return true; }
+  std::optional<std::size_t> depth() const override { return inner_.depth(); }
+  Result<void> ping() override { return inner_.ping(); }
+
+ private:
+  broker::TaskQueue& inner_;
+};
+
 class EventLog {
  public:
   void add(const broker::Event& e) {
@@ -161,11 +180,14 @@ class WorkerPoolTest : public ::testing::TestWithParam<Backend> {
     relay_.reset();
     queue_ = std::make_unique<broker::EmbeddedTaskQueue>(broker::EmbeddedTaskQueueOptions{
         .capacity = 10000, .max_in_flight_per_key = queue_cap_per_key, .delivery_limit = 10});
+    durable_queue_ = std::make_unique<DurableQueue>(*queue_);
+    broker::TaskQueue& queue =
+        durable_ ? static_cast<broker::TaskQueue&>(*durable_queue_) : *queue_;
     relay_ = std::make_unique<broker::OutboxRelay>(
-        **db_, *queue_, clock_, broker::OutboxRelayOptions{.poll_interval = 20ms});
+        **db_, queue, clock_, broker::OutboxRelayOptions{.poll_interval = 20ms});
     pool_ = std::make_unique<WorkerPool>(
-        *store_, *queue_, executors_, events_, clock_, options_, secrets_,
-        [this] { relay_->notify(); }, &metrics_);
+        *store_, queue, executors_, events_, clock_, options_, secrets_,
+        [this] { relay_->notify(); }, &metrics_, dead_letters_);
     relay_->start();
     pool_->start();
   }
@@ -213,7 +235,11 @@ class WorkerPoolTest : public ::testing::TestWithParam<Backend> {
   TaskEvents events_{&bus_, &metrics_};
   WorkerOptions options_;
   SecretReader secrets_;
+  DeadLetterSource dead_letters_;
+  broker::EmbeddedTaskQueue dead_;  // stands for a broker's dead-letter queue
+  bool durable_ = false;            // start() presents the queue as durable
   std::unique_ptr<broker::EmbeddedTaskQueue> queue_;
+  std::unique_ptr<DurableQueue> durable_queue_;
   std::unique_ptr<broker::OutboxRelay> relay_;
   std::unique_ptr<WorkerPool> pool_;
   std::string org_a_, org_b_;
@@ -434,6 +460,44 @@ TEST_P(WorkerPoolTest, AfterARestartQueuedTasksRunEvenThoughTheirMessagesWereLos
   }
   start();
   for (const auto& t : tasks) ASSERT_TRUE(reaches(t, Status::kSucceeded));
+}
+
+TEST_P(WorkerPoolTest, ATaskWhoseMessageWasDeadLetteredFailsAuditedAndOthersAreLeftAlone) {
+  const std::string echo = testing::add_agent(**db_, org_a_, "echo");
+  Task stuck = create(alice_, echo);
+  {
+    // Its message reached a queue that later gave up on it: none is left that would run it.
+    broker::EmbeddedTaskQueue gave_up;
+    broker::OutboxRelay relay(**db_, gave_up, clock_, {});
+    ASSERT_EQ(relay.relay_due().value_or(0), 1u);
+  }
+  dead_letters_ = [this] { return dead_.consume({}); };
+  durable_ = true;  // as RabbitMQ: nothing queues the stuck task again at start
+  start();
+  Task ran = create(alice_, echo);
+  ASSERT_TRUE(reaches(ran, Status::kSucceeded));
+  ASSERT_TRUE(
+      dead_.publish(std::vector<broker::QueueMessage>{{"d1", org_a_, queue_body(stuck.id, org_a_)},
+                                                      {"d2", org_a_, queue_body(ran.id, org_a_)},
+                                                      {"d3", org_a_, "not a task message"}}));
+
+  ASSERT_TRUE(reaches(stuck, Status::kFailed));
+  EXPECT_EQ(get(stuck).error, std::string(kDeadLetteredError));
+  EXPECT_TRUE(get(stuck).finished_at);
+  ASSERT_TRUE(eventually([&] { return dead_.depth() == 0u; })) << "every dead letter settled";
+  EXPECT_EQ(get(ran).status, Status::kSucceeded) << "a task that ran is left as it is";
+  ASSERT_TRUE(eventually([&] { return events_log_.of(stuck.id).size() >= 2; }));
+  EXPECT_EQ(events_log_.of(stuck.id), (std::vector<std::string>{"queued", "failed"}));
+
+  auto audit = (*db_)->transact({.tenant = org_a_}, [&](db::Tx& tx) {
+    return tx.query("SELECT action, actor_type, target_type FROM audit_log WHERE target_id = $1",
+                    {stuck.id});
+  });
+  ASSERT_TRUE(audit);
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ((*audit)[0].text(0), "task.dead_letter");
+  EXPECT_EQ((*audit)[0].text(1), "system");
+  EXPECT_EQ((*audit)[0].text(2), "task");
 }
 
 TEST_P(WorkerPoolTest, DuplicateDeliveriesRunATaskOnce) {

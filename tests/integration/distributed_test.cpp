@@ -24,6 +24,7 @@
 #include "support/tenants.hpp"
 #include "support/ws_client.hpp"
 #include "tasks/store.hpp"
+#include "tasks/worker.hpp"
 
 namespace atrium {
 namespace {
@@ -334,6 +335,49 @@ TEST_F(DistributedTest, TasksAcceptedWhileTheBrokerIsDownRunOnceItIsBack) {
   expect_each_finished_once(6);
   EXPECT_TRUE(eventually(
       [&] { return testing::request(serve_port, "GET", "/readyz").status == 200; }, 30s));
+}
+
+TEST_F(DistributedTest, ATaskWhoseMessageIsDeadLetteredEndsFailedWithAClearErrorAudited) {
+  serve();
+  ASSERT_NO_FATAL_FAILURE(join(last_port_));
+  const std::string id = create(last_port_, {{"i", 0}});  // no worker yet: the message waits
+  broker::RabbitOptions o;
+  o.url = broker_;
+  auto q = broker::RabbitTaskQueue::create(o);
+  ASSERT_TRUE(q);
+  // A poison message: every consumer it reaches dies before acknowledging it (its connection
+  // closes), until the queue gives up on it after the delivery limit.
+  for (int delivery = 1; delivery <= o.delivery_limit + 1; ++delivery) {
+    auto c = (*q)->consume({.prefetch = 1});
+    ASSERT_TRUE(c) << c.error().detail;
+    std::optional<broker::Delivery> got;
+    ASSERT_TRUE(eventually(
+        [&] {
+          auto d = (*c)->next(100ms);
+          if (d && *d) got = **d;
+          return got.has_value();
+        },
+        30s))
+        << "delivery " << delivery;
+    EXPECT_EQ(got->delivery_count, delivery);
+  }
+  ASSERT_TRUE(eventually([&] { return (*q)->count_dead_letters().value_or(0) == 1; }, 30s));
+  EXPECT_EQ(store_->get(member_, id)->status, tasks::Status::kQueued);
+
+  worker();
+  ASSERT_TRUE(eventually([&] { return count(tasks::Status::kFailed) == 1; }, 60s)) << output();
+  auto failed = store_->get(member_, id);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->error, std::string(tasks::kDeadLetteredError));
+  EXPECT_EQ(failed->attempts, 0) << "it never ran";
+  EXPECT_TRUE(eventually([&] { return (*q)->count_dead_letters().value_or(1) == 0; }, 30s));
+  auto audit = database_->db->transact({.tenant = org_}, [&](db::Tx& tx) {
+    return tx.query("SELECT action, actor_type FROM audit_log WHERE target_id = $1", {id});
+  });
+  ASSERT_TRUE(audit);
+  std::set<std::string> actions;
+  for (const auto& row : *audit) actions.insert(row.text(0) + " by " + row.text(1));
+  EXPECT_TRUE(actions.count("task.dead_letter by system")) << output();
 }
 
 TEST_F(DistributedTest, TwoReplicasAndAWorkerShareTaskEventsAndRevocations) {

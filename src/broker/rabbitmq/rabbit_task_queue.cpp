@@ -343,13 +343,23 @@ Result<void> RabbitTaskQueue::publish_on(AmqpConnection& c, std::span<const Queu
 
 Result<std::unique_ptr<TaskQueue::Consumer>> RabbitTaskQueue::consume(
     const ConsumerOptions& options) {
-  auto c = connect("consumer");
+  return consume_from(queue_, options);
+}
+
+Result<std::unique_ptr<TaskQueue::Consumer>> RabbitTaskQueue::consume_dead_letters(
+    const ConsumerOptions& options) {
+  return consume_from(dead_queue_, options);
+}
+
+Result<std::unique_ptr<TaskQueue::Consumer>> RabbitTaskQueue::consume_from(
+    const std::string& queue, const ConsumerOptions& options) {
+  auto c = connect(queue == queue_ ? "consumer" : "dead-letter consumer");
   if (!c) return fail(c.error());
   amqp_connection_state_t s = (*c)->state();
   amqp_basic_qos(s, AmqpConnection::kChannel, 0,
                  static_cast<std::uint16_t>(std::clamp(options.prefetch, 1, 65535)), 0);
   if (auto r = (*c)->check_rpc("qos"); !r) return fail(r.error());
-  amqp_basic_consume(s, AmqpConnection::kChannel, as_bytes(queue_), amqp_empty_bytes, 0,
+  amqp_basic_consume(s, AmqpConnection::kChannel, as_bytes(queue), amqp_empty_bytes, 0,
                      /*no_ack=*/0, 0, amqp_empty_table);
   if (auto r = (*c)->check_rpc("consume"); !r) return fail(r.error());
   return std::unique_ptr<Consumer>(std::make_unique<ConsumerImpl>(std::move(*c)));

@@ -63,6 +63,10 @@ class RabbitTaskQueue final : public TaskQueue {
   // Whether the monitor reached the broker at its last look (at most monitor_interval ago).
   Result<void> ping() override;
 
+  // A consumer of the dead-letter queue, as consume() is of the task queue: for whoever settles
+  // the tasks of messages the queue gave up on (tasks::WorkerPool).
+  Result<std::unique_ptr<Consumer>> consume_dead_letters(const ConsumerOptions& options);
+
   // Messages in the dead-letter queue at the monitor's last look; nullopt before the first.
   std::optional<std::size_t> dead_letters() const;
   // Asks the broker now (blocking, up to `timeout`): for tests and operators.
@@ -82,6 +86,8 @@ class RabbitTaskQueue final : public TaskQueue {
   // A connection with the topology declared; Code::kUnavailable while backing off.
   Result<std::unique_ptr<rabbitmq::AmqpConnection>> connect(std::string_view role);
   Result<void> publish_on(rabbitmq::AmqpConnection& c, std::span<const QueueMessage> batch);
+  Result<std::unique_ptr<Consumer>> consume_from(const std::string& queue,
+                                                 const ConsumerOptions& options);
   void monitor();
 
   const RabbitOptions options_;
