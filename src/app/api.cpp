@@ -207,6 +207,7 @@ void Api::build_pipeline() {
 }
 
 Result<Response> Api::route(Request& req, const Pipeline::Next& next) {
+  if (req.route) return next(req);  // matched by may_block() on the I/O thread
   auto match = router_.match(req.method, req.path);
   switch (match.outcome) {
     case http::Router::Match::Outcome::kFound:
@@ -232,6 +233,9 @@ Result<Response> Api::route(Request& req, const Pipeline::Next& next) {
 bool Api::may_block(Request& req) {
   auto match = router_.match(req.method, req.path);
   if (match.outcome == http::Router::Match::Outcome::kFound) {
+    // Kept for the route step: a path is matched once per request.
+    req.route = match.route;
+    req.params = std::move(match.params);
     const http::Route& route = *match.route;
     if (route.execution == http::Execution::kInline) return false;
     return !(route.inline_when && route.inline_when(req));

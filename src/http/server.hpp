@@ -28,7 +28,8 @@ class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
   // Called on the I/O thread once the headers are parsed (the body is not read yet). True sends
-  // handle() to the handler pool.
+  // handle() to the handler pool. It may keep what it learned on `req` (the matched route) for
+  // handle().
   virtual bool may_block(Request& req) = 0;
   // Answers the request. Must not throw.
   virtual Response handle(Request& req) = 0;

@@ -2,8 +2,12 @@
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 
 #include "platform/clock.hpp"
@@ -22,6 +26,9 @@ spdlog::logger& logger() {
   (void)periodic;
   // The JSON object is the whole line; spdlog only serialises writes and flushes.
   static auto instance = [] {
+    // A file or pipe gets 64 KiB writes instead of stdio's 4 KiB: at 50k requests a second the
+    // access log is 15 MB/s, and each write is a system call on the I/O thread.
+    if (!isatty(STDOUT_FILENO)) std::setvbuf(stdout, nullptr, _IOFBF, std::size_t{1} << 16);
     auto l = std::make_shared<spdlog::logger>("atrium",
                                               std::make_shared<spdlog::sinks::stdout_sink_mt>());
     l->set_pattern("%v");
@@ -75,10 +82,14 @@ void flush() { logger().flush(); }
 
 namespace {
 
-bool needs_escape(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return c == '"' || c == '\\' || u < 0x20 || u == 0x7f;
-}
+constexpr auto kNeedsEscape = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 0x20; ++c) table[c] = true;
+  table['"'] = table['\\'] = table[0x7f] = true;
+  return table;
+}();
+
+bool needs_escape(char c) { return kNeedsEscape[static_cast<unsigned char>(c)]; }
 
 void append_escaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -157,9 +168,15 @@ Line& Line::field(std::string_view k, std::int64_t value) {
 Line& Line::field(std::string_view k, double value) {
   if (!active_) return *this;
   key(k);
-  char buf[32];
-  const int n = std::snprintf(buf, sizeof buf, "%.3f", value);
-  text_.append(buf, static_cast<std::size_t>(n));
+  // printf's "%.3f" text at a fraction of its cost (it runs for every request); JSON has no
+  // infinities and no NaN.
+  char buf[400];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed, 3);
+  if (std::isfinite(value) && ec == std::errc{}) {
+    text_.append(buf, end);
+  } else {
+    text_ += "null";
+  }
   return *this;
 }
 

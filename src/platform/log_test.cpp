@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace atrium::log {
 namespace {
 
@@ -23,6 +25,23 @@ TEST(LogLine, IsValidJsonWithEscapedFields) {
   EXPECT_EQ(parsed["utf8"], "héllo");
   EXPECT_EQ(parsed["ts"].get<std::string>().size(), 27u);
   line.emit();
+}
+
+TEST(LogLine, NumbersHaveThreeDecimalsAndStayJson) {
+  set_level(Level::kInfo);
+  Line line(Level::kInfo, "numbers");
+  line.field("third", 2.0 / 3.0)
+      .field("negative", -12.3456)
+      .field("big", 1e300)
+      .field("inf", std::numeric_limits<double>::infinity())
+      .field("nan", std::numeric_limits<double>::quiet_NaN());
+  const std::string text = line.json();
+  EXPECT_NE(text.find("\"third\":0.667,"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"negative\":-12.346,"), std::string::npos) << text;
+  auto parsed = nlohmann::json::parse(text);
+  EXPECT_DOUBLE_EQ(parsed["big"].get<double>(), 1e300);
+  EXPECT_TRUE(parsed["inf"].is_null());
+  EXPECT_TRUE(parsed["nan"].is_null());
 }
 
 TEST(LogLine, DisabledLevelsBuildNothing) {
