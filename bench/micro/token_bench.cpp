@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "access/authorizer.hpp"
+#include "access/permissions.hpp"
 #include "db/migrations.hpp"
 #include "db/open.hpp"
 #include "identity/identity.hpp"
@@ -74,10 +75,11 @@ void BM_AuthenticateAndAuthorizeCached(benchmark::State& state) {
   for (int i = 0; i < 300; ++i) ident.revocations().announce(ident.revocations().session(new_id()));
   const std::string token = *identity::sign_access_token(ident.keys(), claims());
   const auto access = http::Access::permission("tasks:read");
+  const int index = access::catalog_index(access.permission());  // resolved with the routes
   for (auto _ : state) {
     auto principal = ident.tokens().authenticate_token(token);
     benchmark::DoNotOptimize(
-        access::authorize(access, std::optional<Principal>(std::move(*principal))));
+        access::authorize(access, index, std::optional<Principal>(std::move(*principal))));
   }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
@@ -104,7 +106,9 @@ void BM_AuthenticateAndAuthorizeFirstUse(benchmark::State& state) {
     p.org_id = std::move(c->org_id);
     p.permissions = std::move(c->permissions);
     p.session_id = std::move(c->sid);
-    benchmark::DoNotOptimize(access::authorize(access, std::optional<Principal>(std::move(p))));
+    p.catalog_grants = access::compile_grants(p.permissions);
+    benchmark::DoNotOptimize(access::authorize(access, access::catalog_index(access.permission()),
+                                               std::optional<Principal>(std::move(p))));
   }
 }
 BENCHMARK(BM_AuthenticateAndAuthorizeFirstUse);

@@ -5,6 +5,14 @@
 namespace atrium::access {
 
 Result<void> authorize(const http::Access& access, const std::optional<Principal>& principal) {
+  const int index = access.kind() == http::Access::Kind::kPermission
+                        ? catalog_index(access.permission())
+                        : kNotInCatalog;
+  return authorize(access, index, principal);
+}
+
+Result<void> authorize(const http::Access& access, int permission_index,
+                       const std::optional<Principal>& principal) {
   switch (access.kind()) {
     case http::Access::Kind::kPublic:
       return {};
@@ -13,7 +21,7 @@ Result<void> authorize(const http::Access& access, const std::optional<Principal
       return {};
     case http::Access::Kind::kPermission:
       if (!principal) return fail(Error::unauthenticated());
-      if (!allows(principal->permissions, access.permission()))
+      if (!allows(*principal, access.permission(), permission_index))
         return fail(Error::permission_denied(access.permission()));
       return {};
   }

@@ -23,4 +23,9 @@ class Authenticator {
 // wildcard rule (else 403 permission_denied naming it).
 Result<void> authorize(const http::Access& access, const std::optional<Principal>& principal);
 
+// The same, with the route's permission already resolved: `permission_index` is
+// catalog_index(access.permission()), computed once when the routes are built.
+Result<void> authorize(const http::Access& access, int permission_index,
+                       const std::optional<Principal>& principal);
+
 }  // namespace atrium::access

@@ -1,6 +1,8 @@
 #include "access/permissions.hpp"
 
 #include <algorithm>
+#include <array>
+#include <unordered_map>
 
 namespace atrium::access {
 
@@ -63,9 +65,62 @@ const std::vector<SystemRole> kSystemRoles = {
      {"org:read", "users:read", "agents:read", "tasks:read", "tasks:create"}},
 };
 
+static_assert(std::size(kCatalog) <= 64, "compile_grants() keeps the catalog in 64 bits");
+
 }  // namespace
 
 std::span<const PermissionInfo> catalog() { return kCatalog; }
+
+namespace {
+
+// The catalog's names → index, and for each entry the entries it grants (a wildcard's family).
+struct CompiledCatalog {
+  std::unordered_map<std::string_view, int> index;
+  std::array<std::uint64_t, std::size(kCatalog)> grants_bits{};
+};
+
+const CompiledCatalog& compiled_catalog() {
+  static const CompiledCatalog c = [] {
+    CompiledCatalog out;
+    for (std::size_t i = 0; i < std::size(kCatalog); ++i) {
+      out.index.emplace(kCatalog[i].name, static_cast<int>(i));
+      for (std::size_t j = 0; j < std::size(kCatalog); ++j)
+        if (grants(kCatalog[i].name, kCatalog[j].name)) out.grants_bits[i] |= std::uint64_t{1} << j;
+    }
+    return out;
+  }();
+  return c;
+}
+
+}  // namespace
+
+int catalog_index(std::string_view name) {
+  const auto& c = compiled_catalog();
+  auto it = c.index.find(name);
+  return it == c.index.end() ? kNotInCatalog : it->second;
+}
+
+std::uint64_t compile_grants(std::span<const std::string> held) {
+  const auto& c = compiled_catalog();
+  std::uint64_t bits = 0;
+  for (const auto& h : held) {
+    if (auto it = c.index.find(h); it != c.index.end()) {
+      bits |= c.grants_bits[static_cast<std::size_t>(it->second)];
+    } else if (h.ends_with(":*")) {
+      // A wildcard outside the catalog may still cover catalog entries. Any other permission
+      // outside it grants only itself, which is not in the catalog.
+      for (std::size_t i = 0; i < std::size(kCatalog); ++i)
+        if (grants(h, kCatalog[i].name)) bits |= std::uint64_t{1} << i;
+    }
+  }
+  return bits;
+}
+
+bool allows(const Principal& principal, std::string_view required, int required_index) {
+  if (required_index >= 0 && principal.catalog_grants)
+    return (*principal.catalog_grants >> required_index) & 1;
+  return allows(principal.permissions, required);
+}
 
 bool is_known_permission(std::string_view name) {
   return std::any_of(std::begin(kCatalog), std::end(kCatalog),

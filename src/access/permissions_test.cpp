@@ -31,6 +31,35 @@ TEST(Permissions, AllowsOverAList) {
   EXPECT_FALSE(allows_all(held, wanted));
 }
 
+TEST(Permissions, CompiledGrantsAnswerAsTheScan) {
+  const std::vector<std::vector<std::string>> helds = {
+      {},
+      {"*"},
+      {"agents:*", "org:read"},
+      {"tasks:read", "tasks:cancel", "audit:*"},
+      {"billing:read", "custom:*", "apikeys:manage"},  // permissions outside the catalog
+      {"org:", ":*", "agents", "users:*x"},            // near misses grant nothing extra
+  };
+  std::vector<std::string> required;
+  for (const auto& p : catalog()) required.emplace_back(p.name);
+  for (const char* custom : {"billing:read", "custom:thing", "custom:", "agents:", "", "zzz"})
+    required.emplace_back(custom);
+  for (const auto& held : helds) {
+    Principal compiled;
+    compiled.permissions = held;
+    compiled.catalog_grants = compile_grants(held);
+    Principal scanned;
+    scanned.permissions = held;
+    for (const auto& r : required) {
+      const int index = catalog_index(r);
+      EXPECT_EQ(allows(compiled, r, index), allows(held, r)) << r;
+      EXPECT_EQ(allows(scanned, r, index), allows(held, r)) << r;
+    }
+  }
+  EXPECT_EQ(catalog_index("custom:thing"), kNotInCatalog);
+  EXPECT_EQ(catalog()[static_cast<std::size_t>(catalog_index("tasks:read"))].name, "tasks:read");
+}
+
 TEST(Permissions, SystemRolesMatchTheDesign) {
   auto roles = system_roles();
   ASSERT_EQ(roles.size(), 3u);
@@ -65,6 +94,16 @@ TEST(Authorize, DenyByDefault) {
   ASSERT_FALSE(denied);
   EXPECT_EQ(denied.error().code, Code::kPermissionDenied);
   EXPECT_NE(denied.error().detail.find("agents:manage"), std::string::npos);
+
+  // Resolved once, with compiled grants: the same answers.
+  p.catalog_grants = compile_grants(p.permissions);
+  const auto read = http::Access::permission("agents:read");
+  const auto manage = http::Access::permission("agents:manage");
+  EXPECT_TRUE(authorize(read, catalog_index("agents:read"), p));
+  EXPECT_EQ(authorize(manage, catalog_index("agents:manage"), p).error().code,
+            Code::kPermissionDenied);
+  EXPECT_EQ(authorize(read, catalog_index("agents:read"), std::nullopt).error().code,
+            Code::kUnauthenticated);
 }
 
 }  // namespace

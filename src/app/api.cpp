@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "access/permissions.hpp"
 #include "platform/ids.hpp"
 #include "platform/log.hpp"
 
@@ -51,6 +52,10 @@ Api::Api(http::Router router, metrics::Registry& metrics, access::Authenticator*
       options_(std::move(options)),
       static_files_(options_.web_root),
       request_metrics_(metrics, router_) {
+  for (const auto& r : router_.routes())
+    permission_index_.push_back(r.access.kind() == http::Access::Kind::kPermission
+                                    ? access::catalog_index(r.access.permission())
+                                    : access::kNotInCatalog);
   build_pipeline();
 }
 
@@ -190,8 +195,11 @@ void Api::build_pipeline() {
 
   // 7. Authorize: the route's permission, before the handler looks at the object, so a caller
   //    without it gets 403 even for an object that does not exist (API.md, order of checks).
-  inner_.use("authorize", [](Request& req, const Pipeline::Next& next) -> Result<Response> {
-    if (auto ok = access::authorize(req.route->access, req.principal); !ok) return fail(ok.error());
+  inner_.use("authorize", [this](Request& req, const Pipeline::Next& next) -> Result<Response> {
+    const int index =
+        permission_index_[static_cast<std::size_t>(req.route - router_.routes().data())];
+    if (auto ok = access::authorize(req.route->access, index, req.principal); !ok)
+      return fail(ok.error());
     return next(req);
   });
 

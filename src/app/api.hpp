@@ -50,6 +50,7 @@ class Api final : public http::RequestHandler {
   ApiOptions options_;
   http::StaticFiles static_files_;
   RequestMetrics request_metrics_;
+  std::vector<int> permission_index_;  // per route: its permission's catalog index
   http::Pipeline outer_;  // every answer passes here, refusals from the server included
   http::Pipeline inner_;  // requests that reached the application
 };

@@ -152,6 +152,7 @@ Result<ApiKeys::Cached> ApiKeys::load(const std::string& key_hash) {
     c.principal.email = (*creator)->email;
     c.principal.org_id = k.org_id;
     c.principal.permissions = effective(k.permissions, *held);
+    c.principal.catalog_grants = access::compile_grants(c.principal.permissions);
     if (k.expires_at) c.expires_at = parse_time(*k.expires_at);
     c.loaded_at = clock_.now();
     return c;

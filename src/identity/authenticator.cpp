@@ -8,23 +8,21 @@ TokenAuthenticator::TokenAuthenticator(const KeyRing& keys, const RevocationList
                                        ApiKeys& api_keys, const Clock& clock)
     : keys_(keys), revocations_(revocations), api_keys_(api_keys), clock_(clock) {}
 
-Result<Principal> TokenAuthenticator::authenticate_token(std::string_view token) const {
+Result<std::shared_ptr<const VerifiedToken>> TokenAuthenticator::verified(
+    std::string_view token) const {
   const TimePoint now = clock_.now();
-  auto cached = verified_.find(token, now);
-  auto claims = cached ? std::move(*cached) : verify_access_token(keys_, token, now);
+  if (auto cached = verified_.find(token, now)) return std::move(*cached);
+  auto claims = verify_access_token(keys_, token, now);
   if (!claims) return fail(claims.error());
-  if (!cached) verified_.put(token, *claims);
-  if (revocations_.revoked(*claims)) return fail(Error::unauthenticated("access token revoked"));
-  Principal p;
-  p.kind = Principal::Kind::kUser;
-  p.user_id = std::move(claims->sub);
-  p.email = std::move(claims->email);
-  p.org_id = std::move(claims->org_id);
-  p.permissions = std::move(claims->permissions);
-  p.session_id = std::move(claims->sid);
-  p.token_id = std::move(claims->jti);
-  p.expires_at = TimePoint(std::chrono::seconds(claims->exp));
-  return p;
+  return verified_.put(token, std::move(*claims));
+}
+
+Result<Principal> TokenAuthenticator::authenticate_token(std::string_view token) const {
+  auto entry = verified(token);
+  if (!entry) return fail(entry.error());
+  if (revocations_.revoked((*entry)->claims))
+    return fail(Error::unauthenticated("access token revoked"));
+  return (*entry)->principal;
 }
 
 Result<std::optional<std::string_view>> bearer_credential(const http::Request& req) {

@@ -30,6 +30,10 @@ class TokenAuthenticator final : public access::Authenticator {
   // The access-token half alone (also used by the WebSocket upgrade and benchmarks).
   Result<Principal> authenticate_token(std::string_view token) const;
 
+  // The token's verification (signature, claims, time rules) from the cache or the verifier,
+  // without the revocation list: for decisions that are not access, e.g. where to run a request.
+  Result<std::shared_ptr<const VerifiedToken>> verified(std::string_view token) const;
+
  private:
   const KeyRing& keys_;
   const RevocationList& revocations_;

@@ -1,6 +1,6 @@
 #include "identity/verified_tokens.hpp"
 
-#include <functional>
+#include "access/permissions.hpp"
 
 namespace atrium::identity {
 
@@ -10,31 +10,50 @@ std::string_view VerifiedTokenCache::signature_of(std::string_view token) {
 }
 
 const VerifiedTokenCache::Shard& VerifiedTokenCache::shard(std::string_view signature) const {
-  return shards_[std::hash<std::string_view>{}(signature) % kShards];
+  return shards_[Hash{}(signature) % kShards];
 }
 
 VerifiedTokenCache::Shard& VerifiedTokenCache::shard(std::string_view signature) {
-  return shards_[std::hash<std::string_view>{}(signature) % kShards];
+  return shards_[Hash{}(signature) % kShards];
 }
 
-std::optional<Result<AccessClaims>> VerifiedTokenCache::find(std::string_view token,
-                                                             TimePoint now) const {
+std::optional<Result<std::shared_ptr<const VerifiedToken>>> VerifiedTokenCache::find(
+    std::string_view token, TimePoint now) const {
   const auto signature = signature_of(token);
   const Shard& s = shard(signature);
-  std::lock_guard lock(s.mu);
-  auto it = s.entries.find(std::string(signature));
-  if (it == s.entries.end() || it->second.first != token) return std::nullopt;
-  if (auto times = check_times(it->second.second, now); !times)
-    return Result<AccessClaims>(fail(times.error()));
-  return Result<AccessClaims>(it->second.second);
+  std::shared_ptr<const VerifiedToken> entry;
+  {
+    std::lock_guard lock(s.mu);
+    auto it = s.entries.find(signature);
+    if (it == s.entries.end() || it->second.first != token) return std::nullopt;
+    entry = it->second.second;
+  }
+  if (auto times = check_times(entry->claims, now); !times)
+    return Result<std::shared_ptr<const VerifiedToken>>(fail(times.error()));
+  return Result<std::shared_ptr<const VerifiedToken>>(std::move(entry));
 }
 
-void VerifiedTokenCache::put(std::string_view token, const AccessClaims& claims) {
+std::shared_ptr<const VerifiedToken> VerifiedTokenCache::put(std::string_view token,
+                                                             AccessClaims claims) {
+  auto entry = std::make_shared<VerifiedToken>();
+  Principal& p = entry->principal;
+  p.kind = Principal::Kind::kUser;
+  p.user_id = claims.sub;
+  p.email = claims.email;
+  p.org_id = claims.org_id;
+  p.permissions = claims.permissions;
+  p.catalog_grants = access::compile_grants(p.permissions);
+  p.session_id = claims.sid;
+  p.token_id = claims.jti;
+  p.expires_at = TimePoint(std::chrono::seconds(claims.exp));
+  entry->claims = std::move(claims);
+
   const auto signature = signature_of(token);
   Shard& s = shard(signature);
   std::lock_guard lock(s.mu);
   if (s.entries.size() >= kPerShard) s.entries.clear();
-  s.entries.insert_or_assign(std::string(signature), std::make_pair(std::string(token), claims));
+  s.entries.insert_or_assign(std::string(signature), std::make_pair(std::string(token), entry));
+  return entry;
 }
 
 std::size_t VerifiedTokenCache::size() const {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "access/permissions.hpp"
 #include "platform/ids.hpp"
 
 namespace atrium::identity {
@@ -43,8 +44,15 @@ TEST(VerifiedTokenCache, AnswersWhatTheVerifierAnsweredAndRechecksTime) {
   auto hit = cache.find(t.token, kNow + 10s);
   ASSERT_TRUE(hit);
   ASSERT_TRUE(*hit);
-  EXPECT_EQ((*hit)->sub, "u1");
-  EXPECT_EQ((*hit)->sid, t.claims.sid);
+  const auto& entry = **hit;
+  EXPECT_EQ(entry->claims.sub, "u1");
+  EXPECT_EQ(entry->claims.sid, t.claims.sid);
+  // The Principal is built once, with its permissions compiled.
+  EXPECT_EQ(entry->principal.user_id, "u1");
+  EXPECT_EQ(entry->principal.session_id, t.claims.sid);
+  EXPECT_EQ(entry->principal.token_id, t.claims.jti);
+  EXPECT_EQ(entry->principal.permissions, t.claims.permissions);
+  EXPECT_EQ(entry->principal.catalog_grants, access::compile_grants(t.claims.permissions));
 
   auto expired = cache.find(t.token, kNow + 2h);
   ASSERT_TRUE(expired);

@@ -2,6 +2,7 @@
 // This is the seed's Lambda authorizer context (org_id, permissions, email).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,10 @@ struct Principal {
   std::string email;
   std::optional<std::string> org_id;  // the tenant; null only for a global super admin
   std::vector<std::string> permissions;
+  // `permissions` compiled against the permission catalog (access::compile_grants): bit i set
+  // when they grant catalog entry i, so a route's check is one AND. Unset, checks scan
+  // `permissions`; whoever changes `permissions` afterwards resets it.
+  std::optional<std::uint64_t> catalog_grants;
   std::string session_id;  // the refresh-token family behind an access token
   std::string token_id;    // the access token's jti (its issue time, for revocation cut-offs)
   // When the credential stops being valid (an access token's exp, an API key's expiry); nullopt
