@@ -35,8 +35,9 @@ Identity::Identity(db::Database& db, broker::EventBus* bus, const Clock& clock,
 bool Identity::me_ready(const http::Request& req) const {
   auto credential = bearer_credential(req);
   if (!credential || !*credential || (*credential)->starts_with(kApiKeyPrefix)) return false;
-  auto principal = authenticator_.authenticate_token(**credential);
-  return principal && me_cache_.contains(*principal);
+  // Where the request runs, not whether it may: the authenticate step still checks revocations.
+  auto token = authenticator_.verified(**credential);
+  return token && me_cache_.contains((*token)->principal);
 }
 
 Identity::~Identity() {

@@ -1,5 +1,6 @@
 #include "identity/me_cache.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace atrium::identity {
@@ -35,25 +36,50 @@ std::optional<std::string> MeCache::render(const Principal& caller) const {
   return compose(caller, e->view);
 }
 
+namespace {
+
+// A JSON string. Printable ASCII without quotes or backslashes (catalog names, ids) is written as
+// is; anything else goes through nlohmann-json. Building a JSON array to dump it cost ~6k
+// instructions per GET /api/me (callgrind).
+void append_json_string(std::string& out, std::string_view s) {
+  const bool plain = std::all_of(
+      s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+  if (!plain) {
+    out += nlohmann::json(s).dump();
+    return;
+  }
+  out += '"';
+  out += s;
+  out += '"';
+}
+
+}  // namespace
+
 std::string MeCache::compose(const Principal& caller, const View& view) {
-  const std::string permissions = nlohmann::json(caller.permissions).dump();
   // Members in the order nlohmann-json writes objects (sorted by name).
   std::string out;
   out.reserve(view.user.size() + view.organization.size() + view.memberships.size() +
-              permissions.size() + 160);
-  if (caller.kind == Principal::Kind::kApiKey)
-    out += "{\"api_key\":{\"id\":" + nlohmann::json(caller.api_key_id).dump() + "},";
-  else
+              24 * caller.permissions.size() + 160);
+  if (caller.kind == Principal::Kind::kApiKey) {
+    out += "{\"api_key\":{\"id\":";
+    append_json_string(out, caller.api_key_id);
+    out += "},";
+  } else {
     out += "{";
+  }
   out += "\"memberships\":";
   out += view.memberships;
   out += ",\"organization\":";
   out += view.organization;
-  out += ",\"permissions\":";
-  out += permissions;
+  out += ",\"permissions\":[";
+  for (std::size_t i = 0; i < caller.permissions.size(); ++i) {
+    if (i > 0) out += ',';
+    append_json_string(out, caller.permissions[i]);
+  }
+  out += ']';
   if (caller.kind != Principal::Kind::kApiKey) {
     out += ",\"session_id\":";
-    out += nlohmann::json(caller.session_id).dump();
+    append_json_string(out, caller.session_id);
   }
   out += ",\"user\":";
   out += view.user;

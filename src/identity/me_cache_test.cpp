@@ -37,6 +37,14 @@ TEST(MeCache, ComposesWhatNlohmannWouldWrite) {
                              {"session_id", "s1"}};
   EXPECT_EQ(MeCache::compose(p, v), expected.dump());
 
+  // Custom permissions may hold anything a JSON string must escape.
+  auto odd = p;
+  odd.permissions = {"", "quote\"d", "back\\slash", "line\nbreak", "caf\u00e9:read", "\x7f"};
+  odd.session_id = "s\"2";
+  expected["permissions"] = odd.permissions;
+  expected["session_id"] = odd.session_id;
+  EXPECT_EQ(MeCache::compose(odd, v), expected.dump());
+
   Principal key = p;
   key.kind = Principal::Kind::kApiKey;
   key.api_key_id = "k\"1";
