@@ -93,7 +93,7 @@ scenario_identity_login() {
 
 \`wrk -t1 -c8 -s login.lua\` posts a correct login for ${BENCH_WARMUP}+${BENCH_RUNS}×${BENCH_DURATION} s while
 \`wrk -t1 -c8 GET /api/me\` measures another route (median of ${BENCH_RUNS} runs); the same \`/api/me\`
-load runs alone first. Hashing runs on its own pool (ATRIUM_HASH_THREADS = cores,
+load runs alone first. Hashing runs on its own pool (ATRIUM_HASH_THREADS = cores − 1,
 ATRIUM_HASH_QUEUE = 16), once at the default niceness (10) and once at 0 (ATRIUM_HASH_NICE).
 The machine's load average when this ran: $(cut -d' ' -f1-3 /proc/loadavg) — other processes at niceness 0
 take the CPU from niceness-10 hashing, so on a shared machine the first row understates the hash

@@ -278,7 +278,7 @@ const std::vector<Setting> kSettings = {
      "queued tasks one organization may have (429 beyond)",
      [](Config& c, std::string_view v) { return set_int<1, 10000000>(c.tenant_max_queued, v); }},
     {"hash_threads", "ATRIUM_HASH_THREADS", false,
-     "threads hashing passwords (Argon2id, 19 MiB each; 0 = cores)",
+     "threads hashing passwords (Argon2id, 19 MiB each; 0 = cores - 1, at least 1)",
      [](Config& c, std::string_view v) { return set_int<0, 64>(c.hash_threads, v); }},
     {"hash_queue", "ATRIUM_HASH_QUEUE", false,
      "sign-ins that may wait for a hashing thread (503 beyond)",
@@ -395,8 +395,9 @@ Result<Config> load_config(const ConfigSources& sources) {
   if (c.workers == 0)
     c.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (c.tenant_max_running == 0) c.tenant_max_running = std::max(1, c.workers / 2);
+  // Never every core: a login storm would then compete with the I/O thread for each of them.
   if (c.hash_threads == 0)
-    c.hash_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    c.hash_threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()) - 1);
   return c;
 }
 

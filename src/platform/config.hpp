@@ -62,7 +62,7 @@ struct Config {
 
   // Password hashing (identity/): its own bounded pool, so a login storm cannot take every
   // handler thread; beyond the queue, sign-ins get 503 + Retry-After.
-  int hash_threads = 0;  // 0 = number of cores
+  int hash_threads = 0;  // 0 = number of cores - 1 (at least 1)
   int hash_queue = 16;   // sign-ins that may wait for a hashing thread
   int hash_nice = 10;    // CPU niceness of the hashing threads (0 = as the rest)
 
