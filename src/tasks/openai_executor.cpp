@@ -14,6 +14,7 @@ namespace atrium::tasks {
 namespace {
 
 constexpr std::string_view kSecretName = "llm_api_key";
+constexpr std::string_view kBaseUrlSecretName = "llm_base_url";
 constexpr std::size_t kMaxErrorBody = 16 * 1024;
 
 // Whether an address is loopback, private, link-local, shared (CGNAT), unspecified or
@@ -268,6 +269,21 @@ Outcome OpenAiExecutor::run(Execution& ex) {
                                          secret.error().code == Code::kUnavailable});
   }
   if (*secret && !(*secret)->empty()) {
+    // Whoever may create agents chooses base_url, but only holders of org:manage set secrets: the
+    // organization's key goes to the default endpoint or to the one org:manage named beside it.
+    if (custom_url) {
+      auto allowed = ex.secret(kBaseUrlSecretName);
+      if (!allowed) {
+        return tl::unexpected(ExecutionError{"the organization's secrets cannot be read",
+                                             allowed.error().code == Code::kUnavailable});
+      }
+      if (!*allowed || trim_slash(**allowed) != trim_slash(base_url)) {
+        return tl::unexpected(ExecutionError{
+            "the organization secret llm_api_key is sent only to the default base_url or to the "
+            "one in the organization secret llm_base_url",
+            false});
+      }
+    }
     key = **secret;
   } else if (!custom_url) {
     key = options_.platform_key;

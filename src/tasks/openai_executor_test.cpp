@@ -47,7 +47,10 @@ class OpenAiExecutorTest : public ::testing::Test {
   }
 
   Outcome run(const FakeHttpServer* server, nlohmann::json input = "Say hello") {
-    if (server) agent_.config["base_url"] = server->url() + "/v1";
+    if (server) {
+      org_base_url_ = server->url() + "/v1";
+      agent_.config["base_url"] = *org_base_url_;
+    }
     task_.id = "task-1";
     task_.input = std::move(input);
     Execution ex{task_, agent_, stop_.get_token(),
@@ -57,8 +60,9 @@ class OpenAiExecutorTest : public ::testing::Test {
                    if (on_progress_) on_progress_();
                  },
                  [this](std::string_view name) -> Result<std::optional<std::string>> {
-                   EXPECT_EQ(name, "llm_api_key");
-                   return org_key_;
+                   if (name == "llm_api_key") return org_key_;
+                   EXPECT_EQ(name, "llm_base_url");
+                   return org_base_url_;
                  }};
     return OpenAiExecutor(options_).run(ex);
   }
@@ -70,6 +74,7 @@ class OpenAiExecutorTest : public ::testing::Test {
   Agent agent_;
   std::stop_source stop_;
   std::optional<std::string> org_key_ = "sk-org";
+  std::optional<std::string> org_base_url_;  // the secret llm_base_url; run() names its server
   std::mutex mu_;
   std::vector<Progress> progress_;
   std::function<void()> on_progress_;
@@ -244,6 +249,7 @@ TEST_F(OpenAiExecutorTest, AnUnreachableServerIsRetryable) {
     url = gone.url();
   }
   agent_.config["base_url"] = url + "/v1";
+  org_base_url_ = url + "/v1";
   auto out = run(nullptr);
   ASSERT_FALSE(out);
   EXPECT_TRUE(out.error().retryable);
@@ -276,6 +282,32 @@ TEST_F(OpenAiExecutorTest, ThePlatformKeyGoesOnlyToTheDefaultBaseUrl) {
   ASSERT_TRUE(out) << out.error().message;
   ASSERT_EQ(server.requests().size(), 1u);
   EXPECT_EQ(server.requests()[0].headers["authorization"], "Bearer sk-platform");
+}
+
+TEST_F(OpenAiExecutorTest, TheOrganizationsKeyGoesOnlyWhereOrgManageAllowed) {
+  // An agent author points base_url at their own server: the org's key must not reach it unless
+  // the organization secret llm_base_url (set by org:manage) names that endpoint.
+  FakeHttpServer attacker(stream_hello);
+  FakeHttpServer allowed(stream_hello);
+  agent_.config["base_url"] = attacker.url() + "/v1";
+  for (std::optional<std::string> secret :
+       {std::optional<std::string>{}, std::optional<std::string>{allowed.url() + "/v1"}}) {
+    Execution ex{task_, agent_, stop_.get_token(), [](const Progress&) {},
+                 [&](std::string_view name) -> Result<std::optional<std::string>> {
+                   return name == "llm_api_key" ? org_key_ : secret;
+                 }};
+    task_.input = "Say hello";
+    auto out = OpenAiExecutor(options_).run(ex);
+    ASSERT_FALSE(out);
+    EXPECT_FALSE(out.error().retryable);
+    EXPECT_NE(out.error().message.find("llm_base_url"), std::string::npos);
+  }
+  EXPECT_TRUE(attacker.requests().empty());
+
+  auto out = run(&allowed);  // llm_base_url names this server
+  ASSERT_TRUE(out) << out.error().message;
+  ASSERT_EQ(allowed.requests().size(), 1u);
+  EXPECT_EQ(allowed.requests()[0].headers["authorization"], "Bearer sk-org");
 }
 
 TEST_F(OpenAiExecutorTest, WithoutAnyKeyTheTaskFailsSayingWhy) {
