@@ -530,9 +530,11 @@ TEST_P(WorkerPoolTest, AnOpenAiTaskStreamsItsAnswerAsProgress) {
   OpenAiOptions o;
   o.allow_private_networks = true;
   executors_.add("openai", std::make_unique<OpenAiExecutor>(o));
-  secrets_ = [this](const std::string& org,
-                    std::string_view name) -> Result<std::optional<std::string>> {
-    if (org == org_a_ && name == "llm_api_key") return std::optional<std::string>("sk-alpha");
+  secrets_ = [this, &server](const std::string& org,
+                             std::string_view name) -> Result<std::optional<std::string>> {
+    if (org != org_a_) return std::optional<std::string>();
+    if (name == "llm_api_key") return std::optional<std::string>("sk-alpha");
+    if (name == "llm_base_url") return std::optional<std::string>(server.url() + "/v1");
     return std::optional<std::string>();
   };
   start();
