@@ -55,11 +55,15 @@ Result<std::optional<Task>> one_task(Result<db::Rows> rows) {
 
 db::TxOptions for_tenant(const std::string& org) { return {.tenant = org, .read_only = false}; }
 
-// A read across organizations (recovery, metrics): never on behalf of a caller. On PostgreSQL
-// row-level security shows it every tenant's rows only as an explicit cross-tenant read.
+// A read across organizations (recovery, metrics): never on behalf of a caller, logged by the
+// driver. On PostgreSQL the application's role sees no other tenant's row by itself: each such
+// read is a SECURITY DEFINER function returning only what the sweep needs
+// (migrations/postgres/0005_cross_tenant_functions.sql), running the query SQLite runs here.
 db::TxOptions across_tenants(std::string purpose) {
   return {.read_only = true, .cross_tenant_read = std::move(purpose)};
 }
+
+bool on_postgres(const db::Tx& tx) { return tx.dialect() == "postgresql"; }
 
 Result<void> enqueue(db::Tx& tx, const TaskRef& ref, TimePoint now, TimePoint available_at) {
   auto id = broker::add_to_outbox(tx, kTaskTopic, ref.organization_id,
@@ -398,18 +402,18 @@ Result<std::optional<Task>> TaskStore::fail_dead_lettered(const TaskRef& ref,
 }
 
 Result<std::vector<TaskRef>> TaskStore::expired_leases(TimePoint now, std::size_t limit) {
-  return db_.transact(across_tenants("tasks: expired leases"),
-                      [&](db::Tx& tx) -> Result<std::vector<TaskRef>> {
-                        auto rows = tx.query(
-                            "SELECT id, organization_id FROM tasks WHERE status = 'running' AND "
-                            "lease_expires_at < $1 "
-                            "ORDER BY lease_expires_at LIMIT $2",
-                            {format_time(now), static_cast<std::int64_t>(limit)});
-                        if (!rows) return fail(rows.error());
-                        std::vector<TaskRef> out;
-                        for (const auto& row : *rows) out.push_back({row.text(0), row.text(1)});
-                        return out;
-                      });
+  return db_.transact(
+      across_tenants("tasks: expired leases"), [&](db::Tx& tx) -> Result<std::vector<TaskRef>> {
+        auto rows = tx.query(
+            on_postgres(tx) ? "SELECT id, organization_id FROM tasks_with_expired_leases($1, $2)"
+                            : "SELECT id, organization_id FROM tasks WHERE status = 'running' "
+                              "AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2",
+            {format_time(now), static_cast<std::int64_t>(limit)});
+        if (!rows) return fail(rows.error());
+        std::vector<TaskRef> out;
+        for (const auto& row : *rows) out.push_back({row.text(0), row.text(1)});
+        return out;
+      });
 }
 
 Result<std::optional<Task>> TaskStore::recover(
@@ -454,16 +458,11 @@ Result<std::optional<Task>> TaskStore::recover(
 Result<std::optional<std::string>> TaskStore::requeue_queued(
     const std::optional<std::string>& after_id, std::size_t limit) {
   auto rows = db_.transact(across_tenants("tasks: requeue at start"), [&](db::Tx& tx) {
-    if (after_id) {
-      return tx.query(
-          "SELECT id, organization_id, available_at FROM tasks WHERE status = 'queued' "
-          "AND id > $1 ORDER BY id LIMIT $2",
-          {*after_id, static_cast<std::int64_t>(limit)});
-    }
     return tx.query(
-        "SELECT id, organization_id, available_at FROM tasks WHERE status = 'queued' "
-        "ORDER BY id LIMIT $1",
-        {static_cast<std::int64_t>(limit)});
+        on_postgres(tx) ? "SELECT id, organization_id, available_at FROM queued_tasks($1, $2)"
+                        : "SELECT id, organization_id, available_at FROM tasks WHERE status = "
+                          "'queued' AND ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        {after_id ? db::Value(*after_id) : db::Value(nullptr), static_cast<std::int64_t>(limit)});
   });
   if (!rows) return fail(rows.error());
   if (rows->empty()) return std::optional<std::string>();
@@ -482,9 +481,11 @@ Result<std::optional<std::string>> TaskStore::requeue_queued(
 Result<std::pair<std::int64_t, std::int64_t>> TaskStore::count_active() {
   return db_.transact(across_tenants("tasks: metrics"),
                       [&](db::Tx& tx) -> Result<std::pair<std::int64_t, std::int64_t>> {
-                        auto rows = tx.query(
-                            "SELECT status, COUNT(*) FROM tasks "
-                            "WHERE status IN ('queued', 'running') GROUP BY status");
+                        auto rows =
+                            tx.query(on_postgres(tx) ? "SELECT status, n FROM active_task_counts()"
+                                                     : "SELECT status, COUNT(*) FROM tasks "
+                                                       "WHERE status IN ('queued', 'running') "
+                                                       "GROUP BY status");
                         if (!rows) return fail(rows.error());
                         std::pair<std::int64_t, std::int64_t> out{0, 0};
                         for (const auto& row : *rows) {

@@ -82,7 +82,7 @@ Result<OrganizationPage> OrganizationService::list(const Principal& caller,
   }
   // The global super admin: every organization (API.md), a cross-tenant read, audited.
   auto all = db_.transact(across_tenants(caller, "GET /api/orgs"),
-                          [&](db::Tx& tx) { return all_organizations(tx, page); });
+                          [&](db::Tx& tx) { return all_organizations(tx, caller.user_id, page); });
   if (!all) return fail(all.error());
   auto audited = db_.transact(scope(std::nullopt), [&](db::Tx& tx) {
     return audit::record(tx, audit::Entry::by(caller, "org.cross_tenant_read")
@@ -137,7 +137,7 @@ Result<Organization> OrganizationService::get(const Principal& caller, std::stri
   // The global super admin reading another organization (API.md): a cross-tenant read, audited
   // in the organization read, so its own administrators see who looked.
   auto org = db_.transact(across_tenants(caller, "GET /api/orgs/{id}"),
-                          [&](db::Tx& tx) { return find_organization(tx, id); });
+                          [&](db::Tx& tx) { return any_organization(tx, caller.user_id, id); });
   if (!org) return fail(org.error());
   if (!*org) return fail(no_org());
   auto audited = db_.transact(scope((*org)->id), [&](db::Tx& tx) {

@@ -236,16 +236,50 @@ Result<OrganizationPage> organizations_of_user(db::Tx& tx, std::string_view user
                   page.limit);
 }
 
-Result<OrganizationPage> all_organizations(db::Tx& tx, const http::PageQuery& page) {
+// SQLite's twin of holds_global_wildcard() (migrations/postgres/0005), `reader` being $1.
+constexpr std::string_view kReaderHoldsGlobalWildcard =
+    "EXISTS (SELECT 1 FROM user_organization_roles m JOIN users u ON u.id = m.user_id"
+    " JOIN role_permissions rp ON rp.role_id = m.role_id"
+    " JOIN permissions p ON p.id = rp.permission_id"
+    " WHERE m.user_id = $1 AND m.organization_id IS NULL AND NOT u.disabled AND p.name = '*')";
+
+Result<OrganizationPage> all_organizations(db::Tx& tx, std::string_view reader,
+                                           const http::PageQuery& page) {
   if (page.after && !is_uuid(*page.after)) return fail(bad_cursor());
+  if (!is_uuid(reader)) return OrganizationPage{};
   const auto limit = static_cast<std::int64_t>(page.limit) + 1;
-  std::string base = "SELECT ";
-  base += kOrgColumns;
-  base += " FROM organizations";
-  return org_page(page.after
-                      ? tx.query(base + " WHERE id > $1 ORDER BY id LIMIT $2", {*page.after, limit})
-                      : tx.query(base + " ORDER BY id LIMIT $1", {limit}),
-                  page.limit);
+  const db::Value after = page.after ? db::Value(*page.after) : db::Value(nullptr);
+  if (tx.dialect() == "postgresql") {
+    return org_page(tx.query("SELECT id, name, slug, created_at, updated_at"
+                             " FROM cross_tenant_organizations($1, $2, $3)",
+                             {reader, after, limit}),
+                    page.limit);
+  }
+  std::string sql = "SELECT ";
+  sql += kOrgColumns;
+  sql += " FROM organizations WHERE ";
+  sql += kReaderHoldsGlobalWildcard;
+  sql += " AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3";
+  return org_page(tx.query(sql, {reader, after, limit}), page.limit);
+}
+
+Result<std::optional<Organization>> any_organization(db::Tx& tx, std::string_view reader,
+                                                     std::string_view org_id) {
+  if (!is_uuid(reader) || !is_uuid(org_id)) return std::optional<Organization>();
+  std::string sql;
+  if (tx.dialect() == "postgresql") {
+    sql = "SELECT id, name, slug, created_at, updated_at FROM cross_tenant_organization($1, $2)";
+  } else {
+    sql = "SELECT ";
+    sql += kOrgColumns;
+    sql += " FROM organizations WHERE ";
+    sql += kReaderHoldsGlobalWildcard;
+    sql += " AND id = $2";
+  }
+  auto row = tx.query_one(sql, {reader, org_id});
+  if (!row) return fail(row.error());
+  if (!*row) return std::optional<Organization>();
+  return std::optional<Organization>(read_org(**row));
 }
 
 Result<Organization> insert_organization(db::Tx& tx, std::string_view id, std::string_view name,

@@ -81,8 +81,16 @@ struct OrganizationPage {
 // The organizations the user belongs to, in creation order (identity-level: the user's own).
 Result<OrganizationPage> organizations_of_user(db::Tx& tx, std::string_view user_id,
                                                const http::PageQuery& page);
-// Every organization, in creation order: only for a global super admin's cross-tenant read.
-Result<OrganizationPage> all_organizations(db::Tx& tx, const http::PageQuery& page);
+// A global super admin's reads across organizations: every organization in creation order, or
+// one by id. `reader` is the reader's user id; nothing is found unless that user is enabled and
+// holds `*` through a global role. On PostgreSQL through the SECURITY DEFINER functions
+// cross_tenant_organizations() and cross_tenant_organization() (the application's role reads no
+// other tenant's row by itself: docs/POSTGRESQL.md); on SQLite the same query. Run them in a
+// TxOptions::cross_tenant_read transaction (logged, read-only).
+Result<OrganizationPage> all_organizations(db::Tx& tx, std::string_view reader,
+                                           const http::PageQuery& page);
+Result<std::optional<Organization>> any_organization(db::Tx& tx, std::string_view reader,
+                                                     std::string_view org_id);
 // Inserts organization `id` with exactly `slug`; Code::kConflict when the slug is taken.
 Result<Organization> insert_organization(db::Tx& tx, std::string_view id, std::string_view name,
                                          std::string_view slug, TimePoint now);

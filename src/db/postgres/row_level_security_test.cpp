@@ -370,24 +370,121 @@ TEST_P(RowLevelSecurity, MigratingAnUpToDateSchemaNeedsNoRights) {
   EXPECT_TRUE(applied->empty());
 }
 
-TEST_P(RowLevelSecurity, CrossTenantReadsSeeEveryTenantReadOnly) {
+// The owner's audited cross-tenant reads (the admin commands, the tests' own inspection).
+TEST_P(RowLevelSecurity, TheOwnersCrossTenantReadsSeeEveryTenantReadOnly) {
   const TxOptions cross{.user = w_.root, .read_only = true, .cross_tenant_read = "test: list"};
   ::testing::internal::CaptureStdout();
-  EXPECT_EQ(count(app(), cross, "SELECT COUNT(*) FROM agents"), 2);
+  EXPECT_EQ(count(owner(), cross, "SELECT COUNT(*) FROM agents"), 2);
   const std::string logged = ::testing::internal::GetCapturedStdout();
   EXPECT_NE(logged.find(R"("msg":"cross-tenant read")"), std::string::npos) << logged;
   EXPECT_NE(logged.find(R"("purpose":"test: list")"), std::string::npos) << logged;
   EXPECT_NE(logged.find(w_.root), std::string::npos) << logged;
 
-  EXPECT_EQ(count(app(), cross, "SELECT COUNT(*) FROM organizations"), 2);
-  EXPECT_EQ(count(app(), cross, "SELECT COUNT(*) FROM tasks"), 2);
-  EXPECT_EQ(count(app(), cross, "SELECT COUNT(*) FROM audit_log"), 3);
+  EXPECT_EQ(count(owner(), cross, "SELECT COUNT(*) FROM organizations"), 2);
+  EXPECT_EQ(count(owner(), cross, "SELECT COUNT(*) FROM tasks"), 2);
+  EXPECT_EQ(count(owner(), cross, "SELECT COUNT(*) FROM audit_log"), 3);
   // Secrets stay with their tenant.
-  EXPECT_EQ(count(app(), cross, "SELECT COUNT(*) FROM org_secrets"), 0);
+  EXPECT_EQ(count(owner(), cross, "SELECT COUNT(*) FROM org_secrets"), 0);
   // Nothing is written through it.
-  EXPECT_TRUE(app_error("UPDATE agents SET name = 'x'", cross));
+  auto write =
+      owner().transact(cross, [](Tx& tx) { return tx.execute("UPDATE agents SET name = 'x'"); });
+  EXPECT_FALSE(write);
+  EXPECT_EQ(count(owner(), cross, "SELECT COUNT(*) FROM agents WHERE name = 'x'"), 0);
+}
+
+// The variable is not the application's key: asked for through TxOptions, or set by hand with
+// set_config, it shows the application's role nothing of any tenant.
+TEST_P(RowLevelSecurity, TheApplicationCannotReadAcrossTenantsBySettingAVariable) {
+  const std::vector<std::string> queries = {
+      "SELECT COUNT(*) FROM organizations",
+      "SELECT COUNT(*) FROM agents",
+      "SELECT COUNT(*) FROM tasks",
+      "SELECT COUNT(*) FROM api_keys",
+      "SELECT COUNT(*) FROM invitations",
+      "SELECT COUNT(*) FROM audit_log",
+      "SELECT COUNT(*) FROM user_organization_roles WHERE organization_id IS NOT NULL",
+      "SELECT COUNT(*) FROM roles WHERE organization_id IS NOT NULL",
+  };
+  const TxOptions asked{.user = w_.root, .read_only = true, .cross_tenant_read = "test: list"};
+  for (const auto& sql : queries) {
+    EXPECT_EQ(count(app(), asked, sql), 0) << sql;
+    auto by_hand = app().transact({.read_only = true}, [&](Tx& tx) -> Result<std::optional<Row>> {
+      auto set = tx.query("SELECT set_config('app.cross_tenant_read', 'on', true)");
+      if (!set) return fail(set.error());
+      return tx.query_one(sql);
+    });
+    ASSERT_TRUE(by_hand && *by_hand) << sql;
+    EXPECT_EQ((*by_hand)->integer(0), 0) << sql;
+  }
+  // Nothing is written through it either.
+  EXPECT_TRUE(app_error("UPDATE agents SET name = 'x'", asked));
   EXPECT_TRUE(app_error("UPDATE agents SET name = 'x'", {.cross_tenant_read = "test: write"}));
-  EXPECT_EQ(count(app(), cross, "SELECT COUNT(*) FROM agents WHERE name = 'x'"), 0);
+}
+
+// The application's cross-tenant reads: one function per purpose, a few columns each.
+TEST_P(RowLevelSecurity, CrossTenantFunctionsAnswerTheirPurposeOnly) {
+  auto query = [&](const std::string& sql, std::initializer_list<Value> params) {
+    auto r = app().transact({.read_only = true, .cross_tenant_read = "test: functions"},
+                            [&](Tx& tx) { return tx.query(sql, params); });
+    EXPECT_TRUE(r) << sql << ": " << (r ? "" : r.error().detail);
+    return r ? *r : Rows{};
+  };
+  const std::string orgs = "SELECT id FROM cross_tenant_organizations($1, $2, $3)";
+  const std::string one_org = "SELECT id FROM cross_tenant_organization($1, $2)";
+  // The SUPER_ADMIN role of this world grants nothing yet: root is no super admin.
+  EXPECT_TRUE(query(orgs, {w_.root, nullptr, 10}).empty());
+  auto granted = owner().transact({}, [&](Tx& tx) -> Result<std::int64_t> {
+    const std::string wildcard = new_id();
+    auto p = tx.execute("INSERT INTO permissions (id, name) VALUES ($1, '*')", {wildcard});
+    if (!p) return p;
+    return tx.execute("INSERT INTO role_permissions (role_id, permission_id) VALUES ($1, $2)",
+                      {w_.super_role, wildcard});
+  });
+  ASSERT_TRUE(granted) << granted.error().detail;
+
+  auto all = query(orgs, {w_.root, nullptr, 10});
+  ASSERT_EQ(all.size(), 2u);
+  const std::string first = std::min(w_.a, w_.b), second = std::max(w_.a, w_.b);
+  EXPECT_EQ(all[0].text(0), first);
+  EXPECT_EQ(all[1].text(0), second);
+  auto page = query(orgs, {w_.root, first, 1});
+  ASSERT_EQ(page.size(), 1u);
+  EXPECT_EQ(page[0].text(0), second);
+  auto b = query(one_org, {w_.root, w_.b});
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].text(0), w_.b);
+  // Nobody else: a member of both organizations, an unknown id, a disabled super admin.
+  EXPECT_TRUE(query(orgs, {w_.alice, nullptr, 10}).empty());
+  EXPECT_TRUE(query(one_org, {w_.alice, w_.b}).empty());
+  EXPECT_TRUE(query(orgs, {new_id(), nullptr, 10}).empty());
+  auto disabled = owner().transact({}, [&](Tx& tx) {
+    return tx.execute("UPDATE users SET disabled = true WHERE id = $1", {w_.root});
+  });
+  ASSERT_TRUE(disabled) << disabled.error().detail;
+  EXPECT_TRUE(query(orgs, {w_.root, nullptr, 10}).empty());
+
+  // The task sweeps: ids, organizations and times, every tenant's.
+  EXPECT_EQ(query("SELECT id FROM queued_tasks($1, $2)", {nullptr, 10}).size(), 2u);
+  auto counts = query("SELECT status, n FROM active_task_counts()", {});
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].text(0), "queued");
+  EXPECT_EQ(counts[0].integer(1), 2);
+  const std::string now = format_time(std::chrono::system_clock::now());
+  EXPECT_TRUE(query("SELECT id FROM tasks_with_expired_leases($1, $2)", {now, 10}).empty());
+  auto leased = app().transact({.tenant = w_.b}, [&](Tx& tx) {
+    return tx.execute(
+        "UPDATE tasks SET status = 'running', lease_expires_at = $2 WHERE id = $1",
+        {w_.task_b, format_time(std::chrono::system_clock::now() - std::chrono::hours(1))});
+  });
+  ASSERT_TRUE(leased && *leased == 1);
+  auto expired =
+      query("SELECT id, organization_id FROM tasks_with_expired_leases($1, $2)", {now, 10});
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0].text(0), w_.task_b);
+  EXPECT_EQ(expired[0].text(1), w_.b);
+
+  // The helper is the functions' own.
+  EXPECT_TRUE(app_error("SELECT holds_global_wildcard('" + w_.root + "')"));
 }
 
 TEST_P(RowLevelSecurity, PreTenantLookupsReturnTheOrganizationAndNothingElse) {

@@ -1,0 +1,3 @@
+-- The twin of migrations/postgres/0005_cross_tenant_functions.sql, which moves PostgreSQL's
+-- cross-tenant reads behind SECURITY DEFINER functions. SQLite has no row-level security: its
+-- stores read across tenants with the same queries those functions run, and nothing changes here.
