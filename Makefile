@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: run test build deps configure bench fmt sanitize clean
+.PHONY: run test build deps configure bench fmt sanitize clean screenshots
 
 deps:
 	@bash scripts/install-deps
@@ -23,6 +23,11 @@ run: build
 
 test: build
 	bash scripts/run-tests $(BUILD)
+
+# Refreshes the console screenshots shown in the README (docs/screenshots) from the browser
+# scenario; `make test` runs the same scenario but writes them into the build directory.
+screenshots: build
+	bash scripts/test-web scenario $(BUILD)/atrium docs/screenshots
 
 bench: build
 	bash scripts/bench $(BUILD)
