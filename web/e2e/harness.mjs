@@ -12,22 +12,24 @@ import { chromium } from 'playwright-core';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const STEP_TIMEOUT = 20_000;
 
-function startServer(binary, dataDir) {
-  const child = spawn(binary, ['serve'], {
-    env: {
-      ...process.env,
-      ATRIUM_LISTEN: '127.0.0.1:0',
-      ATRIUM_DATA_DIR: dataDir,
-      ATRIUM_DATABASE_URL: `sqlite://${dataDir}/atrium.db`,
-      ATRIUM_BROKER_URL: 'embedded',
-      ATRIUM_WEB_ROOT: path.resolve(here, '..', 'dist'),
-      ATRIUM_WORKERS: '2',
-      ATRIUM_LOG_LEVEL: 'info',
-      // Tests share the machine with compilers and other suites: sign-ins must not starve.
-      ATRIUM_HASH_NICE: '0',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+function serverEnv(dataDir, listen = '127.0.0.1:0') {
+  return {
+    ...process.env,
+    ATRIUM_LISTEN: listen,
+    ATRIUM_DATA_DIR: dataDir,
+    ATRIUM_DATABASE_URL: `sqlite://${dataDir}/atrium.db`,
+    ATRIUM_BROKER_URL: 'embedded',
+    ATRIUM_WEB_ROOT: path.resolve(here, '..', 'dist'),
+    ATRIUM_WORKERS: '2',
+    ATRIUM_LOG_LEVEL: 'info',
+    // Tests share the machine with compilers and other suites: sign-ins must not starve.
+    ATRIUM_HASH_NICE: '0',
+  };
+}
+
+function startServer(binary, dataDir, listen) {
+  const child = spawn(binary, ['serve'], { env: serverEnv(dataDir, listen), stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
   const log = [];
   child.stderr.on('data', (d) => log.push(String(d)));
   const port = new Promise((resolve, reject) => {
@@ -49,7 +51,15 @@ function startServer(binary, dataDir) {
       reject(new Error(`atrium serve exited with ${code}:\n${log.join('')}`));
     });
   });
-  return { child, port, log };
+  return { child, port, log, exited };
+}
+
+/** Stops a server with SIGTERM (its graceful shutdown), or SIGKILL after the step timeout. */
+async function stopServer(server) {
+  server.child.kill('SIGTERM');
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), STEP_TIMEOUT);
+  await server.exited;
+  clearTimeout(timer);
 }
 
 export function expect(cond, message) {
@@ -77,10 +87,23 @@ export function nav(page, name) {
   return page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name, exact: true });
 }
 
+/** Runs another command of the binary against the server's database; resolves to its exit code. */
+function runCommand(binary, dataDir, args, env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { env: { ...serverEnv(dataDir), ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), STEP_TIMEOUT);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+}
+
 /**
- * Runs `scenario({ base, browser, newPage, step, shot, problems })` against a fresh server and
- * browser; exits the process with 0 only when every step passed and no page error or CSP
- * violation was seen. argv: <atrium binary> [screenshot dir].
+ * Runs `scenario({ base, browser, newPage, step, shot, atrium, restartServer })` against a fresh
+ * server and browser; exits the process with 0 only when every step passed and no page error or
+ * CSP violation was seen. argv: <atrium binary> [screenshot dir].
  */
 export async function run(scenario) {
   const binary = process.argv[2];
@@ -107,7 +130,7 @@ export async function run(scenario) {
     }
   };
 
-  const server = startServer(binary, dataDir);
+  let server = startServer(binary, dataDir);
   let browser;
   let exitCode = 0;
   try {
@@ -137,7 +160,16 @@ export async function run(scenario) {
       return page;
     };
     const shot = (page, name) => page.screenshot({ path: path.join(shots, `${name}.png`) });
-    await scenario({ base, browser, newPage, step, shot });
+    const atrium = (args, env) => runCommand(binary, dataDir, args, env);
+    // Stops the server, awaits `whileDown()`, and starts it again on the same port and data.
+    const restartServer = async (whileDown = async () => {}) => {
+      const port = await server.port;
+      await stopServer(server);
+      await whileDown();
+      server = startServer(binary, dataDir, `127.0.0.1:${port}`);
+      expect((await server.port) === port, 'the server came back on another port');
+    };
+    await scenario({ base, browser, newPage, step, shot, atrium, restartServer });
     await step('no page error and no CSP violation', async () => {
       expect(problems.length === 0, problems.join('\n'));
     });
@@ -147,7 +179,7 @@ export async function run(scenario) {
     console.log(`--- server log (last lines)\n${server.log.slice(-40).join('')}`);
   } finally {
     await browser?.close().catch(() => {});
-    server.child.kill('SIGTERM');
+    await stopServer(server);
     rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 });
   }
   console.log(`screenshots: ${shots}`);

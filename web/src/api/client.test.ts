@@ -72,6 +72,19 @@ describe('ApiClient', () => {
     expect(err.fieldError('email')).toBeUndefined();
   });
 
+  it('gives an error about a part of a field to that field, naming the part', () => {
+    const err = new ApiError(400, {
+      code: 'invalid_request',
+      errors: [
+        { field: 'config.base_url', message: 'must be an http(s) URL' },
+        { field: 'permissions[2]', message: 'is unknown' },
+      ],
+    });
+    expect(err.fieldError('config')).toBe('base_url must be an http(s) URL');
+    expect(err.fieldError('permissions')).toBe('[2] is unknown');
+    expect(err.fieldError('conf')).toBeUndefined();
+  });
+
   it('refreshes once after a 401 and retries with the new token', async () => {
     const seen: string[] = [];
     const api = new ApiClient({

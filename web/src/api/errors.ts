@@ -39,9 +39,17 @@ export class ApiError extends Error {
     this.retryAfterSeconds = retryAfterSeconds;
   }
 
-  /** The message the server gave for one field (`errors[].field`), if any. */
+  /**
+   * The message the server gave for one field (`errors[].field`), if any. An error about a part of
+   * the field (`config.base_url` for `config`) is given with that part named.
+   */
   fieldError(field: string): string | undefined {
-    return this.fieldErrors.find((e) => e.field === field)?.message;
+    const exact = this.fieldErrors.find((e) => e.field === field);
+    if (exact) return exact.message;
+    const part = this.fieldErrors.find((e) => e.field.startsWith(`${field}.`) || e.field.startsWith(`${field}[`));
+    if (!part) return undefined;
+    const rest = part.field.slice(field.length);
+    return `${rest.startsWith('.') ? rest.slice(1) : rest} ${part.message}`;
   }
 }
 

@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { NavLink, useLocation, useNavigate } from 'react-router-dom';
 import { describeError } from '../api/errors';
+import type { Me, Organization, Page } from '../api/types';
 import type { ConnectionState } from '../realtime/realtime';
 import { Button } from '../ui/ui';
 import { useApp } from './context';
@@ -42,10 +43,43 @@ export function LiveIndicator() {
   );
 }
 
+/**
+ * The organizations the switcher offers: the user's memberships, the current one (a super admin
+ * may be in one without being a member), and for a `*` holder every organization (GET /api/orgs
+ * lists them all for `*`).
+ */
+export function switcherOrganizations(me: Me, listed: Organization[]): Organization[] {
+  const seen = new Set<string>();
+  const out: Organization[] = [];
+  for (const org of [...me.memberships.map((m) => m.organization), ...(me.organization ? [me.organization] : []), ...listed]) {
+    if (seen.has(org.id)) continue;
+    seen.add(org.id);
+    out.push(org);
+  }
+  return out;
+}
+
 function OrgSwitcher() {
-  const { me, switchOrganization } = useApp();
+  const { api, me, can, switchOrganization } = useApp();
   const navigate = useNavigate();
   const [error, setError] = useState<string | null>(null);
+  const [listed, setListed] = useState<Organization[]>([]);
+  const everyOrg = can('*');
+  useEffect(() => {
+    if (!everyOrg) return;
+    let cancelled = false;
+    api
+      .get<Page<Organization>>('/api/orgs', { query: { limit: 100 } })
+      .then((page) => {
+        if (!cancelled) setListed(page.items);
+      })
+      .catch(() => {
+        // The switcher still offers the memberships.
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [api, everyOrg]);
   if (!me) return null;
   const current = me.organization?.id ?? '';
   return (
@@ -72,9 +106,9 @@ function OrgSwitcher() {
         }}
       >
         {!current && <option value="">No organization</option>}
-        {me.memberships.map((m) => (
-          <option key={m.organization.id} value={m.organization.id}>
-            {m.organization.name}
+        {switcherOrganizations(me, listed).map((org) => (
+          <option key={org.id} value={org.id}>
+            {org.name}
           </option>
         ))}
         <option value="__new">+ Create organization…</option>

@@ -21,8 +21,14 @@ describe('form validation', () => {
     expect(slugError('acme-corp')).toBeUndefined();
     expect(slugError('-acme')).toBeDefined();
     expect(slugError('Acme')).toBeDefined();
-    expect(secretNameError('OPENAI_API_KEY')).toBeUndefined();
+    expect(slugError('acme--corp')).toBeDefined();
+    expect(slugError('a'.repeat(48))).toBeUndefined();
+    expect(slugError('a'.repeat(49))).toBeDefined();
+    expect(secretNameError('openai_api_key')).toBeUndefined();
+    expect(secretNameError('OPENAI_API_KEY')).toBeDefined();
+    expect(secretNameError('1password')).toBeDefined();
     expect(secretNameError('has space')).toBeDefined();
+    expect(secretNameError('with-dash')).toBeDefined();
   });
 
   it('collects only real errors', () => {

@@ -7,8 +7,10 @@ export const PASSWORD_MIN = 10;
 export const PASSWORD_MAX = 128;
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const SECRET_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+// As the server checks them (src/tenancy/routes.cpp).
+export const SLUG_MAX = 48;
+const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+const SECRET_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 
 export function emailError(email: string): string | undefined {
   if (!email.trim()) return 'Enter your email address.';
@@ -29,13 +31,14 @@ export function requiredError(value: string, what: string): string | undefined {
 
 export function slugError(slug: string): string | undefined {
   if (!slug) return 'Enter a slug.';
-  if (!SLUG.test(slug)) return 'Use lowercase letters, digits and dashes (not at the start or end).';
+  if (slug.length > SLUG_MAX) return `Use at most ${SLUG_MAX} characters.`;
+  if (!SLUG.test(slug)) return 'Use lowercase letters, digits and single dashes (not at the start or end).';
   return undefined;
 }
 
 export function secretNameError(name: string): string | undefined {
   if (!name) return 'Enter a name.';
-  if (!SECRET_NAME.test(name)) return 'Use letters, digits, dot, dash or underscore (up to 64).';
+  if (!SECRET_NAME.test(name)) return 'Start with a lowercase letter; then lowercase letters, digits or underscores (up to 64).';
   return undefined;
 }
 
@@ -73,6 +76,6 @@ export function slugify(name: string): string {
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')
-    .slice(0, 63)
+    .slice(0, SLUG_MAX)
     .replace(/-+$/g, '');
 }

@@ -53,13 +53,18 @@ export function CreateOrgPage() {
 }
 
 export function NoOrganization() {
+  const { can } = useApp();
   const navigate = useNavigate();
   return (
     <>
       <PageHeader title="Welcome" />
       <div className="card">
         <h2>You are not in an organization yet</h2>
-        <p>Create one to start, or ask a colleague to invite you to theirs.</p>
+        {can('*') ? (
+          <p>As a platform administrator you may open any organization from the switcher in the sidebar, or create one.</p>
+        ) : (
+          <p>Create one to start, or ask a colleague to invite you to theirs.</p>
+        )}
         <Button variant="primary" onClick={() => navigate('/orgs/new')}>
           Create an organization
         </Button>

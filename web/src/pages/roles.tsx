@@ -112,10 +112,10 @@ export function RolesPage() {
                     ) : (
                       manage && (
                         <>
-                          <Button size="small" onClick={() => setEditing(r)} disabled={!catalog.data}>
+                          <Button size="small" onClick={() => setEditing(r)} disabled={!catalog.data} aria-label={`Edit role ${r.name}`}>
                             Edit
                           </Button>{' '}
-                          <Button size="small" variant="ghost" onClick={() => setDeleting(r)}>
+                          <Button size="small" variant="ghost" onClick={() => setDeleting(r)} aria-label={`Delete role ${r.name}`}>
                             Delete
                           </Button>
                         </>

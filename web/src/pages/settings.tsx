@@ -24,8 +24,8 @@ function OrgForm({ org, onSaved }: { org: Organization; onSaved: (o: Organizatio
     });
   };
   return (
-    <form className="card" onSubmit={submit} noValidate>
-      <h2>Organization</h2>
+    <form className="card" onSubmit={submit} noValidate aria-labelledby="org-form-title">
+      <h2 id="org-form-title">Organization</h2>
       <ErrorAlert error={form.error} />
       {saved && <Alert kind="success">Saved.</Alert>}
       <TextField label="Name" value={name} onChange={(e) => setName(e.target.value)} error={form.fieldError('name')} />
@@ -53,8 +53,8 @@ function SecretForm({ org }: { org: Organization }) {
     });
   };
   return (
-    <form className="card" onSubmit={submit} noValidate>
-      <h2>Secrets</h2>
+    <form className="card" onSubmit={submit} noValidate aria-labelledby="secrets-form-title">
+      <h2 id="secrets-form-title">Secrets</h2>
       <p className="muted small">
         Secrets (for example the organization’s LLM key, <code>openai</code>) are stored encrypted and are never shown again.
         Setting an existing name replaces its value.
