@@ -43,9 +43,10 @@ export function usePaged<T>(loadPage: (cursor: string | null) => Promise<Page<T>
   const seq = useRef(0);
   const stableLoad = useCallback(loadPage, deps);
 
-  const reload = useCallback(async () => {
+  /** Loads the first page again; `quiet` keeps the current items on screen meanwhile. */
+  const reload = useCallback(async (quiet = false) => {
     const mine = ++seq.current;
-    setLoading(true);
+    if (!quiet) setLoading(true);
     setError(null);
     try {
       const page = await stableLoad(null);

@@ -19,11 +19,15 @@ export function useLiveTasks(filter: TaskFilter, enabled = true) {
         : Promise.resolve({ items: [], next_cursor: null }),
     [api, key, enabled],
   );
-  const { setItems } = list;
+  const { setItems, reload } = list;
   useEffect(() => {
     if (!enabled) return;
-    return realtime.subscribeOrganization({ update: ({ task }) => setItems((items) => applyUpdate(items, task, filter)) });
-  }, [realtime, key, enabled, setItems]);
+    return realtime.subscribeOrganization({
+      update: ({ task }) => setItems((items) => applyUpdate(items, task, filter)),
+      // Changes made while the connection was down were not delivered: load the list again.
+      resumed: () => void reload(true),
+    });
+  }, [realtime, key, enabled, setItems, reload]);
   return list;
 }
 

@@ -168,6 +168,26 @@ describe('RealtimeClient', () => {
     expect(timers.delays()).toContain(backoffMs(0, () => 0.5));
   });
 
+  it('tells organization-wide subscribers when the connection comes back, not on the first open', async () => {
+    const { client, sockets, timers } = make();
+    let resumed = 0;
+    const off = client.subscribeOrganization({ update: () => {}, resumed: () => (resumed += 1) });
+    await flush();
+    sockets[0].open();
+    expect(resumed).toBe(0);
+    sockets[0].drop();
+    timers.fire(backoffMs(0, () => 0.5));
+    await flush();
+    sockets[1].open();
+    expect(resumed).toBe(1);
+    // After everyone left, a new subscription starts afresh.
+    off();
+    client.subscribeOrganization({ update: () => {}, resumed: () => (resumed += 1) });
+    await flush();
+    sockets[2].open();
+    expect(resumed).toBe(1);
+  });
+
   it('renews the token and reconnects at once on close code 4001', async () => {
     const { client, sockets, timers, renewals } = make();
     client.subscribeTask('t1', { update: () => {} });

@@ -14,6 +14,11 @@ export interface TaskUpdate {
 export interface TaskStreamHandler {
   update(u: TaskUpdate): void;
   error?(code: string): void;
+  /**
+   * The connection came back after a drop: changes made meanwhile were not delivered. A task's
+   * subscriber gets its current state again at once; an organization-wide one should reload.
+   */
+  resumed?(): void;
 }
 
 export interface RealtimeTokens {
@@ -71,6 +76,8 @@ export class RealtimeClient {
   private token: string | null = null;
   private attempt = 0;
   private failedOpens = 0;
+  /** A connection has opened since the subscriptions began (so the next open is a resumption). */
+  private hadOpen = false;
   private retryTimer: unknown = null;
   private pingTimer: unknown = null;
   private opening = false;
@@ -185,6 +192,9 @@ export class RealtimeClient {
       if (this.orgWide.size > 0) this.send({ action: 'task-status' });
       for (const id of this.perTask.keys()) this.send({ action: 'task-status', task_id: id });
       this.startPing();
+      const resumed = this.hadOpen;
+      this.hadOpen = true;
+      if (resumed) for (const h of [...this.orgWide]) h.resumed?.();
     };
     socket.onmessage = (ev) => this.onMessage(ev.data);
     socket.onerror = () => {
@@ -258,6 +268,7 @@ export class RealtimeClient {
     this.socket = null;
     this.attempt = 0;
     this.failedOpens = 0;
+    this.hadOpen = false;
     if (s) s.close(1000, 'done');
     this.setState('idle');
   }
