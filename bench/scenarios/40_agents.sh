@@ -15,7 +15,7 @@ agents_token() {
 agents_measure() {
   local label=$1
   shift
-  start_atrium ATRIUM_LOG_LEVEL=warn "$@"
+  start_atrium ATRIUM_LOG_LEVEL=info "$@"
   local url="http://127.0.0.1:$ATRIUM_PORT"
   local token
   token=$(agents_token "$ATRIUM_PORT")

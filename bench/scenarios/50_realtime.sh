@@ -41,7 +41,7 @@ realtime_run() {
 
 scenario_realtime() {
   ulimit -n "$(ulimit -Hn)"
-  start_atrium ATRIUM_LOG_LEVEL=warn ATRIUM_WS_CONNECTIONS_PER_TENANT=100000 ATRIUM_MAX_CONNECTIONS=100000
+  start_atrium ATRIUM_LOG_LEVEL=info ATRIUM_WS_CONNECTIONS_PER_TENANT=100000 ATRIUM_MAX_CONNECTIONS=100000
   RT_TOKEN=$(curl -sf -X POST "http://127.0.0.1:$ATRIUM_PORT/api/auth/signup" -H 'Content-Type: application/json' \
     -d '{"email":"ws@bench.example","password":"bench password 123","organization_name":"Bench"}' |
     sed -E 's/.*"access_token":"([^"]+)".*/\1/')
