@@ -49,8 +49,8 @@ constexpr auto kPlain = [] {
 }();
 
 void append_json_string(std::string& out, std::string_view s) {
-  const bool plain = std::all_of(s.begin(), s.end(),
-                                 [](char c) { return kPlain[static_cast<unsigned char>(c)]; });
+  const bool plain =
+      std::all_of(s.begin(), s.end(), [](char c) { return kPlain[static_cast<unsigned char>(c)]; });
   if (!plain) {
     out += nlohmann::json(s).dump();
     return;
