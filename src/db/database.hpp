@@ -136,8 +136,10 @@ struct TxOptions {
   // cross-tenant reads, or the system's own sweeps (task recovery, metrics). (A lookup that must
   // find a row before its organization is known uses a narrower path: docs/POSTGRESQL.md.) The
   // audited path, not a bypass: both drivers log every such transaction with its purpose and
-  // `user` (set it for a person's read) and refuse it unless read_only; only PostgreSQL's read
-  // policies honour it, and organization secrets stay hidden. Never derived from request input.
+  // `user` (set it for a person's read) and refuse it unless read_only. On PostgreSQL only the
+  // owner's read policies honour it: the application's role reads across tenants through the
+  // SECURITY DEFINER functions of docs/POSTGRESQL.md, so setting it cannot widen what that role
+  // sees. Organization secrets stay hidden. Never derived from request input.
   std::string cross_tenant_read;
 };
 

@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include "platform/base64url.hpp"
@@ -206,20 +207,13 @@ std::optional<std::int64_t> uuid7_millis(std::string_view id) {
 std::string make_jti(TimePoint t) {
   const auto ms = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
-  std::string raw = random_bytes(16);
-  auto* b = reinterpret_cast<unsigned char*>(raw.data());
+  const std::string raw = random_bytes(16);
+  unsigned char b[16];
+  std::memcpy(b, raw.data(), sizeof b);
   for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
   b[6] = static_cast<unsigned char>(0x70 | (b[6] & 0x0f));
   b[8] = static_cast<unsigned char>(0x80 | (b[8] & 0x3f));
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 0xf]);
-  }
-  return out;
+  return format_uuid(b);
 }
 
 std::int64_t AccessClaims::issued_ms() const { return uuid7_millis(jti).value_or(iat * 1000); }

@@ -60,7 +60,10 @@ std::string new_id() {
   b[7] = static_cast<unsigned char>(counter & 0xff);
   id_random(b + 8, 8);
   b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  return format_uuid(b);
+}
 
+std::string format_uuid(const unsigned char (&b)[16]) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(36);

@@ -15,6 +15,9 @@ std::string new_id();
 
 bool is_uuid(std::string_view text);
 
+// The canonical lowercase text ("xxxxxxxx-xxxx-…") of a UUID's 16 bytes.
+std::string format_uuid(const unsigned char (&bytes)[16]);
+
 // `count` random bytes.
 std::string random_bytes(std::size_t count);
 

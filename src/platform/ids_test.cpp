@@ -33,6 +33,12 @@ TEST(Ids, StrictlyIncreasingAcrossThreads) {
   EXPECT_EQ(all.size(), static_cast<std::size_t>(kThreads * kEach));
 }
 
+TEST(Ids, FormatUuidIsCanonicalLowercase) {
+  const unsigned char bytes[16] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+                                   0x08, 0x09, 0x0a, 0x0b, 0xac, 0xdd, 0xef, 0xff};
+  EXPECT_EQ(format_uuid(bytes), "00010203-0405-0607-0809-0a0bacddefff");
+}
+
 TEST(Ids, IsUuidRejects) {
   EXPECT_FALSE(is_uuid(""));
   EXPECT_FALSE(is_uuid("0190b3c2-5a4e-7c3d-8e9f-0a1b2c3d4e5"));
