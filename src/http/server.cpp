@@ -15,7 +15,6 @@
 #include <boost/beast/websocket.hpp>
 #include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
@@ -113,16 +112,35 @@ std::string serialize(Response& res, bool keep_alive, bool head, unsigned versio
 
 }  // namespace
 
-// One WebSocket connection: a reader and a writer coroutine on the connection's strand, a
-// bounded queue between the application and the writer.
+class WsConnection;
+
+// Told when a WebSocket connection has ended (the server's registry of live connections).
+class WsRegistry {
+ public:
+  virtual void finished(const std::shared_ptr<WsConnection>& connection) = 0;
+
+ protected:
+  ~WsRegistry() = default;
+};
+
+// One WebSocket connection after its handshake: completion handlers on the connection's executor
+// (no coroutine frames), a read always pending, a write only while messages are queued, a bounded
+// queue between the application and the writer.
+//
+// Ten thousand idle connections must stay small (issue 8: <= 4 KiB RSS each), so an idle one
+// holds Beast's stream state, one pending read with a small buffer, Beast's idle timer and this
+// object: no HTTP parser, no handshake headers, no queue storage, no write timer. Measured with
+// heaptrack per connection: docs/BENCHMARKS.md "Real-time".
 class WsConnection final : public std::enable_shared_from_this<WsConnection> {
  public:
-  WsConnection(beast::tcp_stream stream, const WebSocketOptions& options,
-               std::shared_ptr<WebSocketSession> session)
-      : ws(std::move(stream)),
-        wake(ws.get_executor()),
+  WsConnection(tcp::socket socket, const WebSocketOptions& options,
+               std::shared_ptr<WebSocketSession> session, WsRegistry& registry)
+      : ws(std::move(socket)),
         options_(options),
-        session_(std::move(session)) {}
+        session_(std::move(session)),
+        registry_(registry) {}
+
+  void start() { read(); }
 
   void send(std::shared_ptr<const std::string> text) {
     net::post(ws.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
@@ -131,53 +149,133 @@ class WsConnection final : public std::enable_shared_from_this<WsConnection> {
   }
 
   void close(std::uint16_t code, std::string reason) {
-    net::post(ws.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
-      if (self->close_request_ || self->finished_) return;
-      websocket::close_reason why;
-      why.code = code;
-      why.reason = reason;
-      self->close_request_ = why;
-      self->wake.cancel();
+    net::post(ws.get_executor(),
+              [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+                self->request_close(code, std::move(reason));
+              });
+  }
+
+  // No permessage-deflate: frames are small JSON, and its per-connection state is large.
+  websocket::stream<tcp::socket, false> ws;
+
+ private:
+  // While no message is in progress the pending read holds this much buffer; a longer message is
+  // read on in larger steps (Beast enforces read_message_max on each frame header).
+  static constexpr std::size_t kIdleReadBytes = 128;
+
+  void read() {
+    const std::size_t step = ws.is_message_done() ? kIdleReadBytes : options_.max_message_bytes;
+    ws.async_read_some(buffer_, step, [self = shared_from_this()](error_code ec, std::size_t) {
+      self->on_read(ec);
     });
   }
 
-  net::awaitable<void> read_loop();
-  net::awaitable<void> write_loop();
-  // Called on the strand when the reader or the writer ends; the second call finishes.
-  void part_done(const std::function<void()>& on_finished);
+  void on_read(error_code ec) {
+    if (ec) {  // closed (either side), message too big (Beast answered 1009), timeout
+      reader_done_ = true;
+      if (writing_) drop();  // a write blocked on a gone client ends now
+      maybe_finish();
+      return;
+    }
+    if (!ws.is_message_done()) return read();
+    if (!ws.got_text()) {
+      request_close(static_cast<std::uint16_t>(websocket::close_code::unknown_data),
+                    "text frames only");
+    } else {
+      auto data = buffer_.data();
+      session_->on_message(std::string_view(static_cast<const char*>(data.data()), data.size()));
+    }
+    buffer_.consume(buffer_.size());
+    if (buffer_.capacity() > kIdleReadBytes) buffer_.shrink_to_fit();
+    read();
+  }
 
-  websocket::stream<beast::tcp_stream> ws;
-  net::steady_timer wake;  // cancelled to wake the writer
-
- private:
   void enqueue(std::shared_ptr<const std::string> text) {
-    if (finished_ || close_request_) return;
-    if (queue_.size() >= options_.max_queued_messages ||
+    if (reader_done_ || close_code_ != 0) return;
+    if (queue_.size() - head_ >= options_.max_queued_messages ||
         queued_bytes_ + text->size() > options_.max_queued_bytes) {
       // The client stops reading: drop it rather than buffer without bound.
-      log::warn("websocket client not reading; dropped", {{"queued", queue_.size()}});
+      log::warn("websocket client not reading; dropped", {{"queued", queue_.size() - head_}});
       drop();
       return;
     }
     queued_bytes_ += text->size();
     queue_.push_back(std::move(text));
-    wake.cancel();
+    if (!writing_) write_next();
+  }
+
+  void request_close(std::uint16_t code, std::string reason) {
+    if (reader_done_ || close_code_ != 0) return;
+    close_code_ = code;
+    close_reason_ = std::move(reason);
+    if (!writing_) write_next();
+  }
+
+  void write_next() {
+    writing_ = false;
+    if (reader_done_) {
+      maybe_finish();
+      return;
+    }
+    if (head_ < queue_.size()) {
+      writing_ = true;
+      ws.async_write(
+          net::buffer(*queue_[head_]),
+          [self = shared_from_this()](error_code ec, std::size_t) { self->on_written(ec); });
+      return;
+    }
+    std::vector<std::shared_ptr<const std::string>>().swap(queue_);  // idle: no storage
+    head_ = 0;
+    if (close_code_ != 0 && !close_sent_) {
+      close_sent_ = true;
+      writing_ = true;
+      websocket::close_reason why;
+      why.code = close_code_;
+      why.reason = close_reason_;
+      // The reader then sees the peer's answer (or the timeout) and ends.
+      ws.async_close(why, [self = shared_from_this()](error_code) { self->write_next(); });
+    }
+  }
+
+  void on_written(error_code ec) {
+    queued_bytes_ -= queue_[head_]->size();
+    queue_[head_++].reset();
+    if (ec) {
+      writing_ = false;
+      drop();  // the reader ends too
+      maybe_finish();
+      return;
+    }
+    write_next();
   }
 
   void drop() {
     error_code ignored;
-    beast::get_lowest_layer(ws).socket().close(ignored);
-    wake.cancel();
+    ws.next_layer().close(ignored);
+  }
+
+  void maybe_finish() {
+    if (finished_ || !reader_done_ || writing_) return;
+    finished_ = true;
+    std::vector<std::shared_ptr<const std::string>>().swap(queue_);
+    session_->on_close();
+    session_.reset();
+    registry_.finished(shared_from_this());
   }
 
   const WebSocketOptions& options_;
   std::shared_ptr<WebSocketSession> session_;
-  std::deque<std::shared_ptr<const std::string>> queue_;
+  WsRegistry& registry_;
+  beast::flat_buffer buffer_;
+  std::vector<std::shared_ptr<const std::string>> queue_;  // [head_, end) waits to be written
+  std::size_t head_ = 0;
   std::size_t queued_bytes_ = 0;
-  std::optional<websocket::close_reason> close_request_;
+  std::string close_reason_;
+  std::uint16_t close_code_ = 0;  // a close was requested
+  bool close_sent_ = false;
+  bool writing_ = false;  // a write or the close is in flight
   bool reader_done_ = false;
   bool finished_ = false;
-  int parts_left_ = 2;
 };
 
 // Whether the server's io_context still runs. A handle's caller briefly holds a strong reference
@@ -214,59 +312,7 @@ class WsHandle final : public WebSocketConnection {
   std::shared_ptr<WsLifetime> lifetime_;
 };
 
-net::awaitable<void> WsConnection::read_loop() {
-  beast::flat_buffer buffer;
-  error_code ec;
-  for (;;) {
-    co_await ws.async_read(buffer, net::redirect_error(net::use_awaitable, ec));
-    if (ec) break;  // closed (either side), message too big (Beast answered 1009), timeout
-    if (!ws.got_text()) {
-      if (!close_request_)
-        close_request_ =
-            websocket::close_reason(websocket::close_code::unknown_data, "text frames only");
-      wake.cancel();
-    } else {
-      auto data = buffer.data();
-      session_->on_message(std::string_view(static_cast<const char*>(data.data()), data.size()));
-    }
-    buffer.consume(buffer.size());
-    if (buffer.capacity() > 4096) buffer.shrink_to_fit();  // idle connections hold little memory
-  }
-  reader_done_ = true;
-  wake.cancel();
-}
-
-net::awaitable<void> WsConnection::write_loop() {
-  error_code ec;
-  while (!reader_done_) {
-    if (!queue_.empty()) {
-      auto text = std::move(queue_.front());
-      queue_.pop_front();
-      queued_bytes_ -= text->size();
-      co_await ws.async_write(net::buffer(*text), net::redirect_error(net::use_awaitable, ec));
-      if (ec) break;
-      continue;
-    }
-    if (close_request_) {
-      co_await ws.async_close(*close_request_, net::redirect_error(net::use_awaitable, ec));
-      break;  // the reader sees the peer's answer (or the timeout) and ends
-    }
-    wake.expires_at(net::steady_timer::time_point::max());
-    co_await wake.async_wait(net::redirect_error(net::use_awaitable, ec));
-  }
-  // Make sure the reader ends too (e.g. the write failed on a dropped client).
-  if (!reader_done_ && ec) drop();
-}
-
-void WsConnection::part_done(const std::function<void()>& on_finished) {
-  if (--parts_left_ > 0) return;
-  finished_ = true;
-  session_->on_close();
-  session_.reset();
-  on_finished();
-}
-
-struct Server::Impl {
+struct Server::Impl final : WsRegistry {
   Impl(ServerOptions o, RequestHandler& h)
       : options(std::move(o)),
         handler(h),
@@ -296,6 +342,7 @@ struct Server::Impl {
   // Takes over an upgraded connection (the HTTP session has answered 101 through Beast).
   net::awaitable<void> upgrade(beast::tcp_stream& stream, bhttp::request<bhttp::string_body> req,
                                Response res);
+  void finished(const std::shared_ptr<WsConnection>& connection) override;
 
   net::awaitable<void> accept_loop();
   net::awaitable<void> session(std::shared_ptr<Connection> conn);
@@ -500,19 +547,25 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn) {
 
 net::awaitable<void> Server::Impl::upgrade(beast::tcp_stream& stream,
                                            bhttp::request<bhttp::string_body> req, Response res) {
-  stream.expires_never();  // the WebSocket keeps its own timeouts
-  auto conn = std::make_shared<WsConnection>(std::move(stream), options.websocket, res.websocket);
+  // The WebSocket runs on the bare socket: it keeps its own timeouts, and beast::tcp_stream's
+  // state (two timers, its own allocation) would stay with every idle connection.
+  auto conn = std::make_shared<WsConnection>(stream.release_socket(), options.websocket,
+                                             res.websocket, *this);
   auto& ws = conn->ws;
   ws.set_option(websocket::stream_base::timeout{options.websocket.handshake_timeout,
                                                 options.websocket.idle_timeout, true});
   ws.read_message_max(options.websocket.max_message_bytes);
-  ws.write_buffer_bytes(1024);  // per-connection memory: frames are small JSON messages
+  // One frame per message, written straight from the shared buffer: Beast's auto-fragmenting
+  // would cut a message at its write buffer size, one write (and syscall) per piece.
+  ws.auto_fragment(false);
   ws.set_option(websocket::stream_base::decorator(
       [headers = std::move(res.headers)](websocket::response_type& answer) {
         for (const auto& [name, value] : headers) answer.set(name, value);
       }));
   error_code ec;
   co_await ws.async_accept(req, net::redirect_error(net::use_awaitable, ec));
+  // The handshake's headers would otherwise stay with the connection (~1 KiB each).
+  ws.set_option(websocket::stream_base::decorator([](websocket::response_type&) {}));
   if (ec) {
     res.websocket->on_close();  // accepted by the application, but the handshake failed
     co_return;
@@ -523,21 +576,18 @@ net::awaitable<void> Server::Impl::upgrade(beast::tcp_stream& stream,
     std::lock_guard lock(mu);
     websockets.insert(conn);
   }
-  auto finished = [this, conn] {
-    std::lock_guard lock(mu);
-    websockets.erase(conn);
-    active.fetch_sub(1);
-    drained.notify_all();
-  };
   res.websocket->on_open(std::make_shared<WsHandle>(conn, ws_lifetime));
-  auto ex = ws.get_executor();
-  net::co_spawn(ex, conn->read_loop(),
-                [conn, finished](std::exception_ptr) { conn->part_done(finished); });
-  net::co_spawn(ex, conn->write_loop(),
-                [conn, finished](std::exception_ptr) { conn->part_done(finished); });
+  conn->start();
   // stop() may have closed the registered connections before this one was registered: it sets
   // `stopping` before taking `mu`, so either it saw this connection or this check sees it.
   if (stopping.load()) conn->close(1001, "server shutting down");
+}
+
+void Server::Impl::finished(const std::shared_ptr<WsConnection>& connection) {
+  std::lock_guard lock(mu);
+  websockets.erase(connection);
+  active.fetch_sub(1);
+  drained.notify_all();
 }
 
 Server::Server(ServerOptions options, RequestHandler& handler)
