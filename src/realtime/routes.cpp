@@ -66,9 +66,10 @@ void add_routes(http::Router& router, RealtimeRoutes deps) {
               http::Execution::kBlocking});
 
   // Public in the table, authenticated by the handler (see routes.hpp).
+  auto session_deps = std::make_shared<const SessionDeps>(deps.session);
   router.add(
       {http::Method::kGet, "/ws", http::Access::anyone(),
-       [deps](http::Request& req) -> Result<http::Response> {
+       [deps, session_deps](http::Request& req) -> Result<http::Response> {
          if (!origin_allowed(req, deps.allowed_origins))
            return fail(Error{Code::kPermissionDenied, "origin not allowed", {}, 0});
          auto principal = authenticate(req, deps);
@@ -77,8 +78,8 @@ void add_routes(http::Router& router, RealtimeRoutes deps) {
            return fail(Error{Code::kPermissionDenied, "a WebSocket needs an organization", {}, 0});
          req.principal = *principal;  // for the access log
 
-         auto session = std::make_shared<Session>(*principal, deps.session);
-         if (!deps.session.hub->admit(*principal->org_id, session.get()))
+         auto session = std::make_shared<Session>(*principal, session_deps);
+         if (!session_deps->hub->admit(*principal->org_id, session.get()))
            return fail(
                Error{Code::kRateLimited, "too many connections for this organization", {}, 5});
 

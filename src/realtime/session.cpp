@@ -14,13 +14,35 @@ bool terminal(const nlohmann::json& task) {
   return status == "succeeded" || status == "failed" || status == "cancelled";
 }
 
+// What a session keeps of its principal: the tenant, the identity that revocation checks and the
+// task lookup use, the expiry. The permission list (compiled into can_read_tasks_) and the email
+// are dropped: an idle connection should cost as little as possible.
+Principal kept(Principal p) {
+  p.permissions = {};
+  p.catalog_grants.reset();
+  p.email = {};
+  if (!p.org_id) p.org_id.emplace();
+  return p;
+}
+
 }  // namespace
 
+Session::Session(Principal principal, std::shared_ptr<const SessionDeps> deps)
+    : can_read_tasks_(access::allows(principal.permissions, "tasks:read")),
+      principal_(kept(std::move(principal))),
+      deps_(std::move(deps)) {}
+
 Session::Session(Principal principal, SessionDeps deps)
-    : principal_(std::move(principal)),
-      tenant_(principal_.org_id.value_or("")),
-      deps_(std::move(deps)),
-      can_read_tasks_(access::allows(principal_.permissions, "tasks:read")) {}
+    : Session(std::move(principal), std::make_shared<const SessionDeps>(std::move(deps))) {}
+
+Session::~Session() {
+  bool closed = false;
+  {
+    std::lock_guard lock(mu_);
+    closed = closed_;
+  }
+  if (!closed) deps_->hub->leave(tenant(), this);
+}
 
 void Session::on_open(std::shared_ptr<http::WebSocketConnection> connection) {
   std::lock_guard lock(mu_);
@@ -35,7 +57,7 @@ void Session::on_close() {
     connection_.reset();
     pending_.clear();
   }
-  deps_.hub->leave(tenant_, this);
+  deps_->hub->leave(tenant(), this);
 }
 
 void Session::send(const nlohmann::json& message) {
@@ -70,7 +92,7 @@ void Session::on_message(std::string_view text) {
         std::lock_guard lock(mu_);
         all_tasks_ = true;
       }
-      deps_.hub->subscribe_all(tenant_, this);
+      deps_->hub->subscribe_all(tenant(), this);
       return;
     }
     if (!id->is_string() || id->get_ref<const std::string&>().empty() ||
@@ -88,7 +110,7 @@ void Session::on_message(std::string_view text) {
         tasks_.erase(task_id);
         pending_.erase(task_id);
       }
-      deps_.hub->unsubscribe_task(tenant_, task_id, this);
+      deps_->hub->unsubscribe_task(tenant(), task_id, this);
     } else {
       {
         std::lock_guard lock(mu_);
@@ -96,7 +118,7 @@ void Session::on_message(std::string_view text) {
         pending_.clear();
         all_tasks_ = false;
       }
-      deps_.hub->unsubscribe(tenant_, this);
+      deps_->hub->unsubscribe(tenant(), this);
     }
     return send({{"type", "unsubscribed"}});
   }
@@ -108,7 +130,7 @@ void Session::subscribe_task(const std::string& task_id) {
   {
     std::lock_guard lock(mu_);
     if (closed_) return;
-    if (!tasks_.count(task_id) && tasks_.size() >= deps_.max_task_subscriptions) {
+    if (!tasks_.count(task_id) && tasks_.size() >= deps_->max_task_subscriptions) {
       nlohmann::json m = {
           {"type", "error"}, {"code", "too_many_subscriptions"}, {"task_id", task_id}};
       std::shared_ptr<http::WebSocketConnection> c = connection_;
@@ -119,12 +141,12 @@ void Session::subscribe_task(const std::string& task_id) {
     // and the first live event is lost.
     pending_[task_id];
   }
-  deps_.hub->subscribe_task(tenant_, task_id, this);
+  deps_->hub->subscribe_task(tenant(), task_id, this);
   std::weak_ptr<Session> self = weak_from_this();
-  const bool queued = deps_.run_blocking([self, task_id] {
+  const bool queued = deps_->run_blocking([self, task_id] {
     auto session = self.lock();
     if (!session) return;
-    session->snapshot_ready(task_id, session->deps_.find_task(session->principal_, task_id));
+    session->snapshot_ready(task_id, session->deps_->find_task(session->principal_, task_id));
   });
   if (!queued) snapshot_ready(task_id, fail(Error::unavailable("too busy; try again")));
 }
@@ -144,7 +166,7 @@ void Session::snapshot_ready(const std::string& task_id, const Result<nlohmann::
     if (task) tasks_.insert(task_id);
   }
   if (!task) {
-    deps_.hub->unsubscribe_task(tenant_, task_id, this);
+    deps_->hub->unsubscribe_task(tenant(), task_id, this);
     if (task.error().code != Code::kNotFound)
       log::warn("task snapshot failed", {{"task_id", task_id}, {"detail", task.error().detail}});
     error(task.error().code == Code::kNotFound ? "not_found" : "unavailable", &task_id);
@@ -183,7 +205,7 @@ void Session::check(TimePoint now) {
   if (!c) return;
   if (principal_.expires_at && now >= *principal_.expires_at) {
     c->close(4001, "token expired");
-  } else if (deps_.revoked && deps_.revoked(principal_)) {
+  } else if (deps_->revoked && deps_->revoked(principal_)) {
     c->close(4001, "session revoked");
   }
 }

@@ -41,8 +41,13 @@ class Session final : public http::WebSocketSession,
                       public Subscriber,
                       public std::enable_shared_from_this<Session> {
  public:
-  // The principal must have an organization (the hub admitted it for that tenant).
+  // The principal must have an organization (the hub admitted it for that tenant). Sessions share
+  // one SessionDeps (10,000 copies of three std::function would cost ~1 MiB).
+  Session(Principal principal, std::shared_ptr<const SessionDeps> deps);
   Session(Principal principal, SessionDeps deps);
+  // Leaves the hub if on_close() never ran (e.g. an accepted upgrade that was never opened), so a
+  // dropped session can never stay subscribed: the hub would call into freed memory.
+  ~Session() override;
 
   void on_open(std::shared_ptr<http::WebSocketConnection> connection) override;
   void on_message(std::string_view text) override;
@@ -58,10 +63,12 @@ class Session final : public http::WebSocketSession,
   void subscribe_task(const std::string& task_id);
   void snapshot_ready(const std::string& task_id, const Result<nlohmann::json>& task);
 
-  const Principal principal_;
-  const std::string tenant_;
-  const SessionDeps deps_;
+  const std::string& tenant() const { return *principal_.org_id; }
+
+  // Computed from the permissions at connect, before they are dropped (see the constructor).
   const bool can_read_tasks_;
+  const Principal principal_;
+  const std::shared_ptr<const SessionDeps> deps_;
 
   std::mutex mu_;  // never held while calling the hub (it calls deliver() under its own lock)
   std::shared_ptr<http::WebSocketConnection> connection_;

@@ -235,5 +235,28 @@ TEST_F(SessionTest, CloseLeavesTheHub) {
   EXPECT_EQ(hub_.connections("org-a"), 0u);
 }
 
+TEST_F(SessionTest, ASessionDroppedWithoutCloseLeavesTheHub) {
+  {
+    auto dropped = open();
+    dropped->on_message(R"({"action":"task-status"})");
+    dropped->on_message(R"({"action":"task-status","task_id":"ta"})");
+    connection_->wait_for(1);  // the snapshot: both subscriptions are in place
+    EXPECT_EQ(hub_.connections("org-a"), 1u);
+  }  // e.g. an accepted upgrade that never opened: on_close() never ran
+  EXPECT_EQ(hub_.connections("org-a"), 0u);
+  EXPECT_EQ(hub_.connections(), 0u);
+
+  // The tenant's next events reach the live subscriber only; a stale entry would be a call into
+  // freed memory.
+  connection_ = std::make_shared<FakeConnection>();
+  auto witness = open();
+  witness->on_message(R"({"action":"task-status"})");
+  publish("org-a", task("ta", "succeeded"));
+  auto got = connection_->wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0]["task"]["status"], "succeeded");
+  witness->on_close();
+}
+
 }  // namespace
 }  // namespace atrium::realtime
