@@ -6,7 +6,8 @@
 //
 // After "ready SUBSCRIBED FAILED" the connections sit idle (the script reads the server's RSS)
 // until the line "report TASKS" arrives on stdin: then the client waits (≤ 60 s) until every
-// connection saw TASKS `succeeded` events, prints "deliveries N P50_MS P99_MS MAX_MS" and exits.
+// connection saw TASKS `succeeded` events, prints "deliveries N P50_MS P99_MS MAX_MS BYTES" (BYTES:
+// the mean size of those messages) and exits.
 // The latency of a delivery is its arrival time minus the task's `finished_at` (the server's
 // clock, microsecond precision, same machine). Arrival is stamped when the read completes; the
 // JSON is parsed only at the end, so the client adds as little as it can to what it measures.
@@ -122,8 +123,11 @@ double percentile(std::vector<double>& v, double p) {
 
 void report(const Shared& shared) {
   std::vector<double> ms;
+  std::size_t bytes = 0, messages = 0;
   for (const auto& list : shared.arrivals)
     for (const auto& a : list) {
+      bytes += a.message.size();
+      ++messages;
       auto j = nlohmann::json::parse(a.message, nullptr, false);
       const auto& task = j.contains("task") ? j["task"] : j;
       auto finished = atrium::parse_time(task.value("finished_at", ""));
@@ -132,7 +136,8 @@ void report(const Shared& shared) {
     }
   const double max = ms.empty() ? 0 : *std::max_element(ms.begin(), ms.end());
   const double p50 = percentile(ms, 0.50), p99 = percentile(ms, 0.99);
-  std::printf("deliveries %zu %.3f %.3f %.3f\n", ms.size(), p50, p99, max);
+  std::printf("deliveries %zu %.3f %.3f %.3f %zu\n", ms.size(), p50, p99, max,
+              messages ? bytes / messages : 0);
   std::fflush(stdout);
 }
 

@@ -3,7 +3,8 @@
 
 BENCH_FANOUT_TASKS=${BENCH_FANOUT_TASKS:-20}   # tasks run per subscriber count
 
-# realtime_run CONNECTIONS → "rss_before_kb rss_idle_kb p50_ms p99_ms max_ms deliveries"
+# realtime_run CONNECTIONS → "rss_before_kb rss_idle_kb p50_ms p99_ms max_ms deliveries subscribed
+# failed message_bytes"
 # Needs ATRIUM_PORT, ATRIUM_PID, RT_TOKEN, RT_AGENT.
 realtime_run() {
   local n=$1 fifo out
@@ -32,11 +33,11 @@ realtime_run() {
   rm -f "$fifo"
   local ready deliveries
   ready=$(grep -m1 '^ready' "$out" || echo "ready 0 $n")
-  deliveries=$(grep -m1 '^deliveries' "$out" || echo "deliveries 0 0 0 0")
+  deliveries=$(grep -m1 '^deliveries' "$out" || echo "deliveries 0 0 0 0 0")
   rm -f "$out"
   read -r _ subscribed failed <<<"$ready"
-  read -r _ count p50 p99 max <<<"$deliveries"
-  echo "$before $idle $p50 $p99 $max $count $subscribed $failed"
+  read -r _ count p50 p99 max bytes <<<"$deliveries"
+  echo "$before $idle $p50 $p99 $max $count $subscribed $failed $bytes"
 }
 
 scenario_realtime() {
@@ -50,17 +51,20 @@ scenario_realtime() {
     sed -E 's/.*"id":"([^"]+)".*/\1/')
   # 10,000 first: its RSS delta is the idle cost per connection; after it, freed memory is
   # reused, so the 1,000 run reports fan-out only.
-  local big small rows="" n r before idle p50 p99 max count subscribed failed per
+  local big small rows="" n r before idle p50 p99 max count subscribed failed per bytes floor=""
   big=$(realtime_run 10000)
   small=$(realtime_run 1000)
   stop_atrium
   for n in 1000 10000; do
     if [ "$n" = 1000 ]; then r=$small; else r=$big; fi
-    read -r before idle p50 p99 max count subscribed failed <<<"$r"
+    read -r before idle p50 p99 max count subscribed failed bytes <<<"$r"
     per="–"
     [ "$n" = 10000 ] && per=$(awk -v a="$before" -v b="$idle" -v n="$subscribed" \
       'BEGIN { if (n > 0) printf "%.1f KiB", (b - a) / n; else print "–" }')
     rows+="| $n | $subscribed ($failed failed) | $per | $count | $p50 ms | $p99 ms | $max ms |"$'\n'
+    # The kernel's share: the same N loopback sockets and message size, nothing else.
+    read -r _ _ p50 p99 max <<<"$("$BUILD/bench/fanout_floor" "$n" "${bytes:-600}" 10 || echo "floor 0 – – –")"
+    floor+="| $n | ${bytes:-600} B | $p50 ms | $p99 ms | $max ms |"$'\n'
   done
   cat <<MD
 ## Real-time: WebSocket connections and fan-out
@@ -78,5 +82,15 @@ N sockets on the same 2 cores. \`atrium serve\` runs with one I/O thread.
 ${rows}
 Targets (issue 8): ≤ 4 KiB RSS per idle connection at 10,000; fan-out p99 ≤ 20 ms at 10,000.
 
+Each task sends three fan-outs (\`queued\`, \`running\`, \`succeeded\`) within milliseconds, so a
+\`succeeded\` delivery waits behind up to 2N earlier messages. The floor under these figures is the
+kernel's: \`bench/realtime/fanout_floor\` sends one message of the same size to each of the same
+number of raw loopback TCP sockets (one \`send()\` each from one process, read through epoll by
+one thread of another: the shape of \`atrium serve\` and \`ws_bench\`, with no WebSocket, JSON or
+Atrium), 10 rounds; latency = arrival − start of the round.
+
+| connections | message | floor p50 | floor p99 | floor max |
+|---|---|---|---|---|
+${floor}
 MD
 }
