@@ -58,6 +58,26 @@ wrk_median() {
   done | sort -n -k1 | awk -v n="$BENCH_RUNS" 'NR == int((n + 1) / 2)'
 }
 
+# wrk_pair URL_A URL_B [wrk args...] → two lines "rps p50 p99": A's median, then B's, over
+# BENCH_RUNS runs taken alternately (A, B, A, B, …) so that drift in the machine's speed during the
+# measurement (it swings ±20% between minutes here) falls on both alike and their ratio holds.
+wrk_pair() {
+  local a=$1 b=$2; shift 2
+  wrk -d "${BENCH_WARMUP}s" "$@" "$a" >/dev/null 2>&1 || true
+  wrk -d "${BENCH_WARMUP}s" "$@" "$b" >/dev/null 2>&1 || true
+  local ra rb
+  ra=$(mktemp)
+  rb=$(mktemp)
+  for _ in $(seq 1 "$BENCH_RUNS"); do
+    wrk_once "$a" -d "${BENCH_DURATION}s" "$@" >>"$ra"
+    wrk_once "$b" -d "${BENCH_DURATION}s" "$@" >>"$rb"
+  done
+  for f in "$ra" "$rb"; do
+    sort -n -k1 "$f" | awk -v n="$BENCH_RUNS" 'NR == int((n + 1) / 2)'
+  done
+  rm -f "$ra" "$rb"
+}
+
 # Starts the bare Beast server; sets HELLO_PID and HELLO_PORT.
 start_hello() {
   local fifo

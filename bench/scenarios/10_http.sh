@@ -2,26 +2,24 @@
 scenario_http() {
   local args=(-t1 -c64)
   start_hello
-  local ceiling
-  ceiling=$(wrk_median "http://127.0.0.1:$HELLO_PORT/healthz" "${args[@]}")
-  stop_hello
-
   start_atrium ATRIUM_LOG_LEVEL=info
-  local healthz
-  healthz=$(wrk_median "http://127.0.0.1:$ATRIUM_PORT/healthz" "${args[@]}")
+  local c_rps c_p50 c_p99 h_rps h_p50 h_p99
+  {
+    read -r c_rps c_p50 c_p99
+    read -r h_rps h_p50 h_p99
+  } < <(wrk_pair "http://127.0.0.1:$HELLO_PORT/healthz" "http://127.0.0.1:$ATRIUM_PORT/healthz" "${args[@]}")
   local rss_kb
   rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$ATRIUM_PID/status")
   stop_atrium
+  stop_hello
 
-  read -r c_rps c_p50 c_p99 <<<"$ceiling"
-  read -r h_rps h_p50 h_p99 <<<"$healthz"
   local ratio
   ratio=$(awk -v a="$h_rps" -v b="$c_rps" 'BEGIN { printf "%.0f", 100 * a / b }')
   cat <<MD
 ## HTTP: \`GET /healthz\`
 
 \`wrk --latency ${args[*]} -d${BENCH_DURATION}s\` on loopback after a ${BENCH_WARMUP} s warm-up; median of
-${BENCH_RUNS} runs (by req/s). Atrium runs its full middleware chain (request id, JSON access-log line
+${BENCH_RUNS} runs (by req/s), the ceiling's and Atrium's runs taken alternately. Atrium runs its full middleware chain (request id, JSON access-log line
 to a file, metrics, security headers) on one I/O thread; the ceiling is a bare Beast coroutine
 server (\`bench/ceiling/hello_server.cpp\`) measured in the same run.
 

@@ -52,7 +52,7 @@ void append_json_string(std::string& out, std::string_view s) {
   const bool plain =
       std::all_of(s.begin(), s.end(), [](char c) { return kPlain[static_cast<unsigned char>(c)]; });
   if (!plain) {
-    out += nlohmann::json(s).dump();
+    out += nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return;
   }
   out += '"';

@@ -53,6 +53,15 @@ TEST(MeCache, ComposesWhatNlohmannWouldWrite) {
   EXPECT_FALSE(parsed.contains("session_id"));
 }
 
+TEST(MeCache, ComposesInvalidUtf8AsReplacementCharacters) {
+  auto p = user("u1", "o1");
+  p.permissions = {"bad\xff:read"};
+  std::string body;
+  ASSERT_NO_THROW(body = MeCache::compose(p, view("Ann")));
+  const auto parsed = nlohmann::json::parse(body);
+  EXPECT_EQ(parsed["permissions"][0], "bad\xef\xbf\xbd:read");  // U+FFFD
+}
+
 TEST(MeCache, EntriesExpireAndAreKeyedByUserAndOrganization) {
   FakeClock clock;
   MeCache cache(clock, 2s);

@@ -357,31 +357,35 @@ Result<std::string> Service::me(const Principal& caller) {
   // A user reads their memberships in every organization; a key is of its organization only.
   std::optional<std::string> member;
   if (caller.kind == Principal::Kind::kUser) member = caller.user_id;
-  auto view =
-      db_.transact({.tenant = caller.org_id, .user = member, .read_only = true},
-                   [&](db::Tx& tx) -> Result<MeCache::View> {
-                     auto user = store::find_user(tx, caller.user_id);
-                     if (!user) return fail(user.error());
-                     if (!*user || (*user)->disabled)
-                       return fail(Error::unauthenticated("account not available"));
-                     auto org = tenancy::current_organization(tx, caller);
-                     if (!org) return fail(org.error());
-                     nlohmann::json memberships = nlohmann::json::array();
-                     if (caller.kind == Principal::Kind::kApiKey) {
-                       // A key is a principal of its organization only.
-                       if (*org)
-                         memberships.push_back({{"organization", tenancy::to_json(**org)},
-                                                {"roles", nlohmann::json::array()}});
-                     } else {
-                       auto list = tenancy::memberships_of_user(tx, caller.user_id);
-                       if (!list) return fail(list.error());
-                       for (const auto& m : *list)
-                         memberships.push_back({{"organization", tenancy::to_json(m.organization)},
-                                                {"roles", m.roles}});
-                     }
-                     return MeCache::View{store::to_json(**user).dump(), org_json(*org).dump(),
-                                          memberships.dump()};
-                   });
+  auto view = db_.transact(
+      {.tenant = caller.org_id, .user = member, .read_only = true},
+      [&](db::Tx& tx) -> Result<MeCache::View> {
+        auto user = store::find_user(tx, caller.user_id);
+        if (!user) return fail(user.error());
+        if (!*user || (*user)->disabled)
+          return fail(Error::unauthenticated("account not available"));
+        auto org = tenancy::current_organization(tx, caller);
+        if (!org) return fail(org.error());
+        nlohmann::json memberships = nlohmann::json::array();
+        if (caller.kind == Principal::Kind::kApiKey) {
+          // A key is a principal of its organization only.
+          if (*org)
+            memberships.push_back(
+                {{"organization", tenancy::to_json(**org)}, {"roles", nlohmann::json::array()}});
+        } else {
+          auto list = tenancy::memberships_of_user(tx, caller.user_id);
+          if (!list) return fail(list.error());
+          for (const auto& m : *list)
+            memberships.push_back(
+                {{"organization", tenancy::to_json(m.organization)}, {"roles", m.roles}});
+        }
+        // Stored text is checked as UTF-8 on the way in; should a row hold anything else, it
+        // reads as U+FFFD rather than failing the request.
+        const auto text = [](const nlohmann::json& j) {
+          return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        };
+        return MeCache::View{text(store::to_json(**user)), text(org_json(*org)), text(memberships)};
+      });
   if (!view) return fail(view.error());
   std::string body = MeCache::compose(caller, *view);
   me_cache_.put(caller, std::move(*view));
