@@ -13,29 +13,18 @@ namespace atrium::agents {
 namespace {
 
 using atrium::testing::Actor;
-using atrium::testing::Backend;
+using atrium::testing::concurrently;
 using atrium::testing::expect_problem;
-using atrium::testing::TestApp;
 using http::Method;
 using nlohmann::json;
 
-class AgentsApi : public ::testing::TestWithParam<Backend> {
+class AgentsApi : public atrium::testing::ApiTest {
  protected:
-  void SetUp() override {
-    app_ = std::make_unique<TestApp>(GetParam());
-    admin_ = app_->signup("admin@acme.example", "Acme");
-  }
-
-  TestApp& app() { return *app_; }
-
   json create(const Actor& who, json body) {
     auto r = app().call(Method::kPost, "/api/agents", body, who.token);
     EXPECT_EQ(r.status, 201) << r.raw;
     return r.body;
   }
-
-  std::unique_ptr<TestApp> app_;
-  Actor admin_;
 };
 
 TEST_P(AgentsApi, CreateReturnsTheAgentAndAudits) {
@@ -275,6 +264,58 @@ TEST_P(AgentsApi, PagesAreStableUnderInserts) {
   expect_problem(
       app().call(Method::kGet, "/api/agents?cursor=" + http::make_cursor("x'--"), {}, admin_.token),
       400, "invalid_request");
+}
+
+// The executor and config an update would leave are checked against the agent it writes, not
+// against the route's earlier read: the service refuses a change that only the stored agent makes
+// invalid (here: echo takes no base_url).
+TEST_P(AgentsApi, UpdateChecksTheAgentItWrites) {
+  auto a = create(admin_, {{"name", "Llm"},
+                           {"executor", "openai"},
+                           {"config", {{"base_url", "https://llm.example/v1"}}}});
+  const std::string id = a["id"];
+  Principal caller;
+  caller.user_id = admin_.user_id;
+  caller.email = admin_.email;
+  caller.org_id = admin_.org_id;
+  caller.permissions = {"agents:manage"};
+  http::Request req;
+  AgentFields to_echo;
+  to_echo.executor = "echo";
+  auto r = app().app().agents().update(caller, id, to_echo, req);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kInvalidRequest);
+  ASSERT_EQ(r.error().fields.size(), 1u);
+  EXPECT_EQ(r.error().fields[0].field, "config.base_url");
+  EXPECT_EQ(app().call(Method::kGet, "/api/agents/" + id, {}, admin_.token).body["executor"],
+            "openai");
+  EXPECT_EQ(app().count("audit_log", "action = 'agent.update'"), 0);
+
+  // Through the API, at once: an executor change and a config change each valid alone, invalid
+  // together. Whatever the order, the agent stays valid.
+  for (int round = 0; round < 6; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    auto reset = app().call(Method::kPatch, "/api/agents/" + id,
+                            json{{"executor", "openai"}, {"config", json::object()}}, admin_.token);
+    ASSERT_EQ(reset.status, 200) << reset.raw;
+    auto patch = [&](json body) {
+      return [this, id, body] {
+        return app().call(Method::kPatch, "/api/agents/" + id, body, admin_.token);
+      };
+    };
+    auto replies = concurrently({patch({{"executor", "echo"}}),
+                                 patch({{"config", {{"base_url", "https://llm.example/v1"}}}})});
+    int refused = 0;
+    for (const auto& reply : replies) {
+      if (reply.status == 400)
+        ++refused;
+      else
+        EXPECT_EQ(reply.status, 200) << reply.raw;
+    }
+    EXPECT_EQ(refused, 1);
+    auto now = app().call(Method::kGet, "/api/agents/" + id, {}, admin_.token).body;
+    EXPECT_FALSE(now["executor"] == "echo" && !now["config"].empty()) << now.dump();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AgentsApi, ::testing::ValuesIn(atrium::testing::backends()),

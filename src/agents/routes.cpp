@@ -2,6 +2,7 @@
 
 #include "http/json_body.hpp"
 #include "http/pagination.hpp"
+#include "platform/ids.hpp"
 
 namespace atrium::agents {
 namespace {
@@ -34,13 +35,9 @@ void check_executor(const AgentService& service, JsonFields& f, const std::strin
 }
 
 Result<Response> list(AgentService& service, Request& req) {
-  auto page = http::page_query(req);
-  if (!page) return fail(page.error());
-  auto result = service.list(*req.principal, *page);
-  if (!result) return fail(result.error());
-  nlohmann::json items = nlohmann::json::array();
-  for (const auto& a : result->items) items.push_back(to_json(a));
-  return Response::json(200, http::page(std::move(items), result->next_key));
+  return http::list_response(
+      req, is_uuid, [&](const http::PageQuery& page) { return service.list(*req.principal, page); },
+      [](const Agent& a) { return to_json(a); });
 }
 
 Result<Response> create(AgentService& service, Request& req) {
@@ -70,9 +67,7 @@ Result<Response> update(AgentService& service, Request& req) {
   if (!body) return fail(body.error());
   JsonFields f(*body);
   AgentFields fields = read_fields(f, false);
-  if (f.ok() && (fields.executor || fields.config))
-    check_executor(service, f, fields.executor.value_or(current->executor),
-                   fields.config.value_or(current->config));
+  // The executor and config together are checked by the service, against the agent it updates.
   if (auto ok = f.finish(); !ok) return fail(ok.error());
   if (fields.empty()) return fail(Error::invalid("the body names no field to change"));
   auto agent = service.update(*req.principal, req.param("id"), fields, req);

@@ -8,6 +8,14 @@ namespace {
 
 Error no_agent() { return Error::not_found("no such agent"); }
 
+// As http::JsonFields::finish() words a body's field errors.
+Error invalid_fields(const std::vector<FieldError>& errors) {
+  std::string detail =
+      "invalid request body: " + errors.front().field + " " + errors.front().message;
+  if (errors.size() > 1) detail += " (and " + std::to_string(errors.size() - 1) + " more)";
+  return Error::invalid(std::move(detail), errors);
+}
+
 db::TxOptions scope(const Principal& caller, bool read_only = false) {
   return {.tenant = caller.org_id, .read_only = read_only};
 }
@@ -62,6 +70,9 @@ Result<Agent> AgentService::create(const Principal& caller, const AgentFields& f
 Result<Agent> AgentService::update(const Principal& caller, std::string_view id,
                                    const AgentFields& f, const http::Request& req) {
   return db_.transact(scope(caller), [&](db::Tx& tx) -> Result<Agent> {
+    // Read-modify-write: concurrent changes of one agent run one at a time (PostgreSQL), so the
+    // executor and config checked below are the ones written.
+    if (auto locked = tx.lock("agents:" + std::string(id)); !locked) return fail(locked.error());
     auto found = store::find(tx, caller, id);
     if (!found) return fail(found.error());
     if (!*found) return fail(no_agent());
@@ -83,6 +94,10 @@ Result<Agent> AgentService::update(const Principal& caller, std::string_view id,
       changed.push_back("config");
     }
     if (changed.empty()) return a;  // nothing to write, nothing to audit
+    if (f.executor || f.config) {
+      if (auto errors = check_(a.executor, a.config); !errors.empty())
+        return fail(invalid_fields(errors));
+    }
     a.updated_at = format_time(clock_.now());
     auto done = store::update(tx, caller, a);
     if (!done) return fail(done.error());

@@ -51,7 +51,8 @@ class AgentService {
   // `fields` validated, name and executor present.
   Result<Agent> create(const Principal& caller, const AgentFields& fields,
                        const http::Request& req);
-  // Applies the present fields; `fields` validated against the resulting executor.
+  // Applies the present fields, validated for shape. The executor and config the agent would
+  // have are checked (ExecutorCheck) in the transaction that writes them: 400 with field errors.
   Result<Agent> update(const Principal& caller, std::string_view id, const AgentFields& fields,
                        const http::Request& req);
   Result<void> remove(const Principal& caller, std::string_view id, const http::Request& req);

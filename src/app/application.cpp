@@ -51,6 +51,16 @@ Application::Application(const Config& config, db::Database& db, broker::EventBu
       organizations_(db, identity_.revocations(), identity_.me_cache(), clock, config_.data_key),
       members_(db, identity_, clock),
       audit_(db),
+      denials_(clock),
+      denied_permission_(metrics.counter("atrium_access_denied_total",
+                                         "Requests of authenticated callers refused (403)",
+                                         {{"code", "permission_denied"}})),
+      denied_escalation_(metrics.counter("atrium_access_denied_total",
+                                         "Requests of authenticated callers refused (403)",
+                                         {{"code", "privilege_escalation"}})),
+      denied_unaudited_(metrics.counter(
+          "atrium_access_denied_unaudited_total",
+          "Refusals left out of the audit log (one row per caller, route and refusal a minute)")),
       hub_(bus, clock,
            {.max_connections_per_tenant =
                 static_cast<std::size_t>(config_.ws_connections_per_tenant)}),
@@ -70,14 +80,24 @@ Application::~Application() { stop(); }
 
 void Application::record_denial(const http::Request& req, const Error& error) {
   const Principal& caller = *req.principal;
+  (error.code == Code::kPrivilegeEscalation ? denied_escalation_ : denied_permission_).inc();
+  const std::string route = req.route ? req.route->path : std::string();
+  // Any authenticated caller can repeat a refused request at will: a row each time would let
+  // them flood the audit log.
+  auto suppressed =
+      denials_.admit(std::string(caller.actor_type()) + ":" + caller.actor_id() + " " +
+                     req.method_text + " " + route + " " + std::string(code_name(error.code)));
+  if (!suppressed) {
+    denied_unaudited_.inc();
+    return;
+  }
+  nlohmann::json details = {{"code", code_name(error.code)},
+                            {"detail", error.detail},
+                            {"method", req.method_text},
+                            {"route", req.route ? nlohmann::json(route) : nlohmann::json()}};
+  if (*suppressed > 0) details["suppressed"] = *suppressed;
   auto r = db_.transact({.tenant = caller.org_id}, [&](db::Tx& tx) {
-    return audit::record(
-        tx, audit::Entry::by(caller, "access.denied")
-                .from(req)
-                .with({{"code", code_name(error.code)},
-                       {"detail", error.detail},
-                       {"method", req.method_text},
-                       {"route", req.route ? nlohmann::json(req.route->path) : nlohmann::json()}}));
+    return audit::record(tx, audit::Entry::by(caller, "access.denied").from(req).with(details));
   });
   if (!r)
     log::warn("could not audit a refused request",

@@ -18,6 +18,7 @@
 #include "app/brokers.hpp"
 #include "app/task_runtime.hpp"
 #include "audit/log.hpp"
+#include "audit/throttle.hpp"
 #include "broker/event_bus.hpp"
 #include "db/database.hpp"
 #include "http/router.hpp"
@@ -63,8 +64,10 @@ class Application {
 
   // The route table: every route the server answers, health and metrics included.
   http::Router routes();
-  // Records a refused authenticated request in the audit log (`access.denied`, in the caller's
-  // organization): ApiOptions::on_denied.
+  // Counts a refused authenticated request (metric atrium_access_denied_total) and records it in
+  // the audit log (`access.denied`, in the caller's organization): ApiOptions::on_denied. At most
+  // one row per caller, route and refusal a minute; the next row's details.suppressed counts
+  // those left out (metric atrium_access_denied_unaudited_total).
   void record_denial(const http::Request& req, const Error& error);
 
   identity::Identity& identity() { return identity_; }
@@ -88,6 +91,10 @@ class Application {
   tenancy::OrganizationService organizations_;
   tenancy::MemberService members_;
   audit::AuditLog audit_;
+  audit::Throttle denials_;
+  metrics::Counter& denied_permission_;
+  metrics::Counter& denied_escalation_;
+  metrics::Counter& denied_unaudited_;
   // Real-time task status over /ws: the hub fans task events out to this replica's sockets.
   realtime::Hub hub_;
   realtime::Tickets tickets_;

@@ -1,6 +1,8 @@
 // The isolation matrix (issue #5, "Done means"), generated from the route table serve() builds:
-// every route × {TENANT_ADMIN, USER, a custom role, an API key with one permission, the global
-// super admin, no credential} × {own object, another tenant's, a missing one}. Each answer must be
+// every route × {TENANT_ADMIN, USER, a custom role, an API key with one permission, an API key
+// with every permission a TENANT_ADMIN may give it, the global super admin signed in to our
+// organization, the global super admin in none, no credential} × {own object, another tenant's, a
+// missing one}. Each answer must be
 // the expected status, no answer may carry anything of the other tenant (but where API.md lets the
 // super admin cross), and the other tenant's rows must be exactly as before every request.
 //
@@ -27,11 +29,24 @@ using atrium::testing::TestApp;
 using http::Method;
 using nlohmann::json;
 
-enum class Who { kTenantAdmin, kUser, kCustom, kApiKey, kSuperAdmin, kNone };
+enum class Who {
+  kTenantAdmin,
+  kUser,
+  kCustom,
+  kApiKey,
+  kManagingKey,
+  kSuperAdmin,
+  kGlobalSuperAdmin,
+  kNone
+};
 enum class Target { kOwn, kOther, kMissing };
 
-constexpr Who kEveryone[] = {Who::kTenantAdmin, Who::kUser,       Who::kCustom,
-                             Who::kApiKey,      Who::kSuperAdmin, Who::kNone};
+constexpr Who kEveryone[] = {Who::kTenantAdmin,      Who::kUser,        Who::kCustom,
+                             Who::kApiKey,           Who::kManagingKey, Who::kSuperAdmin,
+                             Who::kGlobalSuperAdmin, Who::kNone};
+
+bool is_key(Who w) { return w == Who::kApiKey || w == Who::kManagingKey; }
+bool is_super(Who w) { return w == Who::kSuperAdmin || w == Who::kGlobalSuperAdmin; }
 
 std::string name(Who w) {
   switch (w) {
@@ -43,8 +58,12 @@ std::string name(Who w) {
       return "custom role";
     case Who::kApiKey:
       return "API key (agents:read)";
+    case Who::kManagingKey:
+      return "API key (every TENANT_ADMIN permission)";
     case Who::kSuperAdmin:
       return "SUPER_ADMIN";
+    case Who::kGlobalSuperAdmin:
+      return "SUPER_ADMIN without an organization";
     case Who::kNone:
       return "no credential";
   }
@@ -70,12 +89,18 @@ class World {
     other = other_admin.org_id;
     actors[Who::kTenantAdmin] = own_admin;
     actors[Who::kSuperAdmin] = app.super_admin("root-" + n_ + "@platform.example", own);
+    actors[Who::kGlobalSuperAdmin] =
+        app.super_admin("global-" + n_ + "@platform.example", std::nullopt);
     auto role = must(Method::kPost, "/api/roles",
                      json{{"name", "Operator"}, {"permissions", kCustomPermissions}},
                      actors[Who::kSuperAdmin].token, 201);
     actors[Who::kUser] = app.member(own_admin, "user-" + n_ + "@own.example", "USER");
     actors[Who::kCustom] = app.member(own_admin, "operator-" + n_ + "@own.example", "Operator");
     actors[Who::kApiKey] = app.api_key(own_admin, {"agents:read"});
+    actors[Who::kManagingKey] =
+        app.api_key(own_admin, {"org:read", "users:read", "users:manage", "roles:manage",
+                                "agents:read", "agents:create", "agents:manage", "tasks:read",
+                                "tasks:create", "tasks:cancel", "audit:read", "apikeys:manage"});
     own_agent = fresh_agent();
 
     other_agent = must(Method::kPost, "/api/agents",
@@ -90,9 +115,9 @@ class World {
     other_key = must(Method::kPost, "/api/api-keys",
                      json{{"name", "OTHER-MARKER key"}, {"permissions", {"agents:read"}}},
                      other_admin.token, 201)["id"];
-    must(Method::kPost, "/api/users",
-         json{{"email", "invited-" + n_ + "@other.example"}, {"role", "USER"}}, other_admin.token,
-         201);
+    other_invitation = must(Method::kPost, "/api/users",
+                            json{{"email", "invited-" + n_ + "@other.example"}, {"role", "USER"}},
+                            other_admin.token, 201)["invitation"]["token"];
     (void)role;
   }
 
@@ -143,10 +168,11 @@ class World {
             other_member, other_key,           other_task,        "OTHER-MARKER"};
   }
 
-  // The other tenant's rows, every table it owns (its audit entries but those the super admin's
+  // The other tenant's rows, every table it owns (its audit entries but those the super admins'
   // permitted crossings write there).
   std::string other_rows() {
     const std::string super = actors[Who::kSuperAdmin].user_id;
+    const std::string global = actors[Who::kGlobalSuperAdmin].user_id;
     std::string out;
     const std::pair<const char*, std::string> queries[] = {
         {"organizations", "SELECT * FROM organizations WHERE id = $1 ORDER BY id"},
@@ -165,12 +191,12 @@ class World {
          "organization_id = $1) ORDER BY id"},
         {"org_secrets", "SELECT * FROM org_secrets WHERE organization_id = $1 ORDER BY name"},
         {"audit_log",
-         "SELECT * FROM audit_log WHERE organization_id = $1 AND (actor_id IS NULL OR actor_id <> "
-         "$2) ORDER BY id"},
+         "SELECT * FROM audit_log WHERE organization_id = $1 AND (actor_id IS NULL OR actor_id NOT "
+         "IN ($2, $3)) ORDER BY id"},
     };
     for (const auto& [table, sql] : queries) {
       auto rows = app_.db().transact({.tenant = other, .read_only = true}, [&](db::Tx& tx) {
-        return std::string(table) == "audit_log" ? tx.query(sql, {other, super})
+        return std::string(table) == "audit_log" ? tx.query(sql, {other, super, global})
                                                  : tx.query(sql, {other});
       });
       if (!rows)
@@ -193,7 +219,7 @@ class World {
   std::string own, other;
   std::map<Who, Actor> actors;
   std::string own_agent;
-  std::string other_agent, other_role, other_member, other_key, other_task;
+  std::string other_agent, other_role, other_member, other_key, other_task, other_invitation;
 };
 
 struct Call {
@@ -211,6 +237,9 @@ struct Case {
   int other = 404;                // the answer for another tenant's target
   bool empty_unless_own = false;  // a list whose filter names the target: empty unless own
   bool destroys = false;          // a success ends the world (deleting the organization)
+  // The answer for our object to the super admin signed in to no organization: 0 = `ok`. Routes
+  // acting in the caller's organization find nothing of ours (404) or have none to create in (400).
+  int orgless = 0;
 };
 
 // The id of `target` for routes naming an object: own (fresh or standing), another tenant's, or
@@ -227,7 +256,7 @@ std::map<std::string, Case> cases() {
     return [=](World&, Target, Who) { return Call{target, body}; };
   };
   auto key_refused = [](Who w, Target) -> std::optional<int> {
-    if (w == Who::kApiKey) return 403;
+    if (is_key(w)) return 403;
     return std::nullopt;
   };
 
@@ -250,20 +279,22 @@ std::map<std::string, Case> cases() {
       204, {Target::kOwn}, [](World& w, Target, Who) {
         return Call{"/api/auth/logout", json{{"refresh_token", w.fresh_refresh_token()}}};
       }};
+  // Another tenant's invitation: nobody here was invited, so a signed-in caller is refused as for
+  // one of ours; without a credential (a new account) the body lacks the password it would need.
   c["POST /api/invitations/accept"] = {
-      200,
-      {Target::kOwn, Target::kMissing},
+      200, kAll,
       [](World& w, Target t, Who who) {
-        const std::string token =
-            t == Target::kOwn ? w.fresh_invitation() : "inv_" + random_token(32);
+        const std::string token = t == Target::kOwn     ? w.fresh_invitation()
+                                  : t == Target::kOther ? w.other_invitation
+                                                        : "inv_" + random_token(32);
         json body = {{"token", token}};
-        if (who == Who::kNone) body["password"] = kTestPassword;
+        if (who == Who::kNone && t != Target::kOther) body["password"] = kTestPassword;
         return Call{"/api/invitations/accept", body};
       },
       [](Who w, Target t) -> std::optional<int> {
-        if (w == Who::kApiKey) return 403;  // a key never accepts
-        if (w == Who::kNone) return t == Target::kOwn ? 200 : 404;
-        return t == Target::kOwn ? 403 : 404;  // signed in as someone not invited
+        if (is_key(w)) return 403;  // a key never accepts
+        if (w == Who::kNone) return t == Target::kOwn ? 200 : t == Target::kOther ? 400 : 404;
+        return t == Target::kMissing ? 404 : 403;  // signed in as someone not invited
       }};
   for (const char* path : {"/healthz", "/readyz", "/metrics"})
     c[std::string("GET ") + path] = {200, {Target::kOwn}, fixed(path)};
@@ -406,13 +437,28 @@ std::map<std::string, Case> cases() {
   c["POST /api/api-keys"] = {
       201,
       {Target::kOwn},
-      fixed("/api/api-keys", json{{"name", "matrix"}, {"permissions", {"agents:read"}}})};
+      fixed("/api/api-keys", json{{"name", "matrix"}, {"permissions", {"agents:read"}}}),
+      key_refused};  // API keys cannot create API keys
   c["DELETE /api/api-keys/{id}"] = {204, kAll, [](World& w, Target t, Who) {
                                       const std::string own =
                                           t == Target::kOwn ? w.fresh_key() : "";
                                       return Call{"/api/api-keys/" + pick(t, own, w.other_key), {}};
                                     }};
   c["GET /api/audit"] = {200, {Target::kOwn}, fixed("/api/audit?limit=100")};
+
+  // The super admin signed in to no organization: our objects are not in its (absent)
+  // organization, and there is none to create in. (Reading across tenants is GET /api/orgs{/id}.)
+  for (const char* route :
+       {"PUT /api/orgs/{id}", "DELETE /api/orgs/{id}", "PUT /api/orgs/{id}/secrets/{name}",
+        "GET /api/users/{id}", "PATCH /api/users/{id}", "DELETE /api/users/{id}",
+        "PATCH /api/roles/{id}", "DELETE /api/roles/{id}", "GET /api/agents/{id}",
+        "PATCH /api/agents/{id}", "DELETE /api/agents/{id}", "POST /api/agents/{id}/tasks",
+        "GET /api/tasks/{id}", "POST /api/tasks/{id}/cancel", "DELETE /api/api-keys/{id}"})
+    c[route].orgless = 404;
+  for (const char* route :
+       {"POST /api/users", "POST /api/roles", "POST /api/agents", "POST /api/api-keys"})
+    c[route].orgless = 400;
+  c["GET /ws"].orgless = 403;  // a WebSocket carries an organization's task events
   return c;
 }
 
@@ -468,8 +514,10 @@ TEST_P(IsolationMatrix, EveryRouteEveryPrincipalEveryTarget) {
           expected = 403;
         } else if (special) {
           expected = *special;
+        } else if (target == Target::kOwn && who == Who::kGlobalSuperAdmin && k.orgless) {
+          expected = k.orgless;
         } else if (target == Target::kOther) {
-          expected = k.super_crosses && who == Who::kSuperAdmin ? k.ok : k.other;
+          expected = k.super_crosses && is_super(who) ? k.ok : k.other;
         } else if (target == Target::kMissing) {
           expected = k.missing;
         }
@@ -487,7 +535,7 @@ TEST_P(IsolationMatrix, EveryRouteEveryPrincipalEveryTarget) {
         // Nothing of the other tenant changed...
         EXPECT_EQ(world->other_rows(), before);
         // ...nor shown, but where the super admin may cross.
-        const bool may_show = k.super_crosses && who == Who::kSuperAdmin;
+        const bool may_show = k.super_crosses && is_super(who);
         if (!may_show) {
           for (const auto& secret : world->other_secrets())
             EXPECT_EQ(r.raw.find(secret), std::string::npos)

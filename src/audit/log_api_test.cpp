@@ -7,22 +7,11 @@ namespace atrium::audit {
 namespace {
 
 using atrium::testing::Actor;
-using atrium::testing::Backend;
 using atrium::testing::expect_problem;
-using atrium::testing::TestApp;
 using http::Method;
 using nlohmann::json;
 
-class AuditApi : public ::testing::TestWithParam<Backend> {
- protected:
-  void SetUp() override {
-    app_ = std::make_unique<TestApp>(GetParam());
-    admin_ = app_->signup("admin@acme.example", "Acme");
-  }
-  TestApp& app() { return *app_; }
-  std::unique_ptr<TestApp> app_;
-  Actor admin_;
-};
+class AuditApi : public atrium::testing::ApiTest {};
 
 TEST_P(AuditApi, NewestFirstWithActorsAndTargets) {
   auto key = app().api_key(admin_, {"agents:create"});
@@ -132,6 +121,95 @@ TEST_P(AuditApi, RefusalsAreSecurityEvents) {
   // Nothing is recorded for an anonymous caller (401 is not a refusal of someone).
   app().call(Method::kGet, "/api/audit");
   EXPECT_EQ(app().count("audit_log", "action = 'access.denied'"), 2);
+}
+
+// Any caller can repeat a refused request at will: one row per caller, route and refusal a minute,
+// the next one counting those left out; the metrics count every refusal.
+TEST_P(AuditApi, RepeatedRefusalsDoNotFloodTheLog) {
+  auto user = app().member(admin_, "user@acme.example", "USER");
+  auto refused = [&] {
+    expect_problem(app().call(Method::kGet, "/api/audit", {}, user.token), 403,
+                   "permission_denied");
+  };
+  for (int i = 0; i < 20; ++i) refused();
+  EXPECT_EQ(app().count("audit_log", "action = 'access.denied'"), 1);
+  // Another route is another key.
+  expect_problem(app().call(Method::kPost, "/api/agents", json{{"name", "x"}, {"executor", "echo"}},
+                            user.token),
+                 403, "permission_denied");
+  EXPECT_EQ(app().count("audit_log", "action = 'access.denied'"), 2);
+
+  app().clock().advance(std::chrono::seconds(61));
+  refused();
+  auto r = app().call(Method::kGet, "/api/audit?action=access.denied", {}, admin_.token);
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_EQ(r.body["items"].size(), 3u) << r.raw;
+  EXPECT_EQ(r.body["items"][0]["details"]["route"], "/api/audit");
+  EXPECT_EQ(r.body["items"][0]["details"]["suppressed"], 19);
+  EXPECT_FALSE(r.body["items"][2]["details"].contains("suppressed"));
+
+  const std::string metrics = app().call(Method::kGet, "/metrics").raw;
+  EXPECT_NE(metrics.find("atrium_access_denied_total{code=\"permission_denied\"} 22"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("atrium_access_denied_unaudited_total 19"), std::string::npos) << metrics;
+}
+
+// Entries written while the log is walked (newest first): none that was there is skipped or seen
+// twice.
+TEST_P(AuditApi, PagesStayWholeWhileEntriesAreWritten) {
+  auto agent = [&](const std::string& name) {
+    auto r = app().call(Method::kPost, "/api/agents", json{{"name", name}, {"executor", "echo"}},
+                        admin_.token);
+    ASSERT_EQ(r.status, 201) << r.raw;
+  };
+  for (int i = 0; i < 5; ++i) agent("before " + std::to_string(i));
+  const auto before = atrium::testing::walk(
+      app(), "/api/audit", admin_.token, "id", [] {}, 100);
+  ASSERT_GE(before.size(), 6u);  // the signup's entries and the agents'
+  int n = 0;
+  auto seen = atrium::testing::walk(app(), "/api/audit", admin_.token, "id",
+                                    [&] { agent("during " + std::to_string(++n)); });
+  atrium::testing::expect_whole(before, seen);
+}
+
+// A change and its audit entry commit together: when the entry cannot be written the change is
+// undone, and a change that fails half-way leaves neither a partial write nor an entry. (The
+// database refuses here by a trigger the test installs.)
+TEST_P(AuditApi, AChangeAndItsEntryCommitTogether) {
+  const bool pg = app().db().dialect() == "postgresql";
+  auto refuse = [&](const std::string& table, const std::string& when) {
+    const std::string name = "refuse_" + table;
+    auto r = app().db().transact({}, [&](db::Tx& tx) {
+      return tx.execute_script(
+          pg ? "CREATE FUNCTION " + name +
+                   "() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RAISE EXCEPTION "
+                   "'refused by the test'; END $f$; CREATE TRIGGER " +
+                   name + " BEFORE INSERT ON " + table + " FOR EACH ROW WHEN (" + when +
+                   ") EXECUTE FUNCTION " + name + "();"
+             : "CREATE TRIGGER " + name + " BEFORE INSERT ON " + table + " WHEN " + when +
+                   " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;");
+    });
+    ASSERT_TRUE(r) << r.error().detail;
+  };
+
+  // The entry cannot be written: no agent either.
+  refuse("audit_log", "NEW.action = 'agent.create'");
+  auto agent = app().call(Method::kPost, "/api/agents",
+                          json{{"name", "Unaudited"}, {"executor", "echo"}}, admin_.token);
+  EXPECT_GE(agent.status, 400) << agent.raw;
+  EXPECT_EQ(agent.headers.get("Content-Type"), "application/problem+json");
+  EXPECT_EQ(agent.raw.find("refused by the test"), std::string::npos) << agent.raw;
+  EXPECT_EQ(app().count("agents", "organization_id = '" + admin_.org_id + "'", admin_.org_id), 0);
+
+  // The role is written, then its permissions fail: no role, no entry.
+  refuse("role_permissions", "1 = 1");
+  auto role = app().call(Method::kPost, "/api/roles",
+                         json{{"name", "Half"}, {"permissions", {"agents:read", "audit:read"}}},
+                         admin_.token);
+  EXPECT_GE(role.status, 400) << role.raw;
+  EXPECT_EQ(app().count("roles", "name = 'Half'", admin_.org_id), 0);
+  EXPECT_EQ(app().count("audit_log", "action = 'role.create'"), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AuditApi, ::testing::ValuesIn(atrium::testing::backends()),

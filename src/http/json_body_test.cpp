@@ -102,16 +102,18 @@ TEST(ValidEmail, AcceptsOrdinaryAddressesOnly) {
   EXPECT_FALSE(valid_email("a@" + std::string(250, 'b') + ".co"));
 }
 
+bool any_key(std::string_view) { return true; }
+
 TEST(Pagination, DefaultsAndBounds) {
-  auto q = page_query(with_query(""));
+  auto q = page_query(with_query(""), any_key);
   ASSERT_TRUE(q);
   EXPECT_EQ(q->limit, 50u);
   EXPECT_FALSE(q->after);
-  EXPECT_EQ(page_query(with_query("limit=1"))->limit, 1u);
-  EXPECT_EQ(page_query(with_query("limit=100"))->limit, 100u);
+  EXPECT_EQ(page_query(with_query("limit=1"), any_key)->limit, 1u);
+  EXPECT_EQ(page_query(with_query("limit=100"), any_key)->limit, 100u);
   for (const char* bad : {"limit=0", "limit=101", "limit=abc", "limit=", "limit=-1", "limit=5x",
                           "cursor=", "cursor=%%%", "cursor=bm90LWEtY3Vyc29y"}) {
-    auto r = page_query(with_query(bad));
+    auto r = page_query(with_query(bad), any_key);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, Code::kInvalidRequest) << bad;
     ASSERT_EQ(r.error().fields.size(), 1u);
@@ -121,10 +123,16 @@ TEST(Pagination, DefaultsAndBounds) {
 TEST(Pagination, CursorsRoundTripAndPagesSerialize) {
   auto cursor = make_cursor("0190a1b2-key");
   EXPECT_EQ(read_cursor(cursor), "0190a1b2-key");
-  auto q = page_query(with_query("cursor=" + cursor + "&limit=2"));
+  auto q = page_query(with_query("cursor=" + cursor + "&limit=2"), any_key);
   ASSERT_TRUE(q);
   EXPECT_EQ(q->after, "0190a1b2-key");
   EXPECT_EQ(q->limit, 2u);
+  // A cursor whose key the list cannot have (another list's, or made up) is refused the same way.
+  auto foreign = page_query(with_query("cursor=" + cursor), valid_email);
+  ASSERT_FALSE(foreign);
+  EXPECT_EQ(foreign.error().code, Code::kInvalidRequest);
+  ASSERT_EQ(foreign.error().fields.size(), 1u);
+  EXPECT_EQ(foreign.error().fields[0].field, "cursor");
   auto last = page(nlohmann::json::array({1, 2}), std::nullopt);
   EXPECT_TRUE(last["next_cursor"].is_null());
   auto more = page(nlohmann::json::array({1}), "k");

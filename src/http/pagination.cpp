@@ -43,7 +43,7 @@ std::optional<std::string> read_cursor(std::string_view cursor) {
   return key;
 }
 
-Result<PageQuery> page_query(const Request& req) {
+Result<PageQuery> page_query(const Request& req, KeyCheck valid_key) {
   PageQuery q;
   if (query_names(req.query, "limit") && !req.query_param("limit"))
     return fail(Error::field("limit", "must be an integer from 1 to 100"));
@@ -59,7 +59,8 @@ Result<PageQuery> page_query(const Request& req) {
   }
   if (auto cursor = req.query_param("cursor")) {
     auto key = read_cursor(*cursor);
-    if (!key) return fail(Error::field("cursor", "is not a cursor this server issued"));
+    if (!key || !valid_key(*key))
+      return fail(Error::field("cursor", "is not a cursor this server issued"));
     q.after = std::move(*key);
   }
   return q;

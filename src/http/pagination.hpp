@@ -18,11 +18,17 @@ namespace atrium::http {
 
 struct PageQuery {
   std::size_t limit = 50;
-  std::optional<std::string> after;  // the decoded key; nullopt for the first page
+  // The decoded key, one page_query() checked with the list's KeyCheck; nullopt for the first page.
+  std::optional<std::string> after;
 };
 
-// Reads `limit` and `cursor`; a malformed value → 400 invalid_request naming the parameter.
-Result<PageQuery> page_query(const Request& req);
+// Whether `key` can be a sort key of a list (platform::is_uuid for lists ordered by id,
+// http::valid_email for members): a cursor whose key cannot is not one the list issued.
+using KeyCheck = bool (*)(std::string_view key);
+
+// Reads `limit` and `cursor`; a malformed value, or a cursor whose key fails `valid_key`, → 400
+// invalid_request naming the parameter. Every list reads its query here.
+Result<PageQuery> page_query(const Request& req, KeyCheck valid_key);
 
 // Whether the raw query string names `name`, decodable or not: Request::query_param answers
 // nullopt for both an absent parameter and a malformed one, which a handler must tell apart (400).
@@ -33,5 +39,19 @@ std::optional<std::string> read_cursor(std::string_view cursor);
 
 // `{"items": items, "next_cursor": …}`.
 nlohmann::json page(nlohmann::json items, const std::optional<std::string>& next_key);
+
+// A list route's whole answer: reads the page query (page_query), `fetch(PageQuery)` returns a
+// Result of a page with `items` and `next_key`, `to_json(item)` shows one item; 200 with page().
+template <class Fetch, class ToJson>
+Result<Response> list_response(const Request& req, KeyCheck valid_key, Fetch&& fetch,
+                               ToJson&& to_json) {
+  auto query = page_query(req, valid_key);
+  if (!query) return fail(query.error());
+  auto result = fetch(*query);
+  if (!result) return fail(result.error());
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& item : result->items) items.push_back(to_json(item));
+  return Response::json(200, page(std::move(items), result->next_key));
+}
 
 }  // namespace atrium::http

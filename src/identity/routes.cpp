@@ -103,13 +103,9 @@ Result<Response> me(Service& service, Request& req) {
 }
 
 Result<Response> list_keys(ApiKeys& keys, Request& req) {
-  auto page = http::page_query(req);
-  if (!page) return fail(page.error());
-  auto result = keys.list(*req.principal, *page);
-  if (!result) return fail(result.error());
-  nlohmann::json items = nlohmann::json::array();
-  for (const auto& k : result->items) items.push_back(store::to_json(k));
-  return Response::json(200, http::page(std::move(items), result->next_key));
+  return http::list_response(
+      req, is_uuid, [&](const http::PageQuery& page) { return keys.list(*req.principal, page); },
+      [](const auto& k) { return store::to_json(k); });
 }
 
 Result<Response> create_key(ApiKeys& keys, Request& req) {

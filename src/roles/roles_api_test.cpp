@@ -12,20 +12,13 @@ namespace atrium::roles {
 namespace {
 
 using atrium::testing::Actor;
-using atrium::testing::Backend;
+using atrium::testing::concurrently;
 using atrium::testing::expect_problem;
-using atrium::testing::TestApp;
 using http::Method;
 using nlohmann::json;
 
-class RolesApi : public ::testing::TestWithParam<Backend> {
+class RolesApi : public atrium::testing::ApiTest {
  protected:
-  void SetUp() override {
-    app_ = std::make_unique<TestApp>(GetParam());
-    admin_ = app_->signup("admin@acme.example", "Acme");
-  }
-  TestApp& app() { return *app_; }
-
   json create(const Actor& who, json body, int status = 201) {
     auto r = app().call(Method::kPost, "/api/roles", body, who.token);
     EXPECT_EQ(r.status, status) << r.raw;
@@ -40,9 +33,6 @@ class RolesApi : public ::testing::TestWithParam<Backend> {
       if (role["name"] == name) return role;
     return json();
   }
-
-  std::unique_ptr<TestApp> app_;
-  Actor admin_;
 };
 
 TEST_P(RolesApi, PermissionsAreTheCatalog) {
@@ -62,7 +52,7 @@ TEST_P(RolesApi, PermissionsAreTheCatalog) {
   EXPECT_EQ(app().call(Method::kGet, "/api/permissions", {}, key.token).status, 200);
 }
 
-TEST_P(RolesApi, ListShowsAssignableSystemRolesThenOwn) {
+TEST_P(RolesApi, ListShowsSystemRolesThenOwn) {
   auto other = app().signup("eve@evil.example", "Evil");
   create(other, {{"name", "Theirs"}, {"permissions", {"agents:read"}}});
   auto mine = create(admin_, {{"name", "Operators"},
@@ -75,9 +65,10 @@ TEST_P(RolesApi, ListShowsAssignableSystemRolesThenOwn) {
   ASSERT_EQ(r.status, 200);
   std::vector<std::string> names;
   for (const auto& role : r.body["items"]) names.push_back(role["name"]);
-  EXPECT_EQ(names, (std::vector<std::string>{"TENANT_ADMIN", "USER", "Operators"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"SUPER_ADMIN", "TENANT_ADMIN", "USER", "Operators"}));
   EXPECT_EQ(r.body["items"][0]["system"], true);
-  EXPECT_EQ(r.body["items"][1]["permissions"],
+  EXPECT_EQ(r.body["items"][0]["permissions"], json({"*"}));
+  EXPECT_EQ(r.body["items"][2]["permissions"],
             json({"agents:read", "org:read", "tasks:create", "tasks:read", "users:read"}));
   EXPECT_TRUE(r.body["next_cursor"].is_null());
 
@@ -98,6 +89,19 @@ TEST_P(RolesApi, ListShowsAssignableSystemRolesThenOwn) {
   auto user = app().member(admin_, "user@acme.example", "USER");
   EXPECT_EQ(app().call(Method::kGet, "/api/roles", {}, user.token).status, 200);
   expect_problem(app().call(Method::kGet, "/api/roles"), 401, "unauthenticated");
+
+  // SUPER_ADMIN is listed, but global: no organization grants it.
+  expect_problem(
+      app().call(Method::kPost, "/api/users",
+                 json{{"email", "root@acme.example"}, {"role", "SUPER_ADMIN"}}, admin_.token),
+      400, "invalid_request");
+  // A global super admin outside any organization sees the system roles, and no tenant's own.
+  auto root = app().super_admin("root@platform.example", std::nullopt);
+  auto global = app().call(Method::kGet, "/api/roles", {}, root.token);
+  ASSERT_EQ(global.status, 200) << global.raw;
+  std::vector<std::string> system;
+  for (const auto& role : global.body["items"]) system.push_back(role["name"]);
+  EXPECT_EQ(system, (std::vector<std::string>{"SUPER_ADMIN", "TENANT_ADMIN", "USER"}));
 }
 
 TEST_P(RolesApi, CreateValidatesAndAudits) {
@@ -228,6 +232,47 @@ TEST_P(RolesApi, PatchRewritesAndRevokesHolders) {
       "conflict");
 }
 
+// Two PATCHes of one role at once, many times (PostgreSQL runs them concurrently): neither undoes
+// the other, and each decides on the role as the other left it.
+TEST_P(RolesApi, ConcurrentPatchesDoNotUndoEachOther) {
+  const json both = {"agents:read", "audit:read"};
+  auto role = create(admin_, {{"name", "Ops"}, {"permissions", both}});
+  const std::string path = "/api/roles/" + role["id"].get<std::string>();
+  auto patch = [&](json body) {
+    return [this, path, body] { return app().call(Method::kPatch, path, body, admin_.token); };
+  };
+  for (int round = 0; round < 8; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    ASSERT_EQ(app().call(Method::kPatch, path, json{{"permissions", both}}, admin_.token).status,
+              200);
+    // A narrowing and a description change: the description change leaves permissions alone.
+    const std::string description = "round " + std::to_string(round);
+    for (const auto& r : concurrently(
+             {patch({{"permissions", {"agents:read"}}}), patch({{"description", description}})}))
+      ASSERT_EQ(r.status, 200) << r.raw;
+    auto now = find(admin_, "Ops");
+    EXPECT_EQ(now["permissions"], json({"agents:read"}));
+    EXPECT_EQ(now["description"], description);
+
+    // Two permission changes: the second to commit read what the first wrote (its audit entry's
+    // "from" is the first's "to").
+    ASSERT_EQ(app().call(Method::kPatch, path, json{{"permissions", both}}, admin_.token).status,
+              200);
+    for (const auto& r : concurrently(
+             {patch({{"permissions", {"agents:read"}}}), patch({{"permissions", {"audit:read"}}})}))
+      ASSERT_EQ(r.status, 200) << r.raw;
+    auto audit =
+        app().call(Method::kGet, "/api/audit?action=role.update&limit=2", {}, admin_.token);
+    ASSERT_EQ(audit.status, 200) << audit.raw;
+    ASSERT_EQ(audit.body["items"].size(), 2u);
+    const auto& second = audit.body["items"][0]["details"]["permissions"];
+    const auto& first = audit.body["items"][1]["details"]["permissions"];
+    EXPECT_EQ(first["from"], both);
+    EXPECT_EQ(second["from"], first["to"]);
+    EXPECT_EQ(find(admin_, "Ops")["permissions"], second["to"]);
+  }
+}
+
 TEST_P(RolesApi, CannotChangeARoleAboveTheCaller) {
   auto root = app().super_admin("root@platform.example", admin_.org_id);
   auto owners = create(root, {{"name", "Owners"}, {"permissions", {"org:manage", "org:read"}}});
@@ -284,6 +329,20 @@ TEST_P(RolesApi, AnotherTenantsRoleIsNotFound) {
                  json{{"email", "someone@acme.example"}, {"role", "Theirs"}}, admin_.token);
   expect_problem(grant, 400, "invalid_request");
   EXPECT_EQ(find(other, "Theirs"), theirs);
+}
+
+// Roles created while the list is walked: none that was there is skipped or seen twice.
+TEST_P(RolesApi, PagesStayWholeWhileRolesAreCreated) {
+  for (int i = 0; i < 4; ++i)
+    create(admin_, {{"name", "Before " + std::to_string(i)}, {"permissions", {"agents:read"}}});
+  const auto before = atrium::testing::walk(
+      app(), "/api/roles", admin_.token, "id", [] {}, 100);
+  ASSERT_EQ(before.size(), 7u);  // the three system roles and the four
+  int n = 0;
+  auto seen = atrium::testing::walk(app(), "/api/roles", admin_.token, "id", [&] {
+    create(admin_, {{"name", "During " + std::to_string(++n)}, {"permissions", {"agents:read"}}});
+  });
+  atrium::testing::expect_whole(before, seen);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RolesApi, ::testing::ValuesIn(atrium::testing::backends()),

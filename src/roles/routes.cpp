@@ -6,6 +6,7 @@
 #include "access/permissions.hpp"
 #include "http/json_body.hpp"
 #include "http/pagination.hpp"
+#include "platform/ids.hpp"
 
 namespace atrium::roles {
 namespace {
@@ -46,13 +47,9 @@ Result<Response> permissions(Request&) {
 }
 
 Result<Response> list(RoleService& service, Request& req) {
-  auto page = http::page_query(req);
-  if (!page) return fail(page.error());
-  auto result = service.list(*req.principal, *page);
-  if (!result) return fail(result.error());
-  nlohmann::json items = nlohmann::json::array();
-  for (const auto& r : result->items) items.push_back(to_json(r));
-  return Response::json(200, http::page(std::move(items), result->next_key));
+  return http::list_response(
+      req, is_uuid, [&](const http::PageQuery& page) { return service.list(*req.principal, page); },
+      [](const Role& r) { return to_json(r); });
 }
 
 Result<Response> create(RoleService& service, Request& req) {

@@ -115,6 +115,7 @@ Result<Role> RoleService::update(const Principal& caller, std::string_view id, c
   auto result = db_.transact(scope(caller), [&](db::Tx& tx) -> Result<Role> {
     revoked.clear();
     renamed_for.clear();
+    if (auto locked = store::lock(tx, id); !locked) return fail(locked.error());
     auto found = store::find(tx, caller, id);
     if (!found) return fail(found.error());
     if (!*found) return fail(no_role());
@@ -145,7 +146,7 @@ Result<Role> RoleService::update(const Principal& caller, std::string_view id, c
     }
     if (changed.empty()) return role;
     role.updated_at = format_time(clock_.now());
-    auto done = store::update(tx, caller, role);
+    auto done = store::update(tx, caller, role, permissions_changed);
     if (!done) {
       if (done.error().code == Code::kConflict)
         return fail(Error::conflict("a role with this name already exists"));

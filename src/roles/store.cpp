@@ -71,9 +71,11 @@ std::string select(std::string_view where) {
   return s;
 }
 
-// System roles an organization may assign, or the organization's own.
-constexpr std::string_view kVisible =
-    "((organization_id IS NULL AND name <> $2) OR organization_id = $1)";
+// The system roles and the principal's organization's own ($1: its id, or NULL for a principal
+// without one, who sees the system roles only).
+constexpr std::string_view kVisible = "(organization_id IS NULL OR organization_id = $1)";
+
+db::Value organization(const Principal& principal) { return db::Value(principal.org_id); }
 
 }  // namespace
 
@@ -88,15 +90,12 @@ nlohmann::json to_json(const Role& r) {
 namespace store {
 
 Result<RolePage> list(db::Tx& tx, const Principal& principal, const http::PageQuery& page) {
-  if (!principal.org_id) return RolePage{};
-  if (page.after && !is_uuid(*page.after))
-    return fail(Error::field("cursor", "is not a cursor this server issued"));
   const auto limit = static_cast<std::int64_t>(page.limit) + 1;
   const std::string visible(kVisible);
-  auto rows = page.after ? tx.query(select(visible + " AND id > $3 ORDER BY id LIMIT $4"),
-                                    {*principal.org_id, access::kSuperAdmin, *page.after, limit})
-                         : tx.query(select(visible + " ORDER BY id LIMIT $3"),
-                                    {*principal.org_id, access::kSuperAdmin, limit});
+  auto rows = page.after ? tx.query(select(visible + " AND id > $2 ORDER BY id LIMIT $3"),
+                                    {organization(principal), *page.after, limit})
+                         : tx.query(select(visible + " ORDER BY id LIMIT $2"),
+                                    {organization(principal), limit});
   if (!rows) return fail(rows.error());
   RolePage out;
   for (const auto& row : *rows) {
@@ -111,18 +110,19 @@ Result<RolePage> list(db::Tx& tx, const Principal& principal, const http::PageQu
 }
 
 Result<std::optional<Role>> find(db::Tx& tx, const Principal& principal, std::string_view id) {
-  if (!principal.org_id || !is_uuid(id)) return std::optional<Role>();
-  return one(tx, tx.query_one(select(std::string(kVisible) + " AND id = $3"),
-                              {*principal.org_id, access::kSuperAdmin, id}));
+  if (!is_uuid(id)) return std::optional<Role>();
+  return one(tx, tx.query_one(select(std::string(kVisible) + " AND id = $2"),
+                              {organization(principal), id}));
 }
 
 Result<std::optional<Role>> find_by_name(db::Tx& tx, const Principal& principal,
                                          std::string_view name) {
-  if (!principal.org_id) return std::optional<Role>();
+  // SUPER_ADMIN is global: no organization assigns it.
+  if (!principal.org_id || name == access::kSuperAdmin) return std::optional<Role>();
   // The organization's own first: false (0) sorts before true (1) in both engines.
   return one(tx, tx.query_one(select(std::string(kVisible) +
-                                     " AND name = $3 ORDER BY (organization_id IS NULL) LIMIT 1"),
-                              {*principal.org_id, access::kSuperAdmin, name}));
+                                     " AND name = $2 ORDER BY (organization_id IS NULL) LIMIT 1"),
+                              {*principal.org_id, name}));
 }
 
 Result<void> insert(db::Tx& tx, const Principal& principal, const Role& role) {
@@ -137,7 +137,10 @@ Result<void> insert(db::Tx& tx, const Principal& principal, const Role& role) {
   return write_permissions(tx, role);
 }
 
-Result<bool> update(db::Tx& tx, const Principal& principal, const Role& role) {
+Result<void> lock(db::Tx& tx, std::string_view id) { return tx.lock("roles:" + std::string(id)); }
+
+Result<bool> update(db::Tx& tx, const Principal& principal, const Role& role,
+                    bool with_permissions) {
   if (!principal.org_id || !is_uuid(role.id)) return false;
   auto r = tx.execute(
       "UPDATE roles SET name = $1, description = $2, updated_at = $3"
@@ -145,6 +148,7 @@ Result<bool> update(db::Tx& tx, const Principal& principal, const Role& role) {
       {role.name, role.description, role.updated_at, *principal.org_id, role.id});
   if (!r) return fail(r.error());
   if (*r != 1) return false;
+  if (!with_permissions) return true;
   auto cleared = tx.execute("DELETE FROM role_permissions WHERE role_id = $1", {role.id});
   if (!cleared) return fail(cleared.error());
   if (auto ok = write_permissions(tx, role); !ok) return fail(ok.error());

@@ -39,8 +39,9 @@ struct RolePage {
 
 namespace store {
 
-// The roles an organization can assign: the system roles but SUPER_ADMIN (global only), then the
-// organization's own, in creation order (ids are time-ordered).
+// The system roles, then the principal's organization's own (none without an organization), in
+// creation order (ids are time-ordered). SUPER_ADMIN is listed but global: no organization
+// assigns it (find_by_name).
 Result<RolePage> list(db::Tx& tx, const Principal& principal, const http::PageQuery& page);
 Result<std::optional<Role>> find(db::Tx& tx, const Principal& principal, std::string_view id);
 // By name; the organization's own role wins over a system role of the same name (there should be
@@ -49,8 +50,14 @@ Result<std::optional<Role>> find_by_name(db::Tx& tx, const Principal& principal,
                                          std::string_view name);
 // Inserts a custom role of the principal's organization with its permissions.
 Result<void> insert(db::Tx& tx, const Principal& principal, const Role& role);
-// Rewrites a custom role's name, description and permissions; false when there is none.
-Result<bool> update(db::Tx& tx, const Principal& principal, const Role& role);
+// Holds, until the transaction ends, the right to change the role `id`: a read-modify-write of a
+// role takes it before reading (PostgreSQL runs transactions concurrently, so a change decided
+// on a stale read would undo another; SQLite's write transactions already run one at a time).
+Result<void> lock(db::Tx& tx, std::string_view id);
+// Rewrites a custom role's name and description, and its permissions only when
+// `with_permissions`; false when there is none.
+Result<bool> update(db::Tx& tx, const Principal& principal, const Role& role,
+                    bool with_permissions);
 // Deletes a custom role; false when there is none.
 Result<bool> remove(db::Tx& tx, const Principal& principal, std::string_view id);
 // Users holding the role in the principal's organization.

@@ -76,15 +76,11 @@ Result<Response> create_task(TaskService& service, Request& req) {
 }
 
 Result<Response> list_tasks(TaskService& service, Request& req) {
-  auto page = http::page_query(req);
+  auto page = http::page_query(req, is_uuid);
   if (!page) return fail(page.error());
   ListQuery q;
   q.limit = page->limit + 1;  // one more tells whether there is a next page
-  if (page->after) {
-    if (!is_uuid(*page->after))
-      return fail(Error::field("cursor", "is not a cursor this server issued"));
-    q.before_id = *page->after;
-  }
+  if (page->after) q.before_id = *page->after;
   if (http::query_names(req.query, "agent_id")) {
     auto agent = req.query_param("agent_id");
     if (!agent || !is_uuid(*agent)) return fail(Error::field("agent_id", "must be an agent id"));

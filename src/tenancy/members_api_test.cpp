@@ -3,6 +3,7 @@
 // TENANT_ADMIN, revocation of removed and changed members.
 #include <gtest/gtest.h>
 
+#include "http/pagination.hpp"
 #include "platform/ids.hpp"
 #include "support/api_harness.hpp"
 
@@ -10,21 +11,16 @@ namespace atrium::tenancy {
 namespace {
 
 using atrium::testing::Actor;
-using atrium::testing::Backend;
+using atrium::testing::concurrently;
 using atrium::testing::expect_problem;
+using atrium::testing::expect_whole;
 using atrium::testing::kTestPassword;
-using atrium::testing::TestApp;
+using atrium::testing::walk;
 using http::Method;
 using nlohmann::json;
 
-class MembersApi : public ::testing::TestWithParam<Backend> {
+class MembersApi : public atrium::testing::ApiTest {
  protected:
-  void SetUp() override {
-    app_ = std::make_unique<TestApp>(GetParam());
-    admin_ = app_->signup("admin@acme.example", "Acme");
-  }
-  TestApp& app() { return *app_; }
-
   atrium::testing::Reply add(const Actor& who, const std::string& email, const std::string& role) {
     return app().call(Method::kPost, "/api/users", json{{"email", email}, {"role", role}},
                       who.token);
@@ -34,9 +30,6 @@ class MembersApi : public ::testing::TestWithParam<Backend> {
     EXPECT_EQ(r.status, 201) << r.raw;
     return r.body["invitation"]["token"];
   }
-
-  std::unique_ptr<TestApp> app_;
-  Actor admin_;
 };
 
 TEST_P(MembersApi, ListAndGetMembers) {
@@ -72,6 +65,39 @@ TEST_P(MembersApi, ListAndGetMembers) {
   EXPECT_EQ(one.body, b);
   expect_problem(app().call(Method::kGet, "/api/users/" + new_id(), {}, admin_.token), 404,
                  "not_found");
+}
+
+// Members are listed by email: a cursor must wrap one, as every list's must wrap its own key.
+TEST_P(MembersApi, ListCursorMustBeOneTheListIssued) {
+  for (const std::string& cursor : {std::string("%%%"), std::string("bogus"),
+                                    http::make_cursor(new_id()), http::make_cursor("not an email")})
+    expect_problem(app().call(Method::kGet, "/api/users?cursor=" + cursor, {}, admin_.token), 400,
+                   "invalid_request");
+  auto first = app().call(Method::kGet, "/api/users?limit=1", {}, admin_.token);
+  ASSERT_EQ(first.status, 200) << first.raw;
+  app().member(admin_, "bob@acme.example", "USER");
+  auto next = app().call(Method::kGet,
+                         "/api/users?limit=1&cursor=" + http::make_cursor("admin@acme.example"), {},
+                         admin_.token);
+  ASSERT_EQ(next.status, 200) << next.raw;
+  EXPECT_EQ(next.body["items"][0]["email"], "bob@acme.example");
+}
+
+// Members joining while the list is walked (sorting before and after the cursor): nobody who was
+// a member is skipped, nobody is seen twice.
+TEST_P(MembersApi, PagesStayWholeWhileMembersJoin) {
+  for (const char* name : {"c", "e", "g", "i", "k"})
+    app().member(admin_, std::string(name) + "@acme.example", "USER");
+  const auto before = walk(
+      app(), "/api/users", admin_.token, "email", [] {}, 100);
+  ASSERT_EQ(before.size(), 6u);
+  int n = 0;
+  auto seen = walk(app(), "/api/users", admin_.token, "email", [&] {
+    ++n;
+    app().member(admin_, "b" + std::to_string(n) + "@acme.example", "USER");
+    app().member(admin_, "z" + std::to_string(n) + "@acme.example", "USER");
+  });
+  expect_whole(before, seen);
 }
 
 TEST_P(MembersApi, AddingAnExistingUserMakesAMembership) {
@@ -271,6 +297,39 @@ TEST_P(MembersApi, TheLastAdminStays) {
             1);
 }
 
+// Two admins demoting or removing each other at once, many times (PostgreSQL runs them
+// concurrently): one wins, the other is refused, and the organization keeps its TENANT_ADMIN.
+TEST_P(MembersApi, ConcurrentDemotionsKeepTheLastAdmin) {
+  for (int round = 0; round < 6; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    const std::string n = std::to_string(round);
+    auto a = app().signup("a" + n + "@race.example", "Race " + n);
+    auto b = app().member(a, "b" + n + "@race.example", "TENANT_ADMIN");
+    auto against = [&](const Actor& who, const Actor& target) {
+      return [this, who, target, round] {
+        const std::string path = "/api/users/" + target.user_id;
+        return round % 2 ? app().call(Method::kDelete, path, {}, who.token)
+                         : app().call(Method::kPatch, path, json{{"roles", {"USER"}}}, who.token);
+      };
+    };
+    auto replies = concurrently({against(a, b), against(b, a)});
+    int won = 0;
+    for (const auto& r : replies) {
+      if (r.status < 300) {
+        ++won;
+      } else {
+        // Refused as the last admin, or cut off because the other's change came first.
+        EXPECT_TRUE(r.status == 409 || r.status == 401) << r.raw;
+      }
+    }
+    EXPECT_EQ(won, 1);
+    EXPECT_EQ(app().count("user_organization_roles",
+                          "organization_id = '" + a.org_id +
+                              "' AND role_id = (SELECT id FROM roles WHERE name = 'TENANT_ADMIN')"),
+              1);
+  }
+}
+
 TEST_P(MembersApi, RemovingAMemberEndsTheirAccess) {
   auto bob = app().member(admin_, "bob@acme.example", "USER");
   auto key = app().api_key(admin_, {"agents:read"});
@@ -314,6 +373,28 @@ TEST_P(MembersApi, AnotherTenantsMembersAreNotFound) {
   EXPECT_EQ(
       app().call(Method::kGet, "/api/users/" + mallory.user_id, {}, other.token).body["roles"],
       json({"USER"}));
+}
+
+// Accepting an invitation to an organization one already belongs to is 409, and the invitation
+// stays unused (it works once the membership has ended).
+TEST_P(MembersApi, AcceptingWhenAlreadyAMemberLeavesTheInvitationUnused) {
+  const std::string token = invite("twice@acme.example");
+  auto twice = app().signup("twice@acme.example", "Twice's own");
+  ASSERT_EQ(add(admin_, "twice@acme.example", "USER").status, 201);  // joined another way
+  expect_problem(
+      app().call(Method::kPost, "/api/invitations/accept", json{{"token", token}}, twice.token),
+      409, "conflict");
+  EXPECT_EQ(app().count("invitations", "email = 'twice@acme.example' AND accepted_at IS NULL",
+                        admin_.org_id),
+            1);
+  EXPECT_EQ(app().count("audit_log", "action = 'member.add' AND target_id = '" + twice.user_id +
+                                         "' AND CAST(details AS TEXT) LIKE '%invitation_id%'"),
+            0);
+  ASSERT_EQ(app().call(Method::kDelete, "/api/users/" + twice.user_id, {}, admin_.token).status,
+            204);
+  auto ok =
+      app().call(Method::kPost, "/api/invitations/accept", json{{"token", token}}, twice.token);
+  EXPECT_EQ(ok.status, 200) << ok.raw;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MembersApi, ::testing::ValuesIn(atrium::testing::backends()),

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "platform/ids.hpp"
+#include "platform/log.hpp"
 #include "support/api_harness.hpp"
 #include "tasks/org_secrets.hpp"
 
@@ -212,6 +213,52 @@ TEST_P(OrganizationsApi, DeleteRemovesEverythingAndCutsTokensOff) {
   EXPECT_EQ(app().call(Method::kGet, "/api/orgs/current", {}, other_.token).status, 200);
 }
 
+// A secret's value reaches no log line (debug level included, refusals included), and every write
+// seals with a fresh nonce: the same value twice gives another nonce and ciphertext.
+TEST_P(OrganizationsApi, SecretsAreNeverLoggedAndSealedAfresh) {
+  auto root = app().super_admin("root@platform.example", admin_.org_id);
+  const std::string value = "sk-log-check-4f9a8b7c6d5e";
+  const std::string path = "/api/orgs/current/secrets/llm_api_key";
+  auto sealed = [&] {
+    auto r = app().db().transact({.tenant = admin_.org_id, .read_only = true}, [&](db::Tx& tx) {
+      return tx.query_one(
+          "SELECT nonce, ciphertext FROM org_secrets WHERE organization_id = $1 AND name = $2",
+          {admin_.org_id, "llm_api_key"});
+    });
+    EXPECT_TRUE(r && *r);
+    return r && *r ? (**r).text(0) + "|" + (**r).text(1) : std::string();
+  };
+
+  log::Level previous = log::Level::kOff;
+  for (auto level : {log::Level::kError, log::Level::kWarn, log::Level::kInfo, log::Level::kDebug})
+    if (log::enabled(level)) previous = level;
+  log::set_level(log::Level::kDebug);
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(app().call(Method::kPut, path, json{{"value", value}}, root.token).status, 204);
+  const std::string first = sealed();
+  EXPECT_EQ(app().call(Method::kPut, path, json{{"value", value}}, root.token).status, 204);
+  const std::string second = sealed();
+  expect_problem(app().call(Method::kPut, path, json{{"value", value}}, admin_.token), 403,
+                 "permission_denied");
+  expect_problem(app().call(Method::kPut, path, json{{"value", value}, {value, value}}, root.token),
+                 400, "invalid_request");
+  expect_problem(app().call(Method::kPut, "/api/orgs/current/secrets/Bad-Name",
+                            json{{"value", value}}, root.token),
+                 400, "invalid_request");
+  log::flush();
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  log::set_level(previous);
+
+  EXPECT_NE(out.find("/secrets/llm_api_key"), std::string::npos) << "no request was logged";
+  EXPECT_EQ(out.find(value), std::string::npos) << out;
+  EXPECT_EQ(out.find("4f9a8b7c6d5e"), std::string::npos) << out;
+  EXPECT_EQ(app().count("audit_log", "CAST(details AS TEXT) LIKE '%4f9a8b7c6d5e%'"), 0);
+  ASSERT_FALSE(first.empty());
+  const auto bar = first.find('|');
+  EXPECT_NE(first.substr(0, bar), second.substr(0, bar)) << "the nonce was reused";
+  EXPECT_NE(first.substr(bar), second.substr(bar));
+}
+
 TEST_P(OrganizationsApi, SecretsAreSealedNeverShown) {
   auto root = app().super_admin("root@platform.example", admin_.org_id);
   const std::string value = "sk-test-0123456789-very-secret";
@@ -256,6 +303,26 @@ TEST_P(OrganizationsApi, SecretsAreSealedNeverShown) {
                             json{{"value", "x"}}, admin_.token),
                  403, "permission_denied");
   EXPECT_FALSE(*reader(other_.org_id, "llm_api_key"));
+}
+
+// Organizations created while the list is walked: none that was there is skipped or seen twice.
+TEST_P(OrganizationsApi, PagesStayWholeWhileOrganizationsAreCreated) {
+  for (int i = 0; i < 4; ++i)
+    ASSERT_EQ(app()
+                  .call(Method::kPost, "/api/orgs", json{{"name", "Before " + std::to_string(i)}},
+                        admin_.token)
+                  .status,
+              201);
+  const auto before = atrium::testing::walk(
+      app(), "/api/orgs", admin_.token, "id", [] {}, 100);
+  ASSERT_EQ(before.size(), 5u);
+  int n = 0;
+  auto seen = atrium::testing::walk(app(), "/api/orgs", admin_.token, "id", [&] {
+    auto r = app().call(Method::kPost, "/api/orgs", json{{"name", "During " + std::to_string(++n)}},
+                        admin_.token);
+    ASSERT_EQ(r.status, 201) << r.raw;
+  });
+  atrium::testing::expect_whole(before, seen);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, OrganizationsApi,

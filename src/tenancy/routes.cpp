@@ -5,6 +5,7 @@
 #include "http/json_body.hpp"
 #include "http/pagination.hpp"
 #include "identity/password.hpp"
+#include "platform/ids.hpp"
 #include "roles/routes.hpp"
 
 namespace atrium::tenancy {
@@ -33,13 +34,9 @@ std::optional<std::string> read_slug(JsonFields& f) {
 // --- organizations
 
 Result<Response> list_orgs(OrganizationService& s, Request& req) {
-  auto page = http::page_query(req);
-  if (!page) return fail(page.error());
-  auto result = s.list(*req.principal, *page, req);
-  if (!result) return fail(result.error());
-  nlohmann::json items = nlohmann::json::array();
-  for (const auto& o : result->items) items.push_back(to_json(o));
-  return Response::json(200, http::page(std::move(items), result->next_key));
+  return http::list_response(
+      req, is_uuid, [&](const http::PageQuery& page) { return s.list(*req.principal, page, req); },
+      [](const Organization& o) { return to_json(o); });
 }
 
 Result<Response> create_org(OrganizationService& s, Request& req) {
@@ -105,13 +102,11 @@ Result<Response> put_secret(OrganizationService& s, Request& req) {
 // --- members
 
 Result<Response> list_members(MemberService& s, Request& req) {
-  auto page = http::page_query(req);
-  if (!page) return fail(page.error());
-  auto result = s.list(*req.principal, *page);
-  if (!result) return fail(result.error());
-  nlohmann::json items = nlohmann::json::array();
-  for (const auto& m : result->items) items.push_back(to_json(m));
-  return Response::json(200, http::page(std::move(items), result->next_key));
+  // Members are listed by email: their cursors wrap one.
+  return http::list_response(
+      req, http::valid_email,
+      [&](const http::PageQuery& page) { return s.list(*req.principal, page); },
+      [](const Member& m) { return to_json(m); });
 }
 
 Result<Response> add_member(MemberService& s, Request& req) {

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <latch>
+#include <map>
 #include <stdexcept>
+#include <thread>
 
 #include "access/seed.hpp"
 #include "identity/identity.hpp"
@@ -164,6 +167,45 @@ std::int64_t TestApp::count(const std::string& table, const std::string& where,
   });
   if (!r || !*r) throw std::runtime_error("count " + table);
   return (**r).integer(0);
+}
+
+std::vector<std::string> walk(TestApp& app, const std::string& path, const std::string& token,
+                              const std::string& field, const std::function<void()>& between,
+                              int limit) {
+  std::vector<std::string> seen;
+  std::string cursor;
+  do {
+    auto r = app.call(
+        http::Method::kGet,
+        path + "?limit=" + std::to_string(limit) + (cursor.empty() ? "" : "&cursor=" + cursor), {},
+        token);
+    if (r.status != 200) die("walk " + path, r);
+    for (const auto& item : r.body["items"]) seen.push_back(item[field].get<std::string>());
+    cursor = r.body["next_cursor"].is_null() ? "" : r.body["next_cursor"].get<std::string>();
+    if (!cursor.empty()) between();
+  } while (!cursor.empty() && seen.size() < 1000);
+  return seen;
+}
+
+void expect_whole(const std::vector<std::string>& before, const std::vector<std::string>& seen) {
+  std::map<std::string, int> times;
+  for (const auto& s : seen) ++times[s];
+  for (const auto& [value, n] : times) EXPECT_EQ(n, 1) << value << " seen " << n << " times";
+  for (const auto& b : before) EXPECT_TRUE(times.count(b)) << b << " was skipped";
+}
+
+std::vector<Reply> concurrently(const std::vector<std::function<Reply()>>& calls) {
+  std::vector<Reply> replies(calls.size());
+  std::latch start(static_cast<std::ptrdiff_t>(calls.size()));
+  std::vector<std::jthread> threads;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      replies[i] = calls[i]();
+    });
+  }
+  threads.clear();  // joins
+  return replies;
 }
 
 void expect_problem(const Reply& r, int status, const std::string& code) {

@@ -9,11 +9,15 @@
 //   EXPECT_EQ(r.status, 201);
 //
 // Password hashing uses cheap Argon2id parameters; the task workers do not run (tasks stay
-// queued) unless asked. Not thread-safe (one test thread).
+// queued) unless asked. One test thread, but for call(), which may also run on several threads at
+// once (concurrently(), for races).
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -118,6 +122,37 @@ class TestApp {
   std::unique_ptr<app::Application> app_;
   std::unique_ptr<app::Api> api_;
 };
+
+// The usual API suite, parameterised over backends(): a fresh application per test and the
+// TENANT_ADMIN of "Acme", admin@acme.example, signed in.
+//
+//   class AgentsApi : public atrium::testing::ApiTest {};
+//   TEST_P(AgentsApi, ...) { app().call(..., admin_.token); }
+//   INSTANTIATE_TEST_SUITE_P(Backends, AgentsApi, ValuesIn(backends()), BackendName());
+class ApiTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    app_ = std::make_unique<TestApp>(GetParam());
+    admin_ = app_->signup("admin@acme.example", "Acme");
+  }
+  TestApp& app() { return *app_; }
+
+  std::unique_ptr<TestApp> app_;
+  Actor admin_;
+};
+
+// Walks the list at `path` (no query) page by page, `limit` items a page, calling `between()`
+// after each page (inserts meanwhile); the `field` of every item seen, in order. Stops after 1000.
+std::vector<std::string> walk(TestApp& app, const std::string& path, const std::string& token,
+                              const std::string& field, const std::function<void()>& between,
+                              int limit = 2);
+
+// Expects no value twice in `seen`, and each of `before` in it (a walk() missed nothing that was
+// there when it began).
+void expect_whole(const std::vector<std::string>& before, const std::vector<std::string>& seen);
+
+// Runs the calls at once, each on its own thread, released together; their answers in order.
+std::vector<Reply> concurrently(const std::vector<std::function<Reply()>>& calls);
 
 // Expects a problem+json answer with `status` and `code`.
 void expect_problem(const Reply& reply, int status, const std::string& code);

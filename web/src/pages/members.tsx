@@ -106,7 +106,8 @@ export function MembersPage() {
   const [added, setAdded] = useState<Member | null>(null);
   const [editing, setEditing] = useState<Member | null>(null);
   const [removing, setRemoving] = useState<Member | null>(null);
-  const roleList = roles.data?.items ?? [];
+  // SUPER_ADMIN is listed with the system roles but is global: no organization grants it.
+  const roleList = (roles.data?.items ?? []).filter((r) => !(r.system && r.name === 'SUPER_ADMIN'));
 
   return (
     <>
