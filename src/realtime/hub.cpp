@@ -1,5 +1,6 @@
 #include "realtime/hub.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -40,9 +41,15 @@ bool Hub::admit(const std::string& tenant, Subscriber* s) {
     if (t.members.empty()) tenants_.erase(tenant);
     return false;
   }
-  t.members.insert(s);
-  ++connections_;
+  if (t.members.try_emplace(s).second) ++connections_;
   return true;
+}
+
+void Hub::drop_task(Tenant& t, const std::string& task_id, Subscriber* s) {
+  auto task = t.by_task.find(task_id);
+  if (task == t.by_task.end()) return;
+  task->second.erase(s);
+  if (task->second.empty()) t.by_task.erase(task);
 }
 
 void Hub::leave(const std::string& tenant, Subscriber* s) {
@@ -50,46 +57,54 @@ void Hub::leave(const std::string& tenant, Subscriber* s) {
   auto it = tenants_.find(tenant);
   if (it == tenants_.end()) return;
   auto& t = it->second;
-  if (t.members.erase(s)) --connections_;
-  t.all_tasks.erase(s);
-  for (auto task = t.by_task.begin(); task != t.by_task.end();) {
-    task->second.erase(s);
-    task = task->second.empty() ? t.by_task.erase(task) : std::next(task);
-  }
+  auto member = t.members.find(s);
+  if (member == t.members.end()) return;
+  for (const auto& task_id : member->second.tasks) drop_task(t, task_id, s);
+  t.members.erase(member);
+  --connections_;
   if (t.members.empty()) tenants_.erase(it);
 }
 
 void Hub::subscribe_all(const std::string& tenant, Subscriber* s) {
   std::unique_lock lock(mu_);
   auto it = tenants_.find(tenant);
-  if (it != tenants_.end() && it->second.members.count(s)) it->second.all_tasks.insert(s);
+  if (it == tenants_.end()) return;
+  if (auto member = it->second.members.find(s); member != it->second.members.end())
+    member->second.all_tasks = true;
 }
 
 void Hub::subscribe_task(const std::string& tenant, const std::string& task_id, Subscriber* s) {
   std::unique_lock lock(mu_);
   auto it = tenants_.find(tenant);
-  if (it != tenants_.end() && it->second.members.count(s)) it->second.by_task[task_id].insert(s);
+  if (it == tenants_.end()) return;
+  auto member = it->second.members.find(s);
+  if (member == it->second.members.end()) return;
+  auto& tasks = member->second.tasks;
+  if (std::find(tasks.begin(), tasks.end(), task_id) == tasks.end()) tasks.push_back(task_id);
+  it->second.by_task[task_id].insert(s);
 }
 
 void Hub::unsubscribe_task(const std::string& tenant, const std::string& task_id, Subscriber* s) {
   std::unique_lock lock(mu_);
   auto it = tenants_.find(tenant);
   if (it == tenants_.end()) return;
-  auto task = it->second.by_task.find(task_id);
-  if (task == it->second.by_task.end()) return;
-  task->second.erase(s);
-  if (task->second.empty()) it->second.by_task.erase(task);
+  auto member = it->second.members.find(s);
+  if (member == it->second.members.end()) return;
+  auto& tasks = member->second.tasks;
+  if (auto task = std::find(tasks.begin(), tasks.end(), task_id); task != tasks.end()) {
+    tasks.erase(task);
+    drop_task(it->second, task_id, s);
+  }
 }
 
 void Hub::unsubscribe(const std::string& tenant, Subscriber* s) {
   std::unique_lock lock(mu_);
   auto it = tenants_.find(tenant);
   if (it == tenants_.end()) return;
-  it->second.all_tasks.erase(s);
-  for (auto task = it->second.by_task.begin(); task != it->second.by_task.end();) {
-    task->second.erase(s);
-    task = task->second.empty() ? it->second.by_task.erase(task) : std::next(task);
-  }
+  auto member = it->second.members.find(s);
+  if (member == it->second.members.end()) return;
+  for (const auto& task_id : member->second.tasks) drop_task(it->second, task_id, s);
+  member->second = Member{};
 }
 
 std::size_t Hub::connections() const {
@@ -124,10 +139,12 @@ void Hub::on_event(const broker::Event& event) {
   auto it = tenants_.find(event.tenant);
   if (it == tenants_.end()) return;
   const auto& t = it->second;
-  for (auto* s : t.all_tasks) s->deliver(task_id, message, terminal);
+  for (const auto& [s, member] : t.members)
+    if (member.all_tasks) s->deliver(task_id, message, terminal);
   if (auto task = t.by_task.find(task_id); task != t.by_task.end()) {
     for (auto* s : task->second)
-      if (!t.all_tasks.count(s)) s->deliver(task_id, message, terminal);  // once per session
+      if (auto m = t.members.find(s); m != t.members.end() && !m->second.all_tasks)
+        s->deliver(task_id, message, terminal);  // once per session
   }
 }
 
@@ -141,7 +158,7 @@ void Hub::run_checks() {
       const TimePoint now = clock_.now();
       std::shared_lock members(mu_);
       for (const auto& [tenant, t] : tenants_)
-        for (auto* s : t.members) s->check(now);
+        for (const auto& [s, member] : t.members) s->check(now);
     }
     lock.lock();
   }

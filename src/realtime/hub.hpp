@@ -17,6 +17,7 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "broker/event_bus.hpp"
 #include "platform/clock.hpp"
@@ -59,11 +60,18 @@ class Hub {
   std::size_t connections(const std::string& tenant) const;
 
  private:
+  // An admitted subscriber remembers its own task subscriptions, so leaving costs as many steps
+  // as it has (a mass disconnect used to scan every task set of the tenant per connection, under
+  // the exclusive lock that also holds back fan-out).
+  struct Member {
+    bool all_tasks = false;
+    std::vector<std::string> tasks;  // at most the session's cap (256)
+  };
   struct Tenant {
-    std::unordered_set<Subscriber*> members;  // admitted
-    std::unordered_set<Subscriber*> all_tasks;
+    std::unordered_map<Subscriber*, Member> members;  // admitted
     std::unordered_map<std::string, std::unordered_set<Subscriber*>> by_task;
   };
+  static void drop_task(Tenant& t, const std::string& task_id, Subscriber* subscriber);
   void on_event(const broker::Event& event);
   void run_checks();
 

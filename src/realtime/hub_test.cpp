@@ -124,6 +124,40 @@ TEST_F(HubTest, UnsubscribeAndLeaveStopDelivery) {
   EXPECT_EQ(hub.connections(), 0u);
 }
 
+TEST_F(HubTest, LeavingRemovesEveryOneOfItsSubscriptionsAndNoOneElses) {
+  Hub hub(bus_, clock_);
+  Recorder r, other, witness;
+  ASSERT_TRUE(hub.admit("org", &r));
+  ASSERT_TRUE(hub.admit("org", &other));
+  ASSERT_TRUE(hub.admit("org", &witness));
+  hub.subscribe_task("org", "t1", &r);
+  hub.subscribe_task("org", "t2", &r);
+  hub.subscribe_task("org", "t2", &r);  // twice is one subscription
+  hub.subscribe_all("org", &r);
+  hub.subscribe_task("org", "t1", &other);
+  hub.subscribe_all("org", &witness);
+  hub.leave("org", &r);
+
+  // Admitted again, the same subscriber starts with no subscription left over.
+  ASSERT_TRUE(hub.admit("org", &r));
+  ASSERT_TRUE(bus_.publish({"task.status", "org", event("t1", "running")}));
+  ASSERT_TRUE(bus_.publish({"task.status", "org", event("t2", "running")}));
+  ASSERT_EQ(witness.wait_for(2).size(), 2u);  // both events were fully delivered…
+  EXPECT_TRUE(r.wait_for(0).empty());         // …not to the one that left…
+  auto got = other.wait_for(1);               // …and still to the other subscriber of t1
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].task_id, "t1");
+
+  hub.subscribe_task("org", "t2", &r);
+  hub.unsubscribe("org", &r);  // every subscription, but still admitted
+  EXPECT_EQ(hub.connections("org"), 3u);
+  ASSERT_TRUE(bus_.publish({"task.status", "org", event("t2", "succeeded")}));
+  ASSERT_EQ(witness.wait_for(3).size(), 3u);
+  EXPECT_TRUE(r.wait_for(0).empty());
+  for (Recorder* s : {&r, &other, &witness}) hub.leave("org", s);
+  EXPECT_EQ(hub.connections(), 0u);
+}
+
 TEST_F(HubTest, ConnectionCapPerTenant) {
   Hub hub(bus_, clock_, HubOptions{.max_connections_per_tenant = 2});
   Recorder a, b, c, other;
