@@ -63,7 +63,7 @@ scenario_realtime() {
       'BEGIN { if (n > 0) printf "%.1f KiB", (b - a) / n; else print "–" }')
     rows+="| $n | $subscribed ($failed failed) | $per | $count | $p50 ms | $p99 ms | $max ms |"$'\n'
     # The kernel's share: the same N loopback sockets and message size, nothing else.
-    read -r _ _ p50 p99 max <<<"$("$BUILD/bench/fanout_floor" "$n" "${bytes:-600}" 10 || echo "floor 0 – – –")"
+    read -r _ _ p50 p99 max _ <<<"$("$BUILD/bench/fanout_floor" "$n" "${bytes:-600}" 10 || echo "floor 0 – – –")"
     floor+="| $n | ${bytes:-600} B | $p50 ms | $p99 ms | $max ms |"$'\n'
   done
   cat <<MD
@@ -82,8 +82,9 @@ N sockets on the same 2 cores. \`atrium serve\` runs with one I/O thread.
 ${rows}
 Targets (issue 8): ≤ 4 KiB RSS per idle connection at 10,000; fan-out p99 ≤ 20 ms at 10,000.
 
-Each task sends three fan-outs (\`queued\`, \`running\`, \`succeeded\`) within milliseconds, so a
-\`succeeded\` delivery waits behind up to 2N earlier messages. The floor under these figures is the
+Each task sends three fan-outs: \`queued\`, then \`running\` and \`succeeded\` within a millisecond
+of each other (the server's task log), so a \`succeeded\` delivery waits behind N \`running\`
+messages and the tail of the \`queued\` ones. The floor under these figures is the
 kernel's: \`bench/realtime/fanout_floor\` sends one message of the same size to each of the same
 number of raw loopback TCP sockets (one \`send()\` each from one process, read through epoll by
 one thread of another: the shape of \`atrium serve\` and \`ws_bench\`, with no WebSocket, JSON or
