@@ -1,4 +1,4 @@
-import { useCallback, useState } from 'react';
+import { useCallback, useRef, useState } from 'react';
 import { ApiError } from '../api/errors';
 import type { Errors } from './validate';
 
@@ -27,15 +27,25 @@ export function useSubmit() {
     }
   }, []);
 
+  // The fields this form shows errors at (those it asks about while rendering).
+  const shownFields = useRef(new Set<string>());
   const fieldError = useCallback(
-    (field: string): string | undefined =>
-      clientErrors[field] ?? (error instanceof ApiError ? error.fieldError(field) : undefined),
+    (field: string): string | undefined => {
+      shownFields.current.add(field);
+      return clientErrors[field] ?? (error instanceof ApiError ? error.fieldError(field) : undefined);
+    },
     [clientErrors, error],
   );
 
-  /** The error for the banner: everything but a validation error whose fields are all shown. */
+  /**
+   * The error for the banner: everything but a validation error whose every field error already
+   * shows at a field of this form (its `detail` repeats them; saying it twice reads as two errors).
+   */
   const bannerError =
-    error instanceof ApiError && error.code === 'invalid_request' && error.fieldErrors.length > 0 && !error.detail
+    error instanceof ApiError &&
+    error.code === 'invalid_request' &&
+    error.fieldErrors.length > 0 &&
+    error.fieldErrors.every((e) => [...shownFields.current].some((f) => shownAt(error, f) === e))
       ? null
       : error;
 
@@ -45,4 +55,12 @@ export function useSubmit() {
   }, []);
 
   return { busy, error: bannerError, fieldError, run, reset };
+}
+
+/** The server's field error that `field` shows, as ApiError.fieldError picks it. */
+function shownAt(error: ApiError, field: string) {
+  return (
+    error.fieldErrors.find((e) => e.field === field) ??
+    error.fieldErrors.find((e) => e.field.startsWith(`${field}.`) || e.field.startsWith(`${field}[`))
+  );
 }

@@ -33,6 +33,32 @@ describe('sign up', () => {
     expect(screen.getByRole('alert').textContent).toContain('That email is already registered.');
   });
 
+  it('shows a validation error once, at its field, when the form has that field', async () => {
+    const invalid = (field: string) => () => ({
+      status: 400,
+      body: {
+        status: 400,
+        code: 'invalid_request',
+        title: 'Invalid request',
+        detail: `${field}: is not allowed here`,
+        errors: [{ field, message: 'is not allowed here' }],
+      },
+    });
+    let field = 'organization_name';
+    renderApp('/signup', { 'POST /api/auth/signup': () => invalid(field)() });
+    fireEvent.change(await screen.findByLabelText('Email'), { target: { value: 'ada@example.com' } });
+    fireEvent.change(screen.getByLabelText('Password'), { target: { value: 'correct horse battery' } });
+    fireEvent.change(screen.getByLabelText('Organization name'), { target: { value: 'Acme' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Create account' }));
+    expect(await screen.findByText('is not allowed here')).toBeTruthy();
+    expect(screen.queryByRole('alert')).toBeNull();
+
+    // A field the form does not show: the banner is the only place it can be read.
+    field = 'referrer';
+    fireEvent.click(screen.getByRole('button', { name: 'Create account' }));
+    expect((await screen.findByRole('alert')).textContent).toContain('referrer: is not allowed here');
+  });
+
   it('signs in with the bundle and lands on the dashboard', async () => {
     const { calls } = renderApp('/signup', {
       'POST /api/auth/signup': () => ({ status: 201, body: bundleFor(ADMIN) }),
