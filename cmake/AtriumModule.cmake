@@ -28,7 +28,23 @@ function(atrium_module name)
       DISCOVERY_MODE PRE_TEST
       TEST_PREFIX "${name}.")
     atrium_test_properties(${name}_tests LABELS ${M_LABELS} PROPERTIES ${M_TEST_PROPERTIES})
+    atrium_distributed_lock(${name}_tests)
   endif()
+endfunction()
+
+# atrium_distributed_lock(<executable>)
+#
+# The tests of <executable> instantiated in distributed mode (named ".../distributed", e.g. on
+# tests/support's api_backends()) use the shared RabbitMQ node, which some fault tests stop and
+# start: they hold the CTest resource lock "rabbitmq", as every test using that node does.
+# Discovered test names may carry a "  # GetParam() = …" suffix.
+function(atrium_distributed_lock executable)
+  set(file "${CMAKE_CURRENT_BINARY_DIR}/${executable}_distributed_lock.cmake")
+  file(WRITE "${file}" "foreach(t IN LISTS ${executable}_TESTS)\n"
+    "  if(t MATCHES \"/distributed($| )\")\n"
+    "    set_tests_properties(\"\${t}\" PROPERTIES RESOURCE_LOCK rabbitmq)\n"
+    "  endif()\nendforeach()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${file}")
 endfunction()
 
 # atrium_test_properties(<executable> [LABELS <label>...] [PROPERTIES <property> <value>...])

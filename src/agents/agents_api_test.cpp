@@ -318,7 +318,7 @@ TEST_P(AgentsApi, UpdateChecksTheAgentItWrites) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, AgentsApi, ::testing::ValuesIn(atrium::testing::backends()),
+INSTANTIATE_TEST_SUITE_P(Backends, AgentsApi, ::testing::ValuesIn(atrium::testing::api_backends()),
                          atrium::testing::BackendName());
 
 }  // namespace

@@ -15,6 +15,7 @@ Result<Brokers> open_brokers(const Config& config, metrics::Registry& metrics) {
 
   broker::RabbitOptions options;
   options.url = config.broker_url;
+  options.prefix = config.broker_prefix;
   auto queue = broker::RabbitTaskQueue::create(options);
   if (!queue) return fail(queue.error());
   auto bus = broker::RabbitEventBus::create(options);

@@ -553,7 +553,7 @@ TEST_P(IsolationMatrix, EveryRouteEveryPrincipalEveryTarget) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, IsolationMatrix,
-                         ::testing::ValuesIn(atrium::testing::backends()),
+                         ::testing::ValuesIn(atrium::testing::api_backends()),
                          atrium::testing::BackendName());
 
 }  // namespace

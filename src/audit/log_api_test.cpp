@@ -212,7 +212,7 @@ TEST_P(AuditApi, AChangeAndItsEntryCommitTogether) {
   EXPECT_EQ(app().count("audit_log", "action = 'role.create'"), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, AuditApi, ::testing::ValuesIn(atrium::testing::backends()),
+INSTANTIATE_TEST_SUITE_P(Backends, AuditApi, ::testing::ValuesIn(atrium::testing::api_backends()),
                          atrium::testing::BackendName());
 
 }  // namespace

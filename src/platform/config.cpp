@@ -101,6 +101,16 @@ Problem set_broker_url(Config& c, std::string_view v) {
   return std::nullopt;
 }
 
+Problem set_broker_prefix(Config& c, std::string_view v) {
+  v = trim(v);
+  const bool ok = !v.empty() && v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
+  });
+  if (!ok) return "expected 1 to 64 letters, digits, '-', '_' or '.'";
+  c.broker_prefix = std::string(v);
+  return std::nullopt;
+}
+
 Problem set_env(Config& c, std::string_view v) {
   v = trim(v);
   if (v == "development") {
@@ -220,6 +230,9 @@ const std::vector<Setting> kSettings = {
      }},
     {"broker_url", "ATRIUM_BROKER_URL", true, "'embedded' or amqp://user:pass@host:port/vhost",
      set_broker_url},
+    {"broker_prefix", "ATRIUM_BROKER_PREFIX", false,
+     "names of the broker's queues and exchanges (<prefix>.tasks, <prefix>.events)",
+     set_broker_prefix},
     {"env", "ATRIUM_ENV", false, "development | production (production enforces real secrets)",
      set_env},
     {"jwt_keys", "ATRIUM_JWT_KEYS", true, "kid:secret,kid:secret — the first signs, all verify",
@@ -271,6 +284,11 @@ const std::vector<Setting> kSettings = {
     {"task_retry_delay_ms", "ATRIUM_TASK_RETRY_DELAY_MS", false,
      "milliseconds before a task's first retry (doubling, at most 5 minutes)",
      [](Config& c, std::string_view v) { return set_int<0, 300000>(c.task_retry_delay_ms, v); }},
+    {"task_republish_after", "ATRIUM_TASK_REPUBLISH_AFTER", false,
+     "seconds a due task may stay queued before its queue message is sent again (lost messages)",
+     [](Config& c, std::string_view v) {
+       return set_int<1, 86400>(c.task_republish_after_seconds, v);
+     }},
     {"tenant_max_running", "ATRIUM_TENANT_MAX_RUNNING", false,
      "tasks of one organization running at once (0 = half the workers, at least 1)",
      [](Config& c, std::string_view v) { return set_int<0, 100000>(c.tenant_max_running, v); }},

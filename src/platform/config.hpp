@@ -33,6 +33,9 @@ struct Config {
   std::string database_migration_url;
   int database_statement_timeout_seconds = 10;
   std::string broker_url = "embedded";
+  // Names of the broker's queues and exchanges (<prefix>.tasks, <prefix>.events, …): deployments
+  // (or tests) sharing one RabbitMQ virtual host keep apart by choosing their own.
+  std::string broker_prefix = "atrium";
   Env env = Env::kDevelopment;
   std::vector<JwtKey> jwt_keys;             // first signs, all verify
   std::string data_key;                     // 32 raw bytes once resolved
@@ -57,8 +60,11 @@ struct Config {
   int task_timeout_seconds = 600;  // a run longer than this fails
   int task_max_attempts = 3;       // retries included
   int task_retry_delay_ms = 1000;  // before the first retry; doubles each time
-  int tenant_max_running = 0;      // tasks of one organization at once; 0 = half the workers
-  int tenant_max_queued = 10000;   // queued tasks of one organization; 429 beyond
+  // A task due and queued this long without a new queue message gets one again (the broker lost
+  // the last, e.g. a purged queue); a duplicate is harmless (claims are conditional).
+  int task_republish_after_seconds = 300;
+  int tenant_max_running = 0;     // tasks of one organization at once; 0 = half the workers
+  int tenant_max_queued = 10000;  // queued tasks of one organization; 429 beyond
 
   // Password hashing (identity/): its own bounded pool, so a login storm cannot take every
   // handler thread; beyond the queue, sign-ins get 503 + Retry-After.

@@ -345,7 +345,7 @@ TEST_P(RolesApi, PagesStayWholeWhileRolesAreCreated) {
   atrium::testing::expect_whole(before, seen);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, RolesApi, ::testing::ValuesIn(atrium::testing::backends()),
+INSTANTIATE_TEST_SUITE_P(Backends, RolesApi, ::testing::ValuesIn(atrium::testing::api_backends()),
                          atrium::testing::BackendName());
 
 }  // namespace

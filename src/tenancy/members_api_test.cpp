@@ -397,7 +397,7 @@ TEST_P(MembersApi, AcceptingWhenAlreadyAMemberLeavesTheInvitationUnused) {
   EXPECT_EQ(ok.status, 200) << ok.raw;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, MembersApi, ::testing::ValuesIn(atrium::testing::backends()),
+INSTANTIATE_TEST_SUITE_P(Backends, MembersApi, ::testing::ValuesIn(atrium::testing::api_backends()),
                          atrium::testing::BackendName());
 
 }  // namespace

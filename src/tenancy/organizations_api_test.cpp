@@ -326,7 +326,7 @@ TEST_P(OrganizationsApi, PagesStayWholeWhileOrganizationsAreCreated) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, OrganizationsApi,
-                         ::testing::ValuesIn(atrium::testing::backends()),
+                         ::testing::ValuesIn(atrium::testing::api_backends()),
                          atrium::testing::BackendName());
 
 }  // namespace

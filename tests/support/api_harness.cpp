@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "access/seed.hpp"
+#include "broker/rabbitmq/rabbit_task_queue.hpp"
 #include "identity/identity.hpp"
 #include "platform/ids.hpp"
 #include "tenancy/store.hpp"
@@ -25,6 +26,15 @@ Config test_config() {
   c.workers = 2;
   c.tenant_max_running = 1;
   c.hash_threads = 2;
+  return c;
+}
+
+Config test_config(const Backend& backend) {
+  Config c = test_config();
+  if (!backend.broker_url.empty()) {
+    c.broker_url = backend.broker_url;
+    c.broker_prefix = "test." + new_id();
+  }
   return c;
 }
 
@@ -46,13 +56,39 @@ app::ApplicationOptions test_options(const TestAppOptions& options) {
 
 TestApp::TestApp(const Backend& backend, TestAppOptions options)
     : t_(backend.create_migrated()),
-      config_(test_config()),
+      config_(test_config(backend)),
       clock_(TimePoint(std::chrono::system_clock::now())) {
   if (auto s = access::seed(db()); !s) throw std::runtime_error("seed: " + s.error().detail);
+  auto brokers = app::open_brokers(config_, metrics_);
+  if (!brokers) throw std::runtime_error("brokers: " + brokers.error().detail);
+  brokers_ = std::move(*brokers);
   // As `atrium serve` connects: on PostgreSQL the application role, under row-level security.
-  app_ = std::make_unique<app::Application>(config_, *t_->app, bus_, clock_, metrics_,
-                                            test_options(options));
+  app::ApplicationOptions o = test_options(options);
+  o.brokers = &brokers_;
+  // A distributed replica relays its outbox to RabbitMQ whether or not workers run somewhere.
+  if (brokers_.distributed) o.run_workers = true;
+  app_ = std::make_unique<app::Application>(config_, *t_->app, *brokers_.bus, clock_, metrics_, o);
   if (auto s = app_->start(); !s) throw std::runtime_error("start: " + s.error().detail);
+  if (brokers_.distributed) {
+    if (options.run_workers) {
+      worker_ = std::make_unique<app::TaskRuntime>(config_, *t_->app, *brokers_.bus, clock_,
+                                                   worker_metrics_, brokers_.queue.get(),
+                                                   brokers_.dead_letters);
+      worker_->start();
+    }
+    // Every test of the mode runs against a broker that is there: the topology declared, both
+    // event connections up.
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    for (;;) {
+      const bool queue_up = brokers_.queue->ping().has_value();
+      bool events_up = true;
+      for (const auto& check : brokers_.readiness) events_up = events_up && check.check();
+      if (queue_up && events_up) break;
+      if (std::chrono::steady_clock::now() > deadline)
+        throw std::runtime_error("RabbitMQ not reached at " + config_.broker_url);
+      std::this_thread::sleep_for(10ms);
+    }
+  }
   app::Application* built = app_.get();
   api_ = std::make_unique<app::Api>(
       app_->routes(), metrics_, &app_->identity().authenticator(),
@@ -63,7 +99,17 @@ TestApp::TestApp(const Backend& backend, TestAppOptions options)
 
 TestApp::~TestApp() {
   api_.reset();
+  worker_.reset();
   app_.reset();
+  const bool distributed = brokers_.distributed;
+  brokers_ = {};
+  if (distributed) {
+    broker::RabbitOptions o;
+    o.url = config_.broker_url;
+    o.prefix = config_.broker_prefix;
+    if (auto removed = broker::RabbitTaskQueue::remove_topology(o); !removed)
+      ADD_FAILURE() << "broker topology not removed: " << removed.error().detail;
+  }
 }
 
 Reply TestApp::call(http::Method method, const std::string& target, const std::optional<json>& body,

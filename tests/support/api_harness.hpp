@@ -11,6 +11,11 @@
 // Password hashing uses cheap Argon2id parameters; the task workers do not run (tasks stay
 // queued) unless asked. One test thread, but for call(), which may also run on several threads at
 // once (concurrently(), for races).
+//
+// On a distributed backend (Backend::broker_url, from api_backends()) the application is a
+// `serve` replica in distributed mode: RabbitMQ's event bus and task queue under a prefix of the
+// test's own (ATRIUM_BROKER_PREFIX), the outbox relayed to it, the workers (when asked) a worker
+// runtime as `atrium worker` runs; the queues and exchanges are deleted afterwards.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -26,7 +31,7 @@
 
 #include "app/api.hpp"
 #include "app/application.hpp"
-#include "broker/embedded/embedded_event_bus.hpp"
+#include "app/brokers.hpp"
 #include "http/message.hpp"
 #include "platform/clock.hpp"
 #include "support/backends.hpp"
@@ -112,23 +117,26 @@ class TestApp {
   app::Application& app() { return *app_; }
   TickingClock& clock() { return clock_; }
   const Config& config() const { return config_; }
+  bool distributed() const { return brokers_.distributed; }
 
  private:
   std::unique_ptr<TestDatabase> t_;
   Config config_;
   TickingClock clock_;
-  broker::EmbeddedEventBus bus_;
   metrics::Registry metrics_;
+  app::Brokers brokers_;
   std::unique_ptr<app::Application> app_;
   std::unique_ptr<app::Api> api_;
+  metrics::Registry worker_metrics_;
+  std::unique_ptr<app::TaskRuntime> worker_;  // distributed, with run_workers
 };
 
-// The usual API suite, parameterised over backends(): a fresh application per test and the
+// The usual API suite, parameterised over api_backends(): a fresh application per test and the
 // TENANT_ADMIN of "Acme", admin@acme.example, signed in.
 //
 //   class AgentsApi : public atrium::testing::ApiTest {};
 //   TEST_P(AgentsApi, ...) { app().call(..., admin_.token); }
-//   INSTANTIATE_TEST_SUITE_P(Backends, AgentsApi, ValuesIn(backends()), BackendName());
+//   INSTANTIATE_TEST_SUITE_P(Backends, AgentsApi, ValuesIn(api_backends()), BackendName());
 class ApiTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {

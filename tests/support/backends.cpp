@@ -136,6 +136,16 @@ std::vector<Backend> backends() {
   return out;
 }
 
+std::vector<Backend> api_backends() {
+  auto out = backends();
+  const std::string rabbitmq = env("ATRIUM_TEST_RABBITMQ");
+  if (!rabbitmq.empty() && !out.empty() && out.back().name == "pgbouncer") {
+    out.back().name = "distributed";
+    out.back().broker_url = rabbitmq;
+  }
+  return out;
+}
+
 std::vector<Backend> rls_backends() {
   std::vector<Backend> out;
   for (auto& b : backends())

@@ -13,6 +13,11 @@
 // reads across tenants pass `.cross_tenant_read`); src/identity/identity_api_test.cpp does. To run
 // the binary on a backend, give it TestDatabase::url and ::migration_url as ATRIUM_DATABASE_URL
 // and ATRIUM_DATABASE_MIGRATION_URL.
+//
+// API-level suites (tests/support/api_harness.hpp) run on api_backends() instead: the same
+// databases, the last one in distributed mode ("distributed": PostgreSQL through PgBouncer and
+// RabbitMQ, as a deployed `serve` replica) when RabbitMQ is there. CMake gives every test whose
+// name ends in "/distributed" the CTest resource lock "rabbitmq" (cmake/AtriumModule.cmake).
 #pragma once
 
 #include <functional>
@@ -46,16 +51,23 @@ struct TestDatabase {
 };
 
 struct Backend {
-  std::string name;                 // "sqlite", "postgres", "pgbouncer": a valid gtest name
+  std::string name;  // "sqlite", "postgres", "pgbouncer", "distributed": a valid gtest name
   bool row_level_security = false;  // tenant tables guarded by the database itself
   std::function<std::unique_ptr<TestDatabase>()> create;           // empty; throws on failure
   std::function<std::unique_ptr<TestDatabase>()> create_migrated;  // schema applied
+  // Empty: the in-process broker (embedded mode). Otherwise the amqp:// URL of the RabbitMQ that
+  // carries tasks and events (distributed mode; each test then names its own queues).
+  std::string broker_url;
 };
 
 std::vector<Backend> backends();
 // Only the backends with row-level security (PostgreSQL): for tests of that wall. Empty without
 // the services, so suites using it declare GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST.
 std::vector<Backend> rls_backends();
+// For API-level suites: SQLite and PostgreSQL direct (embedded broker), then PgBouncer — in
+// distributed mode (RabbitMQ) when ATRIUM_TEST_RABBITMQ is set. The PgBouncer database with the
+// embedded broker adds nothing the other two and the distributed instance do not cover.
+std::vector<Backend> api_backends();
 
 inline std::string backend_name(const Backend& b) { return b.name; }
 inline void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
