@@ -1,16 +1,38 @@
 # Tasks end to end: POST /api/agents/{id}/tasks accepted by `serve` and run by the echo executor,
-# in embedded mode (in-process queue and workers) and distributed mode (RabbitMQ quorum queue with
-# publisher confirms, one `atrium worker`), in the same run. Accepted = the API's answers
+# in embedded mode (SQLite, in-process queue and workers) and distributed mode (PostgreSQL through
+# PgBouncer, RabbitMQ quorum queue with publisher confirms, one `atrium worker`), in the same run. Accepted = the API's answers
 # (wrk); completed and end-to-end latency = from each task's created_at to finished_at in the
 # database, over every task accepted.
 
 BENCH_TASK_WORKERS=${BENCH_TASK_WORKERS:-4}
 
+# Runs SQL (a query printing one line, fields separated by spaces) on the run's database: the
+# SQLite file (embedded) or, as the superuser past row-level security, the PostgreSQL database.
+bench_tasks_sql() {
+  if [ "$BENCH_TASKS_MODE" = distributed ]; then
+    psql -X -q -At -F ' ' -h "${ATRIUM_TEST_POSTGRES%:*}" -p "${ATRIUM_TEST_POSTGRES##*:}" \
+      -U postgres -d "$BENCH_TASKS_DB" -c "$1"
+  else
+    sqlite3 -separator ' ' "$ATRIUM_TMP/atrium.db" "$1"
+  fi
+}
+
 # bench_tasks_once MODE → "accepted_rps accept_p99_ms completed_per_s e2e_p50_ms e2e_p99_ms tasks"
+# Embedded: `serve` alone on its SQLite file. Distributed, as deployed: `serve` and one
+# `atrium worker` on a fresh PostgreSQL database through PgBouncer (transaction pooling) and
+# RabbitMQ, all from scripts/test-services.
 bench_tasks_once() {
   local mode=$1 env=(ATRIUM_LOG_LEVEL=info ATRIUM_WORKERS="$BENCH_TASK_WORKERS"
     ATRIUM_TENANT_MAX_RUNNING="$BENCH_TASK_WORKERS" ATRIUM_TENANT_MAX_QUEUED=1000000)
-  [ "$mode" = distributed ] && env+=(ATRIUM_BROKER_URL="$ATRIUM_TEST_RABBITMQ")
+  BENCH_TASKS_MODE=$mode
+  if [ "$mode" = distributed ]; then
+    BENCH_TASKS_DB="bench_tasks_$RANDOM$RANDOM"
+    psql -X -q -h "${ATRIUM_TEST_POSTGRES%:*}" -p "${ATRIUM_TEST_POSTGRES##*:}" -U postgres \
+      -d postgres -c "CREATE DATABASE $BENCH_TASKS_DB OWNER atrium_owner" >/dev/null
+    env+=(ATRIUM_BROKER_URL="$ATRIUM_TEST_RABBITMQ" ATRIUM_BROKER_PREFIX="$BENCH_TASKS_DB"
+      ATRIUM_DATABASE_URL="postgresql://atrium@$ATRIUM_TEST_PGBOUNCER/$BENCH_TASKS_DB"
+      ATRIUM_DATABASE_MIGRATION_URL="postgresql://atrium_owner@$ATRIUM_TEST_PGBOUNCER/$BENCH_TASKS_DB")
+  fi
   start_atrium "${env[@]}"
   local worker_pid=""
   if [ "$mode" = distributed ]; then
@@ -22,12 +44,11 @@ bench_tasks_once() {
       sleep 0.05
     done
   fi
-  local db="$ATRIUM_TMP/atrium.db" token org agent
+  local token agent
   token=$(bench_signup "$ATRIUM_PORT" tasks@bench.example "bench password 123")
-  org=$(sqlite3 "$db" "SELECT id FROM organizations LIMIT 1")
-  agent=01a00000-0000-7000-8000-0000000000ec
-  sqlite3 "$db" "INSERT INTO agents (id, organization_id, name, executor, created_at, updated_at)
-    VALUES ('$agent', '$org', 'bench', 'echo', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')"
+  agent=$(curl -sf -X POST "http://127.0.0.1:$ATRIUM_PORT/api/agents" \
+    -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"name":"bench","executor":"echo"}' | jq -r .id)
   local lua="$ATRIUM_TMP/post.lua"
   cat >"$lua" <<'LUA'
 wrk.method = "POST"
@@ -39,24 +60,40 @@ LUA
     -d "${BENCH_DURATION}s" -s "$lua" -H "Authorization: Bearer $token")
   # Drained: nothing queued or running (bounded).
   for _ in $(seq 1 1200); do
-    [ "$(sqlite3 "$db" "SELECT count(*) FROM tasks WHERE status IN ('queued','running')")" = 0 ] &&
+    [ "$(bench_tasks_sql "SELECT count(*) FROM tasks WHERE status IN ('queued','running')")" = 0 ] &&
       break
     sleep 0.1
   done
   local stats
-  stats=$(sqlite3 -separator ' ' "$db" "
-    WITH d AS (SELECT (julianday(finished_at) - julianday(created_at)) * 86400000.0 AS ms
-               FROM tasks WHERE status = 'succeeded'),
-         n AS (SELECT count(*) AS c FROM d)
-    SELECT
-      printf('%.0f', (SELECT c FROM n) / ((julianday((SELECT max(finished_at) FROM tasks))
-                       - julianday((SELECT min(created_at) FROM tasks))) * 86400.0)),
-      printf('%.1f', (SELECT ms FROM d ORDER BY ms LIMIT 1 OFFSET (SELECT c / 2 FROM n))),
-      printf('%.1f', (SELECT ms FROM d ORDER BY ms LIMIT 1 OFFSET (SELECT c * 99 / 100 FROM n))),
-      (SELECT c FROM n),
-      (SELECT count(*) FROM tasks)")
+  if [ "$mode" = distributed ]; then
+    stats=$(bench_tasks_sql "
+      WITH d AS (SELECT EXTRACT(EPOCH FROM finished_at - created_at) * 1000.0 AS ms
+                 FROM tasks WHERE status = 'succeeded')
+      SELECT round((SELECT count(*) FROM d) / EXTRACT(EPOCH FROM
+               (SELECT max(finished_at) - min(created_at) FROM tasks))),
+             round(percentile_disc(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+             round(percentile_disc(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+             count(*), (SELECT count(*) FROM tasks)
+      FROM d")
+  else
+    stats=$(bench_tasks_sql "
+      WITH d AS (SELECT (julianday(finished_at) - julianday(created_at)) * 86400000.0 AS ms
+                 FROM tasks WHERE status = 'succeeded'),
+           n AS (SELECT count(*) AS c FROM d)
+      SELECT
+        printf('%.0f', (SELECT c FROM n) / ((julianday((SELECT max(finished_at) FROM tasks))
+                         - julianday((SELECT min(created_at) FROM tasks))) * 86400.0)),
+        printf('%.1f', (SELECT ms FROM d ORDER BY ms LIMIT 1 OFFSET (SELECT c / 2 FROM n))),
+        printf('%.1f', (SELECT ms FROM d ORDER BY ms LIMIT 1 OFFSET (SELECT c * 99 / 100 FROM n))),
+        (SELECT c FROM n),
+        (SELECT count(*) FROM tasks)")
+  fi
   [ -n "$worker_pid" ] && { kill "$worker_pid" 2>/dev/null || true; wait "$worker_pid" 2>/dev/null || true; }
   stop_atrium
+  if [ "$mode" = distributed ]; then
+    psql -X -q -h "${ATRIUM_TEST_POSTGRES%:*}" -p "${ATRIUM_TEST_POSTGRES##*:}" -U postgres \
+      -d postgres -c "DROP DATABASE IF EXISTS $BENCH_TASKS_DB WITH (FORCE)" >/dev/null || true
+  fi
   read -r a_rps _ a_p99 <<<"$accepted"
   read -r c_rate e_p50 e_p99 finished total <<<"$stats"
   [ "$finished" = "$total" ] || echo "bench: $mode: only $finished of $total tasks succeeded" >&2
@@ -70,8 +107,8 @@ bench_tasks_median() {
 }
 
 scenario_tasks_distributed() {
-  if [ -z "${ATRIUM_TEST_RABBITMQ:-}" ]; then
-    printf '## Tasks end to end\n\nSkipped: needs RabbitMQ (scripts/test-services).\n\n'
+  if [ -z "${ATRIUM_TEST_RABBITMQ:-}" ] || [ -z "${ATRIUM_TEST_PGBOUNCER:-}" ]; then
+    printf '## Tasks end to end\n\nSkipped: needs PostgreSQL, PgBouncer and RabbitMQ (scripts/test-services).\n\n'
     return 0
   fi
   local embedded distributed
@@ -87,11 +124,12 @@ scenario_tasks_distributed() {
 waiting until every accepted task has run; median of ${BENCH_RUNS} runs (by completed/s), each on
 a fresh server. *Accepted* is the API's rate (202s) and its p99; *completed* is tasks finished
 per second from the first task's creation to the last one's end; *end to end* is each task's
-\`finished_at − created_at\`. Distributed: \`serve\` relays the outbox to RabbitMQ (publisher
-confirms), one \`atrium worker\` consumes (manual acks after the result is committed). The database
-is one SQLite file in both modes (PostgreSQL is not in scripts/test-services yet): in distributed
-mode two processes contend for its write lock. Where the worker's time goes has not been
-profiled yet; measure again on PostgreSQL before drawing conclusions about RabbitMQ.
+\`finished_at − created_at\`. Embedded: one \`serve\` on its SQLite file, in-process queue and
+workers (the laptop default). Distributed, as deployed: \`serve\` and one \`atrium worker\` on
+PostgreSQL 15 through PgBouncer (transaction pooling) — a fresh database per run — and RabbitMQ:
+\`serve\` relays the outbox to a quorum queue (publisher confirms), the worker consumes (manual
+acks after the result is committed). All on this one machine, so the distributed figures include
+every service's CPU on the same cores.
 
 | mode | accepted/s | accept p99 | completed/s | end to end p50 | end to end p99 | tasks |
 |---|---|---|---|---|---|---|
