@@ -16,6 +16,7 @@ tasks::WorkerOptions worker_options(const Config& c) {
   o.max_attempts = c.task_max_attempts;
   o.retry_delay = std::chrono::milliseconds(c.task_retry_delay_ms);
   o.tenant_max_running = c.tenant_max_running;
+  o.republish_after = std::chrono::seconds(c.task_republish_after_seconds);
   return o;
 }
 
@@ -48,7 +49,11 @@ TaskRuntime::TaskRuntime(const Config& config, db::Database& db, broker::EventBu
       pool_(
           store_, queue_, executors_, events_, clock, worker_options(config),
           tasks::org_secret_reader(db, config.data_key), [this] { relay_.notify(); }, &metrics,
-          std::move(dead_letters)),
+          // The in-process queue's dead letters are settled as RabbitMQ's are: their tasks fail.
+          embedded_ ? tasks::DeadLetterSource([q = embedded_.get()] {
+            return q->consume_dead_letters({.prefetch = 8});
+          })
+                    : std::move(dead_letters)),
       service_(
           store_, events_, executors_,
           {.max_queued = config.tenant_max_queued, .retry_after_seconds = 5},

@@ -24,8 +24,8 @@ namespace atrium::app {
 
 class TaskRuntime {
  public:
-  // `bus` and `queue` outlive this. Without a queue, an in-process one (embedded mode). The pool
-  // settles `dead_letters` (may be null).
+  // `bus` and `queue` outlive this. Without a queue, an in-process one (embedded mode), whose
+  // dead letters the pool settles; with one, the pool settles `dead_letters` (may be null).
   TaskRuntime(const Config& config, db::Database& db, broker::EventBus& bus, const Clock& clock,
               metrics::Registry& metrics, broker::TaskQueue* queue = nullptr,
               tasks::DeadLetterSource dead_letters = nullptr);

@@ -34,6 +34,8 @@ TEST(Config, DefaultsFollowDesign) {
   EXPECT_EQ(c->listen_port, 8080);
   EXPECT_EQ(c->database_url, "sqlite://./data/atrium.db");
   EXPECT_EQ(c->broker_url, "embedded");
+  EXPECT_EQ(c->broker_prefix, "atrium");
+  EXPECT_EQ(c->task_republish_after_seconds, 300);
   EXPECT_FALSE(c->production());
   EXPECT_EQ(c->max_body_bytes, 1u << 20);
   EXPECT_GE(c->workers, 1);
@@ -56,6 +58,8 @@ TEST(Config, InvalidValuesNameTheSetting) {
                {"ATRIUM_LISTEN", "1.2.3.4:70000"},
                {"ATRIUM_DATABASE_URL", "mysql://x"},
                {"ATRIUM_BROKER_URL", "redis://x"},
+               {"ATRIUM_BROKER_PREFIX", "has space"},
+               {"ATRIUM_TASK_REPUBLISH_AFTER", "0"},
                {"ATRIUM_ENV", "staging"},
                {"ATRIUM_JWT_KEYS", "nokid"},
                {"ATRIUM_JWT_KEYS", "a:x,a:y"},

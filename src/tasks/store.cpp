@@ -291,6 +291,13 @@ Result<std::variant<Claimed, ClaimRefusal>> TaskStore::claim(const TaskRef& ref,
           {ref.organization_id});
       if (!running) return fail(running.error());
       if ((*running)->integer(0) >= max_running) {
+        // Still due, as of now: a task waiting its turn is not taken for one whose message was
+        // lost (republish_stale).
+        auto seen = tx.execute(
+            "UPDATE tasks SET available_at = $3 WHERE id = $1 AND organization_id = $2 "
+            "AND status = 'queued'",
+            {ref.id, ref.organization_id, now_text});
+        if (!seen) return fail(seen.error());
         if (auto q = enqueue(tx, ref, now, now + busy_delay); !q) return fail(q.error());
         return Outcome(ClaimRefusal::kDeferred);
       }
@@ -476,6 +483,58 @@ Result<std::optional<std::string>> TaskStore::requeue_queued(
   });
   if (!written) return fail(written.error());
   return std::optional<std::string>(rows->back().text(0));
+}
+
+Result<std::size_t> TaskStore::republish_stale(TimePoint cutoff, std::size_t limit) {
+  const std::string cutoff_text = format_time(cutoff);
+  auto behind = db_.transact({.read_only = true}, [&](db::Tx& tx) {
+    return tx.query_one(
+        "SELECT 1 FROM outbox WHERE published_at IS NULL AND topic = $1 AND available_at < $2 "
+        "LIMIT 1",
+        {std::string(kTaskTopic), cutoff_text});
+  });
+  if (!behind) return fail(behind.error());
+  if (*behind) return std::size_t{0};
+
+  std::size_t sent = 0;
+  std::optional<std::string> after;
+  while (sent < limit) {
+    auto rows = db_.transact(across_tenants("tasks: republish stale"), [&](db::Tx& tx) {
+      return tx.query(on_postgres(tx)
+                          ? "SELECT id, organization_id, available_at FROM queued_tasks($1, $2)"
+                          : "SELECT id, organization_id, available_at FROM tasks WHERE status = "
+                            "'queued' AND ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
+                      {after ? db::Value(*after) : db::Value(nullptr), std::int64_t{500}});
+    });
+    if (!rows) return fail(rows.error());
+    if (rows->empty()) break;
+    after = rows->back().text(0);
+    for (const auto& row : *rows) {
+      const auto due = parse_time(row.text(2));
+      if (due && *due >= cutoff) continue;
+      const TaskRef ref{row.text(0), row.text(1)};
+      // Conditional, so that of several workers sweeping at once one sends it.
+      auto republished =
+          db_.transact(for_tenant(ref.organization_id), [&](db::Tx& tx) -> Result<bool> {
+            const TimePoint now = clock_.now();
+            auto moved = tx.execute(
+                "UPDATE tasks SET available_at = $3 WHERE id = $1 AND organization_id = $2 "
+                "AND status = 'queued' AND available_at < $4",
+                {ref.id, ref.organization_id, format_time(now), cutoff_text});
+            if (!moved) return fail(moved.error());
+            if (*moved == 0) return false;
+            if (auto q = enqueue(tx, ref, now, now); !q) return fail(q.error());
+            return true;
+          });
+      if (!republished) return fail(republished.error());
+      if (*republished) {
+        log::warn("queued task sent to the queue again: its message was lost",
+                  {{"task_id", ref.id}, {"tenant", ref.organization_id}});
+        if (++sent >= limit) break;
+      }
+    }
+  }
+  return sent;
 }
 
 Result<std::pair<std::int64_t, std::int64_t>> TaskStore::count_active() {

@@ -432,6 +432,42 @@ TEST_P(TaskStoreTest, RequeuesEveryQueuedTaskAcrossTenants) {
   EXPECT_EQ(messages_for(running), 1);  // only its creation's message
 }
 
+TEST_P(TaskStoreTest, AStaleQueuedTaskIsSentAgainOnceAndOnlyWhenTheOutboxIsNotBehind) {
+  Task lost = create(alice_, agent_a_);
+  Task other = create(bob_, agent_b_);
+  EXPECT_EQ(store_->republish_stale(clock_.now() - 60s, 100).value_or(9), 0u) << "not stale yet";
+  clock_.advance(61s);
+  // Their messages were never sent: the outbox is behind, new rows would only pile up.
+  EXPECT_EQ(store_->republish_stale(clock_.now() - 60s, 100).value_or(9), 0u);
+  EXPECT_EQ(messages_for(lost), 1);
+  ASSERT_TRUE((*db_)->transact({}, [](db::Tx& tx) {
+    return tx.execute("UPDATE outbox SET published_at = created_at");
+  }));  // sent, then lost by the broker
+
+  claim(other);  // running: not queued, not sent again
+  EXPECT_EQ(store_->republish_stale(clock_.now() - 60s, 100).value_or(9), 1u);
+  EXPECT_EQ(messages_for(lost), 1);
+  EXPECT_EQ(messages_for(other), 0);
+  // Due from now: another sweep (this worker's or another's) does not send it again...
+  EXPECT_EQ(store_->republish_stale(clock_.now() - 60s, 100).value_or(9), 0u);
+  EXPECT_EQ(messages_for(lost), 1);
+  // ...and a claim takes it once.
+  EXPECT_EQ(claim(lost).task.attempts, 1);
+  EXPECT_EQ(refusal(lost), ClaimRefusal::kNotClaimable);
+}
+
+TEST_P(TaskStoreTest, ATaskDeferredForItsBusyTenantIsNotTakenForStale) {
+  Task running = create(alice_, agent_a_);
+  Task waiting = create(alice_, agent_a_);
+  claim(running);
+  clock_.advance(61s);
+  EXPECT_EQ(refusal(waiting, 1), ClaimRefusal::kDeferred);  // a message after busy_delay (1 s)
+  ASSERT_TRUE((*db_)->transact(
+      {}, [](db::Tx& tx) { return tx.execute("UPDATE outbox SET published_at = created_at"); }));
+  clock_.advance(2s);
+  EXPECT_EQ(store_->republish_stale(clock_.now() - 60s, 100).value_or(9), 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, TaskStoreTest, ::testing::ValuesIn(testing::backends()),
                          testing::BackendName());
 

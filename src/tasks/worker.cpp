@@ -17,6 +17,12 @@ std::chrono::milliseconds retry_backoff(const WorkerOptions& options, int attemp
   return std::chrono::milliseconds(static_cast<std::int64_t>(spread));
 }
 
+std::chrono::milliseconds hold_pause(const WorkerOptions& options, int failures) {
+  const auto first = std::min<std::chrono::milliseconds>(250ms, options.hold_max_pause);
+  const int doublings = std::clamp(failures - 1, 0, 20);
+  return std::min<std::chrono::milliseconds>(first * (1 << doublings), options.hold_max_pause);
+}
+
 WorkerPool::WorkerPool(TaskStore& store, broker::TaskQueue& queue, const Executors& executors,
                        TaskEvents& events, const Clock& clock, WorkerOptions options,
                        SecretReader secrets, std::function<void()> on_enqueued,
@@ -141,9 +147,12 @@ void WorkerPool::handle(broker::TaskQueue::Consumer& consumer, const broker::Del
   // The database is unavailable: keep the message and try again after a growing pause. A nack
   // would count towards the queue's delivery limit, and a database restart must not dead-letter
   // healthy tasks. On shutdown the message goes back to the queue.
-  for (auto pause = std::chrono::milliseconds(1s); !claim;
-       pause = std::min<std::chrono::milliseconds>(pause * 2, 30s)) {
-    log::warn("task claim failed", {{"task_id", task.id}, {"error", claim.error().detail}});
+  for (int failures = 1; !claim; ++failures) {
+    const auto pause = hold_pause(options_, failures);
+    log::warn("task claim failed; message held",
+              {{"task_id", task.id},
+               {"error", claim.error().detail},
+               {"retry_in_ms", static_cast<std::int64_t>(pause.count())}});
     order.unlock();
     if (!wait_unless_stopping(pause)) {
       (void)consumer.nack(d.tag, /*requeue=*/true);
@@ -203,12 +212,11 @@ void WorkerPool::settle(broker::TaskQueue::Consumer& consumer, const broker::Del
   const std::string error(kDeadLetteredError);
   auto failed = store_.fail_dead_lettered(task, error);
   // As in handle(): the database is unavailable, so the dead letter is kept and tried again.
-  for (auto pause = std::chrono::milliseconds(1s); !failed;
-       pause = std::min<std::chrono::milliseconds>(pause * 2, 30s)) {
+  for (int failures = 1; !failed; ++failures) {
     log::warn("dead-lettered task not settled",
               {{"task_id", task.id}, {"error", failed.error().detail}});
     order.unlock();
-    if (!wait_unless_stopping(pause)) {
+    if (!wait_unless_stopping(hold_pause(options_, failures))) {
       (void)consumer.nack(d.tag, /*requeue=*/true);
       return;
     }
@@ -363,6 +371,16 @@ void WorkerPool::maintain() {
     }
   }
   if (!expired->empty() && on_enqueued_) on_enqueued_();
+
+  // Only when no message waits in the queue: a task behind a backlog is not lost, it waits.
+  if (options_.republish_after.count() > 0 && queue_.depth() == std::optional<std::size_t>(0)) {
+    auto republished = store_.republish_stale(now - options_.republish_after, 1000);
+    if (!republished) {
+      log::warn("stale queued tasks not checked", {{"error", republished.error().detail}});
+    } else if (*republished > 0 && on_enqueued_) {
+      on_enqueued_();
+    }
+  }
 }
 
 Result<void> WorkerPool::requeue_queued() {

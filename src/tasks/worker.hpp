@@ -12,6 +12,12 @@
 //   queue: their retries wait in the outbox, not in a worker.
 // - Cancel: the store marks the task cancelled; cancelled() stops the executor here at once,
 //   and a pool elsewhere notices at its next lease renewal.
+// - Lost messages: a task due and queued for longer than republish_after, while the queue has no
+//   message waiting, gets a new message (TaskStore::republish_stale) — its last one was lost (a
+//   purged queue, a broker that lost data). Checked at each maintenance pass.
+// - Database outages: a worker holding a message whose task it cannot claim keeps the message
+//   (a nack would count towards the delivery limit and dead-letter healthy tasks) and tries again
+//   after hold_pause().
 // - Dead letters: a task message the queue gave up on (delivered up to its limit without being
 //   acknowledged: a "poison" message whose consumers keep dying) leaves its task queued with no
 //   message to run it. Given a DeadLetterSource, a thread of the pool fails such tasks with
@@ -56,7 +62,18 @@ struct WorkerOptions {
   std::chrono::milliseconds busy_delay{
       1000};                            // a deferred message of a busy organization waits this long
   std::chrono::milliseconds poll{250};  // an idle worker's longest wait (stop latency)
+  // A task due and still queued this long gets a new queue message (TaskStore::republish_stale):
+  // its last one was lost. 0 = never.
+  std::chrono::milliseconds republish_after{300000};
+  // While the database is unreachable, a worker holds the message it received and tries to claim
+  // its task again after a pause that doubles from 250 ms up to this: a claim is one cheap
+  // statement, and the task should start within seconds of the database returning.
+  std::chrono::milliseconds hold_max_pause{5000};
 };
+
+// The pause before claim attempt `failures` + 1 of a held message: 250 ms doubling, at most
+// `options.hold_max_pause`.
+std::chrono::milliseconds hold_pause(const WorkerOptions& options, int failures);
 
 // The back-off before retry number `attempts` (1 = the first retry): retry_delay × 2^(attempts-1),
 // at most max_retry_delay, less up to a fifth at random (`jitter` in [0, 1)) so retries spread.

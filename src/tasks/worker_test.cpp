@@ -500,6 +500,75 @@ TEST_P(WorkerPoolTest, ATaskWhoseMessageWasDeadLetteredFailsAuditedAndOthersAreL
   EXPECT_EQ((*audit)[0].text(2), "task");
 }
 
+TEST_P(WorkerPoolTest, AMessageTheEmbeddedQueueDropsAtItsDeliveryLimitFailsItsTaskAudited) {
+  const std::string echo = testing::add_agent(**db_, org_a_, "echo");
+  Task stuck = create(alice_, echo);
+  broker::EmbeddedTaskQueue queue(
+      {.capacity = 100, .max_in_flight_per_key = 0, .delivery_limit = 2});
+  {
+    broker::OutboxRelay relay(**db_, queue, clock_, {});
+    ASSERT_EQ(relay.relay_due().value_or(0), 1u);
+    // Consumers that never finish it (as workers killed by it would): back until the limit.
+    auto c = queue.consume({.prefetch = 1});
+    ASSERT_TRUE(c);
+    for (int delivery = 1; delivery <= 2; ++delivery) {
+      auto d = (*c)->next(1s);
+      ASSERT_TRUE(d && *d);
+      ASSERT_TRUE((*c)->nack((*d)->tag, /*requeue=*/true));
+    }
+  }
+  ASSERT_EQ(queue.depth(), 0u);
+  EXPECT_EQ(get(stuck).status, Status::kQueued) << "no message is left that would run it";
+
+  dead_letters_ = [&queue] { return queue.consume_dead_letters({}); };
+  durable_ = true;  // nothing queues it again at start: only the dead letter settles it
+  start();
+  ASSERT_TRUE(reaches(stuck, Status::kFailed));
+  EXPECT_EQ(get(stuck).error, std::string(kDeadLetteredError));
+  EXPECT_EQ(get(stuck).attempts, 0);
+  ASSERT_TRUE(eventually([&] { return queue.dead_letters() == 0u; }));
+  auto audit = (*db_)->transact({.tenant = org_a_}, [&](db::Tx& tx) {
+    return tx.query("SELECT action FROM audit_log WHERE target_id = $1", {stuck.id});
+  });
+  ASSERT_TRUE(audit);
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ((*audit)[0].text(0), "task.dead_letter");
+  pool_->stop();  // before the queue its dead-letter consumer reads goes
+}
+
+TEST_P(WorkerPoolTest, AQueuedTaskWhoseMessageTheBrokerLostRunsOnceAfterTheThreshold) {
+  const std::string echo = testing::add_agent(**db_, org_a_, "echo");
+  Task lost = create(alice_, echo);
+  {
+    // Its message was confirmed (the outbox row marked sent), then the broker lost it: a purged
+    // queue, a broker that lost its data.
+    broker::EmbeddedTaskQueue purged;
+    broker::OutboxRelay relay(**db_, purged, clock_, {});
+    ASSERT_EQ(relay.relay_due().value_or(0), 1u);
+  }
+  durable_ = true;  // as RabbitMQ: nothing queues it again at start
+  options_.republish_after = 60s;
+  start();
+  Task fresh = create(alice_, echo);
+  ASSERT_TRUE(reaches(fresh, Status::kSucceeded));
+  pool_->maintain();
+  EXPECT_EQ(get(lost).status, Status::kQueued) << "queued for less than the threshold";
+
+  clock_.advance(61s);
+  pool_->maintain();
+  ASSERT_TRUE(reaches(lost, Status::kSucceeded));
+  EXPECT_EQ(get(lost).attempts, 1);
+  EXPECT_EQ(get(fresh).attempts, 1);
+}
+
+TEST(WorkerHoldPause, DoublesFromAQuarterSecondUpToItsCap) {
+  const WorkerOptions options_;
+  std::vector<std::int64_t> pauses;
+  for (int failures = 1; failures <= 8; ++failures)
+    pauses.push_back(hold_pause(options_, failures).count());
+  EXPECT_EQ(pauses, (std::vector<std::int64_t>{250, 500, 1000, 2000, 4000, 5000, 5000, 5000}));
+}
+
 TEST_P(WorkerPoolTest, DuplicateDeliveriesRunATaskOnce) {
   start();
   const std::string agent = testing::add_agent(**db_, org_a_, "gate");

@@ -6,8 +6,8 @@
 //
 // Tasks are created through a replica's HTTP API, as clients do; agents are written straight to
 // the database (the agents API is another module's). Every test holds the CTest resource lock
-// "rabbitmq" (some stop the shared node) and uses the broker's default names, removed before
-// and after; each has a database of its own.
+// "rabbitmq" (some stop the shared node) and names its queues and exchanges with a prefix of its
+// own (ATRIUM_BROKER_PREFIX), removed afterwards; each has a database of its own.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -17,9 +17,14 @@
 #include <thread>
 
 #include "broker/rabbitmq/rabbit_task_queue.hpp"
+#include "db/open.hpp"
+#include "db/postgres/postgres_database.hpp"
+#include "platform/ids.hpp"
 #include "support/backends.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
+#include "support/serve.hpp"
+#include "support/services.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tenants.hpp"
 #include "support/ws_client.hpp"
@@ -35,45 +40,7 @@ using testing::Process;
 
 const std::string kBinary = ATRIUM_BINARY;
 const std::string kServices = std::string(ATRIUM_SOURCE_DIR) + "/scripts/test-services";
-
-std::string env_or_empty(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
-std::optional<json> json_line(const std::string& line) {
-  auto j = json::parse(line, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return std::nullopt;
-  return j;
-}
-
-// Waits for the line a process logs once it serves ("listening" / "worker ready"); its port.
-std::uint16_t started(Process& p, const char* msg) {
-  auto line = p.wait_for_line(
-      [msg](const std::string& l) {
-        auto j = json_line(l);
-        return j && (*j)["msg"] == msg;
-      },
-      60s);
-  if (!line) throw std::runtime_error(std::string(msg) + " never logged: " + p.output());
-  return (*json_line(*line))["port"].get<std::uint16_t>();
-}
-
-// How many "succeeded" transitions each task logged, over the outputs of several processes.
-std::map<std::string, int> successes(const std::vector<const Process*>& processes) {
-  std::map<std::string, int> n;
-  for (const Process* p : processes) {
-    const std::string out = p->output();
-    std::size_t start = 0;
-    for (auto nl = out.find('\n'); nl != std::string::npos;
-         start = nl + 1, nl = out.find('\n', start)) {
-      auto j = json_line(out.substr(start, nl - start));
-      if (j && (*j)["msg"] == "task" && (*j)["status"] == "succeeded")
-        ++n[(*j)["task_id"].get<std::string>()];
-    }
-  }
-  return n;
-}
+using testing::env_or_empty;
 
 class DistributedTest : public ::testing::Test {
  protected:
@@ -83,12 +50,13 @@ class DistributedTest : public ::testing::Test {
       if (b.name == "pgbouncer") database_ = b.create_migrated();
     if (broker_.empty() || !database_)
       GTEST_SKIP() << "needs RabbitMQ, PostgreSQL and PgBouncer from scripts/test-services";
-    remove_broker_topology();
+    prefix_ = "test." + new_id();                       // queues and exchanges of this test's own
     env_ = {{"ATRIUM_DATA_DIR", dir_.path().string()},  // shared: the generated keys
             {"ATRIUM_DATABASE_URL", database_->url},
             {"ATRIUM_DATABASE_MIGRATION_URL", database_->migration_url},
             {"ATRIUM_WEB_ROOT", (dir_.path() / "no-web").string()},
             {"ATRIUM_BROKER_URL", broker_},
+            {"ATRIUM_BROKER_PREFIX", prefix_},
             {"ATRIUM_WORKERS", "2"},
             {"ATRIUM_TENANT_MAX_RUNNING", "2"},
             {"ATRIUM_TASK_LEASE", "2"},
@@ -112,10 +80,7 @@ class DistributedTest : public ::testing::Test {
 
   testing::HttpResponse call(std::uint16_t port, const std::string& method, const std::string& path,
                              const json& body = nullptr) const {
-    std::map<std::string, std::string> headers;
-    if (!token_.empty()) headers["Authorization"] = "Bearer " + token_;
-    if (!body.is_null()) headers["Content-Type"] = "application/json";
-    return testing::request(port, method, path, body.is_null() ? "" : body.dump(), headers);
+    return testing::call(port, method, path, token_, body);
   }
 
   void TearDown() override {
@@ -123,24 +88,24 @@ class DistributedTest : public ::testing::Test {
     if (!broker_.empty() && database_) remove_broker_topology();
   }
 
-  void remove_broker_topology() {
+  broker::RabbitOptions rabbit_options() const {
     broker::RabbitOptions o;
     o.url = broker_;
-    auto removed = broker::RabbitTaskQueue::remove_topology(o);
+    o.prefix = prefix_;
+    return o;
+  }
+
+  void remove_broker_topology() {
+    auto removed = broker::RabbitTaskQueue::remove_topology(rabbit_options());
     ASSERT_TRUE(removed) << removed.error().detail;
   }
 
-  Process& serve() {
-    processes_.push_back(std::make_unique<Process>(
-        std::vector<std::string>{kBinary, "serve", "--listen", "127.0.0.1:0"}, env_));
-    last_port_ = started(*processes_.back(), "listening");
-    return *processes_.back();
-  }
+  Process& serve() { return keep(testing::start_serve(kBinary, env_)); }
+  Process& worker() { return keep(testing::start_worker(kBinary, env_)); }
 
-  Process& worker() {
-    processes_.push_back(std::make_unique<Process>(
-        std::vector<std::string>{kBinary, "worker", "--listen", "127.0.0.1:0"}, env_));
-    last_port_ = started(*processes_.back(), "worker ready");
+  Process& keep(testing::Started started) {
+    processes_.push_back(std::move(started.process));
+    last_port_ = started.port;
     return *processes_.back();
   }
 
@@ -179,9 +144,9 @@ class DistributedTest : public ::testing::Test {
     return out;
   }
 
-  std::vector<const Process*> all_processes() const {
-    std::vector<const Process*> v;
-    for (const auto& p : processes_) v.push_back(p.get());
+  std::vector<std::string> outputs() const {
+    std::vector<std::string> v;
+    for (const auto& p : processes_) v.push_back(p->output());
     return v;
   }
 
@@ -196,7 +161,7 @@ class DistributedTest : public ::testing::Test {
     std::map<std::string, int> n;
     eventually(
         [&] {
-          n = successes(all_processes());
+          n = testing::logged_successes(outputs());
           for (const auto& t : rows)
             if (!may_be_unlogged.count(t.id) && n[t.id] == 0) return false;
           return true;
@@ -219,7 +184,7 @@ class DistributedTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  std::string broker_;
+  std::string broker_, prefix_;
   std::unique_ptr<testing::TestDatabase> database_;
   std::map<std::string, std::string> env_;
   std::vector<std::unique_ptr<Process>> processes_;
@@ -341,8 +306,7 @@ TEST_F(DistributedTest, ATaskWhoseMessageIsDeadLetteredEndsFailedWithAClearError
   serve();
   ASSERT_NO_FATAL_FAILURE(join(last_port_));
   const std::string id = create(last_port_, {{"i", 0}});  // no worker yet: the message waits
-  broker::RabbitOptions o;
-  o.url = broker_;
+  broker::RabbitOptions o = rabbit_options();
   auto q = broker::RabbitTaskQueue::create(o);
   ASSERT_TRUE(q);
   // A poison message: every consumer it reaches dies before acknowledging it (its connection
@@ -378,6 +342,72 @@ TEST_F(DistributedTest, ATaskWhoseMessageIsDeadLetteredEndsFailedWithAClearError
   std::set<std::string> actions;
   for (const auto& row : *audit) actions.insert(row.text(0) + " by " + row.text(1));
   EXPECT_TRUE(actions.count("task.dead_letter by system")) << output();
+}
+
+TEST_F(DistributedTest, AWorkerHoldsItsTaskWhileTheDatabaseIsAwayAndFinishesItOnceItIsBack) {
+  // A PostgreSQL and a PgBouncer of this test's own: the shared ones are never stopped.
+  testing::PrivateServices pg({"postgres", "pgbouncer"});
+  const std::string bouncer = pg.env("ATRIUM_TEST_PGBOUNCER");
+  {
+    auto admin = db::postgres::AdminSession::connect("postgresql://postgres@" +
+                                                     pg.env("ATRIUM_TEST_POSTGRES") + "/postgres");
+    ASSERT_TRUE(admin);
+    ASSERT_TRUE(admin->run("CREATE DATABASE atrium OWNER atrium_owner"));
+  }
+  env_["ATRIUM_DATABASE_URL"] = "postgresql://atrium@" + bouncer + "/atrium";
+  env_["ATRIUM_DATABASE_MIGRATION_URL"] = "postgresql://atrium_owner@" + bouncer + "/atrium";
+  serve();  // migrates
+  const auto port = last_port_;
+  auto owner = db::open(env_["ATRIUM_DATABASE_MIGRATION_URL"], {.pool_size = 2});
+  ASSERT_TRUE(owner) << owner.error().detail;
+  database_ = std::make_unique<testing::TestDatabase>();
+  database_->db = std::move(*owner);
+  store_ = std::make_unique<tasks::TaskStore>(*database_->db, clock_);
+  ASSERT_NO_FATAL_FAILURE(join(port));
+
+  Process& w = worker();
+  w.signal(SIGSTOP);  // so that the message reaches it while the database is away
+  const std::string id = create(port, {{"i", 1}});
+  pg.pause("pgbouncer");
+  w.signal(SIGCONT);
+  auto held = w.wait_for_line(
+      [&](const std::string& l) {
+        auto j = testing::json_line(l);
+        return j && (*j)["msg"] == "task claim failed; message held" && (*j)["task_id"] == id;
+      },
+      60s);
+  ASSERT_TRUE(held) << output();
+  EXPECT_LE(testing::json_line(*held)->value("retry_in_ms", 0), 5000);
+  pg.resume("pgbouncer");
+
+  ASSERT_TRUE(eventually([&] { return count(tasks::Status::kSucceeded) == 1; }, 60s)) << output();
+  expect_each_finished_once(1);
+  EXPECT_EQ(store_->get(member_, id)->attempts, 1) << "claimed once, never nacked or recovered";
+  processes_.clear();  // before their database goes
+}
+
+TEST_F(DistributedTest, ATaskWhoseMessageTheBrokerLostIsSentAgainAndRunsOnce) {
+  env_["ATRIUM_TASK_REPUBLISH_AFTER"] = "1";
+  serve();
+  const auto port = last_port_;
+  ASSERT_NO_FATAL_FAILURE(join(port));
+  const std::string id = create(port, {{"i", 1}});
+  // Relayed and confirmed (the outbox row marked sent), then lost with the queue: no worker yet.
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto unsent = database_->db->transact({.read_only = true}, [](db::Tx& tx) {
+          return tx.query_one("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL");
+        });
+        return unsent && *unsent && (**unsent).integer(0) == 0;
+      },
+      30s));
+  remove_broker_topology();
+  EXPECT_EQ(store_->get(member_, id)->status, tasks::Status::kQueued);
+
+  worker();  // declares the queue anew, empty; its maintenance finds the task stale
+  ASSERT_TRUE(eventually([&] { return count(tasks::Status::kSucceeded) == 1; }, 60s)) << output();
+  expect_each_finished_once(1);
+  EXPECT_EQ(store_->get(member_, id)->attempts, 1);
 }
 
 TEST_F(DistributedTest, TwoReplicasAndAWorkerShareTaskEventsAndRevocations) {

@@ -2,8 +2,9 @@
 // runs the tasks on SQLite) and distributed (`serve` takes them, an `atrium worker` runs them, on
 // PostgreSQL through PgBouncer and RabbitMQ from scripts/test-services). What runs the tasks
 // reports them in its logs and metrics, and killed mid-task, finishes every task exactly once
-// after a restart. The distributed instances hold the CTest resource lock "rabbitmq" (the
-// broker's default names are removed before and after each test).
+// after a restart. The distributed instances name their queues and exchanges with a prefix of
+// their own (ATRIUM_BROKER_PREFIX, removed afterwards) and hold the CTest resource lock
+// "rabbitmq" (other tests stop and start the shared node).
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -15,9 +16,11 @@
 
 #include "broker/rabbitmq/rabbit_task_queue.hpp"
 #include "db/open.hpp"
+#include "platform/ids.hpp"
 #include "support/backends.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
+#include "support/serve.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tenants.hpp"
 #include "tasks/store.hpp"
@@ -30,37 +33,8 @@ using testing::Process;
 using testing::TempDir;
 
 const std::string kBinary = ATRIUM_BINARY;
-
-std::optional<nlohmann::json> json_line(const std::string& line) {
-  auto j = nlohmann::json::parse(line, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return std::nullopt;
-  return j;
-}
-
-// Waits for the line a process logs once it serves ("listening" / "worker ready"); its port.
-std::uint16_t started(Process& p, const char* msg = "listening") {
-  auto line = p.wait_for_line(
-      [msg](const std::string& l) {
-        auto j = json_line(l);
-        return j && (*j)["msg"] == msg;
-      },
-      60s);
-  if (!line) throw std::runtime_error(std::string(msg) + " never logged: " + p.output());
-  return (*json_line(*line))["port"].get<std::uint16_t>();
-}
-
-std::string env_or_empty(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
-testing::HttpResponse call(std::uint16_t port, const std::string& method, const std::string& path,
-                           const std::string& token, const nlohmann::json& body = nullptr) {
-  std::map<std::string, std::string> headers;
-  if (!token.empty()) headers["Authorization"] = "Bearer " + token;
-  if (!body.is_null()) headers["Content-Type"] = "application/json";
-  return testing::request(port, method, path, body.is_null() ? "" : body.dump(), headers);
-}
+using testing::call;
+using testing::json_line;
 
 // A new user and organization; returns {access token, organization id}.
 std::pair<std::string, std::string> sign_up(std::uint16_t port, const std::string& email) {
@@ -76,8 +50,14 @@ std::pair<std::string, std::string> sign_up(std::uint16_t port, const std::strin
 // Where the tasks run.
 enum class Mode { kEmbedded, kDistributed };
 
-std::string mode_name(const ::testing::TestParamInfo<Mode>& info) {
-  return info.param == Mode::kEmbedded ? "embedded" : "distributed";
+std::string mode_name(Mode m) { return m == Mode::kEmbedded ? "embedded" : "distributed"; }
+std::string mode_name(const ::testing::TestParamInfo<Mode>& info) { return mode_name(info.param); }
+// For the "GetParam() = …" of test names and failure messages.
+void PrintTo(Mode m, std::ostream* os) { *os << mode_name(m); }
+
+TEST(TasksBinaryModes, PrintByName) {
+  EXPECT_EQ(::testing::PrintToString(Mode::kEmbedded), "embedded");
+  EXPECT_EQ(::testing::PrintToString(Mode::kDistributed), "distributed");
 }
 
 class TasksBinaryTest : public ::testing::TestWithParam<Mode> {
@@ -90,13 +70,14 @@ class TasksBinaryTest : public ::testing::TestWithParam<Mode> {
             {"ATRIUM_TASK_LEASE", "2"},
             {"ATRIUM_TASK_RETRY_DELAY_MS", "0"}};
     if (distributed()) {
-      broker_ = env_or_empty("ATRIUM_TEST_RABBITMQ");
+      broker_ = testing::env_or_empty("ATRIUM_TEST_RABBITMQ");
       for (auto& b : testing::backends())
         if (b.name == "pgbouncer") database_ = b.create_migrated();
       if (broker_.empty() || !database_)
         GTEST_SKIP() << "needs RabbitMQ, PostgreSQL and PgBouncer from scripts/test-services";
-      remove_broker_topology();
+      prefix_ = "test." + new_id();  // queues and exchanges of this test's own
       env_["ATRIUM_BROKER_URL"] = broker_;
+      env_["ATRIUM_BROKER_PREFIX"] = prefix_;
       env_["ATRIUM_DATABASE_URL"] = database_->url;
       env_["ATRIUM_DATABASE_MIGRATION_URL"] = database_->migration_url;
       db_ = database_->db.get();
@@ -122,15 +103,16 @@ class TasksBinaryTest : public ::testing::TestWithParam<Mode> {
   void remove_broker_topology() {
     broker::RabbitOptions o;
     o.url = broker_;
+    o.prefix = prefix_;
     auto removed = broker::RabbitTaskQueue::remove_topology(o);
     ASSERT_TRUE(removed) << removed.error().detail;
   }
 
   // Starts the API (`serve`) and, distributed, a worker; the API's port.
   std::uint16_t start() {
-    serve_ = std::make_unique<Process>(
-        std::vector<std::string>{kBinary, "serve", "--listen", "127.0.0.1:0"}, env_);
-    port_ = started(*serve_);
+    auto started = testing::start_serve(kBinary, env_);
+    serve_ = std::move(started.process);
+    port_ = started.port;
     if (distributed()) start_runner();
     return port_;
   }
@@ -151,9 +133,9 @@ class TasksBinaryTest : public ::testing::TestWithParam<Mode> {
   }
 
   void start_runner() {
-    runners_.push_back(std::make_unique<Process>(
-        std::vector<std::string>{kBinary, "worker", "--listen", "127.0.0.1:0"}, env_));
-    runner_port_ = started(*runners_.back(), "worker ready");
+    auto started = testing::start_worker(kBinary, env_);
+    runners_.push_back(std::move(started.process));
+    runner_port_ = started.port;
   }
 
   // Everything the processes of this test wrote, for failure messages and log checks.
@@ -224,7 +206,7 @@ class TasksBinaryTest : public ::testing::TestWithParam<Mode> {
 
   TempDir dir_;
   std::map<std::string, std::string> env_;
-  std::string broker_;
+  std::string broker_, prefix_;
   std::unique_ptr<testing::TestDatabase> database_;  // distributed
   std::unique_ptr<db::Database> sqlite_;             // embedded
   db::Database* db_ = nullptr;
@@ -305,16 +287,7 @@ TEST_P(TasksBinaryTest, KilledMidTaskEveryTaskFinishesOnceAfterARestart) {
   }
   // In the logs of every process: each task finished once. The killed process may have lost its
   // last second of info lines, so a task it finished may be missing, never doubled.
-  std::map<std::string, int> successes;
-  for (const std::string& out : outputs()) {
-    std::size_t start = 0;
-    for (auto nl = out.find('\n'); nl != std::string::npos;
-         start = nl + 1, nl = out.find('\n', start)) {
-      auto j = json_line(out.substr(start, nl - start));
-      if (j && (*j)["msg"] == "task" && (*j)["status"] == "succeeded")
-        ++successes[(*j)["task_id"].get<std::string>()];
-    }
-  }
+  auto successes = testing::logged_successes(outputs());
   for (const auto& t : rows) {
     if (finished_before.count(t.id)) {
       EXPECT_LE(successes[t.id], 1) << t.id;

@@ -31,6 +31,7 @@ struct EmbeddedTaskQueue::State {
   std::size_t waiting = 0;
   std::uint64_t next_tag = 1;
   std::uint64_t dropped = 0;
+  std::shared_ptr<State> dead;  // where messages dropped at the limit go; null for the dead queue
 
   std::size_t held() const { return waiting + unacked.size(); }
 
@@ -103,8 +104,14 @@ struct EmbeddedTaskQueue::State {
         enqueue(std::move(p), /*front=*/true);
       } else {
         ++dropped;
-        log::warn("task queue dropped a message at its delivery limit",
+        log::warn("task queue dead-lettered a message at its delivery limit",
                   {{"message_id", p.message.id}, {"deliveries", p.deliveries}});
+        // Always taken after this queue's own lock, never the other way round.
+        std::lock_guard dead_lock(dead->mu);
+        if (!dead->closed && dead->held() < dead->options.capacity) {
+          dead->enqueue({std::move(p.message), 0}, /*front=*/false);
+          dead->cv.notify_all();
+        }
       }
     }
     forget_if_idle(key);
@@ -169,9 +176,32 @@ class EmbeddedTaskQueue::ConsumerImpl final : public TaskQueue::Consumer {
 };
 
 EmbeddedTaskQueue::EmbeddedTaskQueue(EmbeddedTaskQueueOptions options)
-    : state_(std::make_shared<State>(options)) {}
+    : state_(std::make_shared<State>(options)),
+      dead_(std::make_shared<State>(EmbeddedTaskQueueOptions{
+          .capacity = options.capacity, .max_in_flight_per_key = 0, .delivery_limit = 1 << 20})) {
+  state_->dead = dead_;
+}
 
-EmbeddedTaskQueue::~EmbeddedTaskQueue() { close(); }
+EmbeddedTaskQueue::~EmbeddedTaskQueue() {
+  close();
+  {
+    std::lock_guard lock(dead_->mu);
+    dead_->closed = true;
+  }
+  dead_->cv.notify_all();
+}
+
+Result<std::unique_ptr<TaskQueue::Consumer>> EmbeddedTaskQueue::consume_dead_letters(
+    const ConsumerOptions& options) {
+  std::lock_guard lock(dead_->mu);
+  if (dead_->closed) return fail(Error::unavailable("task queue closed"));
+  return std::unique_ptr<Consumer>(std::make_unique<ConsumerImpl>(dead_, options.prefetch));
+}
+
+std::size_t EmbeddedTaskQueue::dead_letters() const {
+  std::lock_guard lock(dead_->mu);
+  return dead_->waiting;
+}
 
 Result<void> EmbeddedTaskQueue::publish(std::span<const QueueMessage> batch) {
   {

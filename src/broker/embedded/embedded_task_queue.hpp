@@ -5,6 +5,10 @@
 // Fair by key: each key (organization) has its own FIFO and deliveries take keys in turn, so one
 // key's backlog does not delay another's messages; `max_in_flight_per_key` additionally caps a
 // key's unacknowledged deliveries, so one organization cannot hold every consumer.
+//
+// A message nacked back (or returned by a consumer that went away) after `delivery_limit`
+// deliveries moves to this queue's dead letters, as RabbitMQ's dead-letter queue receives it:
+// consume_dead_letters() hands them to whoever settles their tasks (tasks::WorkerPool).
 #pragma once
 
 #include <condition_variable>
@@ -21,7 +25,7 @@ namespace atrium::broker {
 struct EmbeddedTaskQueueOptions {
   std::size_t capacity = 100000;  // messages held (waiting + unacknowledged); publish fails beyond
   int max_in_flight_per_key = 0;  // unacknowledged deliveries per key; 0 = no limit
-  int delivery_limit = 10;  // a message nacked with requeue after this many deliveries is dropped
+  int delivery_limit = 10;        // a message nacked with requeue after this many is dead-lettered
 };
 
 class EmbeddedTaskQueue final : public TaskQueue {
@@ -41,10 +45,17 @@ class EmbeddedTaskQueue final : public TaskQueue {
   // Messages dropped after reaching the delivery limit (for tests and metrics).
   std::uint64_t dropped() const;
 
+  // A consumer of the messages dropped at the delivery limit (as RabbitTaskQueue's dead-letter
+  // queue), each delivered once more with its id, key and body. Code::kUnavailable once closed.
+  Result<std::unique_ptr<Consumer>> consume_dead_letters(const ConsumerOptions& options);
+  // Dead letters waiting for a consumer.
+  std::size_t dead_letters() const;
+
  private:
   class ConsumerImpl;
   struct State;
   std::shared_ptr<State> state_;
+  std::shared_ptr<State> dead_;
 };
 
 }  // namespace atrium::broker

@@ -107,6 +107,33 @@ TEST(EmbeddedTaskQueue, NackRequeuesFirstAndDropsAtTheDeliveryLimit) {
   EXPECT_EQ(q.dropped(), 1u);  // a nack without requeue is the consumer's decision
 }
 
+TEST(EmbeddedTaskQueue, AMessageDroppedAtTheDeliveryLimitWaitsInTheDeadLetters) {
+  EmbeddedTaskQueue q({.capacity = 100, .max_in_flight_per_key = 0, .delivery_limit = 2});
+  publish(q, {msg("poison", "org-a")});
+  {
+    auto c = consumer(q, 1);
+    for (int delivery = 1; delivery <= 2; ++delivery) {
+      auto d = c->next(0ms);
+      ASSERT_TRUE(d && *d);
+      ASSERT_TRUE(c->nack((*d)->tag, /*requeue=*/true));
+    }
+  }
+  EXPECT_EQ(q.depth(), 0u);
+  EXPECT_EQ(q.dead_letters(), 1u);
+  auto dead = q.consume_dead_letters({.prefetch = 1});
+  ASSERT_TRUE(dead);
+  auto d = (*dead)->next(0ms);
+  ASSERT_TRUE(d && *d);
+  EXPECT_EQ((*d)->message.id, "poison");
+  EXPECT_EQ((*d)->message.key, "org-a");
+  EXPECT_EQ((*d)->message.body, msg("poison", "org-a").body);
+  ASSERT_TRUE((*dead)->ack((*d)->tag));
+  EXPECT_EQ(q.dead_letters(), 0u);
+  auto none = (*dead)->next(0ms);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+}
+
 TEST(EmbeddedTaskQueue, AConsumerGoneReturnsItsUnackedMessages) {
   EmbeddedTaskQueue q;
   publish(q, {msg("1")});

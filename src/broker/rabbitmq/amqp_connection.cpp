@@ -215,17 +215,26 @@ Result<void> AmqpConnection::check_status(int status, std::string_view what) {
 }
 
 Result<void> AmqpConnection::write(std::string_view what, const std::function<int()>& call) {
+  return write(what, call, std::chrono::steady_clock::now() + timeout_);
+}
+
+Result<void> AmqpConnection::write(std::string_view what, const std::function<int()>& call,
+                                   std::chrono::steady_clock::time_point deadline) {
   if (broken_) return fail(Error::unavailable(std::string(what) + ": the connection is broken"));
   auto& watchdog = WriteWatchdog::instance();
-  const auto ticket =
-      watchdog.arm(amqp_get_sockfd(state_), std::chrono::steady_clock::now() + timeout_);
+  const auto ticket = watchdog.arm(amqp_get_sockfd(state_), deadline);
   const int status = call();
   if (watchdog.disarm(ticket)) {
     broken_ = true;
-    return fail(Error::unavailable(std::string(what) + ": the broker took no data for " +
-                                   std::to_string(timeout_.count()) + " ms"));
+    return fail(Error::unavailable(std::string(what) + ": the broker took no data in time"));
   }
   return check_status(status, what);
+}
+
+void AmqpConnection::set_timeout(std::chrono::milliseconds timeout) {
+  timeout_ = timeout;
+  const timeval tv = to_timeval(timeout);
+  amqp_set_rpc_timeout(state_, &tv);
 }
 
 Result<std::uint32_t> AmqpConnection::declare_queue(std::string_view name, bool durable,

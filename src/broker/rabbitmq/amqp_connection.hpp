@@ -67,6 +67,11 @@ class AmqpConnection {
   // holding their thread forever: Code::kUnavailable, and the connection is broken. `call`
   // returns a status code, as those functions do.
   Result<void> write(std::string_view what, const std::function<int()>& call);
+  // The same, shut down at `deadline` instead (a caller holding one deadline for several steps).
+  Result<void> write(std::string_view what, const std::function<int()>& call,
+                     std::chrono::steady_clock::time_point deadline);
+  // The bound of later steps (RPCs, writes) from now on.
+  void set_timeout(std::chrono::milliseconds timeout);
 
   // Declares durable, idempotently: a queue with `arguments` (nullopt on success, an error when
   // an existing queue's arguments differ). Returns the messages ready in it.

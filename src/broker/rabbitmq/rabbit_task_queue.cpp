@@ -180,7 +180,8 @@ RabbitTaskQueue::~RabbitTaskQueue() {
   if (monitor_.joinable()) monitor_.join();
 }
 
-Result<std::unique_ptr<AmqpConnection>> RabbitTaskQueue::connect(std::string_view role) {
+Result<std::unique_ptr<AmqpConnection>> RabbitTaskQueue::connect(
+    std::string_view role, std::optional<std::chrono::milliseconds> timeout) {
   {
     std::lock_guard lock(connect_mu_);
     if (!backoff_.ready()) {
@@ -188,9 +189,9 @@ Result<std::unique_ptr<AmqpConnection>> RabbitTaskQueue::connect(std::string_vie
                                      std::to_string(backoff_.remaining().count()) + " ms"));
     }
   }
-  auto c = AmqpConnection::open(
-      *endpoint_,
-      {.timeout = options_.timeout, .heartbeat_seconds = 0, .name = "atrium " + std::string(role)});
+  auto c = AmqpConnection::open(*endpoint_, {.timeout = timeout.value_or(options_.timeout),
+                                             .heartbeat_seconds = 0,
+                                             .name = "atrium " + std::string(role)});
   Result<void> declared;
   if (c) {
     // Idempotent: the same arguments every time; a queue declared with others is refused
@@ -230,46 +231,60 @@ Result<std::unique_ptr<AmqpConnection>> RabbitTaskQueue::connect(std::string_vie
 Result<void> RabbitTaskQueue::publish(std::span<const QueueMessage> batch) {
   if (batch.empty()) return {};
   std::lock_guard lock(publish_mu_);
+  // One deadline for the whole call, the retry included: the caller waits `timeout` at most.
+  const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
+  auto left = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                 std::chrono::steady_clock::now());
+  };
   for (int attempt = 0;; ++attempt) {
     const bool reused = publisher_ != nullptr;
     if (!publisher_) {
-      auto c = connect("publisher");
+      if (left().count() <= 0)
+        return fail(Error::unavailable("the broker did not accept the messages in time"));
+      auto c = connect("publisher", left());
       if (!c) return fail(c.error());
       amqp_confirm_select((*c)->state(), AmqpConnection::kChannel);
       if (auto r = (*c)->check_rpc("confirm select"); !r) return fail(r.error());
+      (*c)->set_timeout(options_.timeout);
       publisher_ = std::move(*c);
       next_publish_seq_ = 1;
     }
-    auto published = publish_on(*publisher_, batch);
+    auto published = publish_on(*publisher_, batch, deadline);
     if (published) return {};
     if (publisher_->broken()) publisher_.reset();
-    // A connection kept from earlier may have died unnoticed while idle: one retry on a new one.
-    if (!reused || attempt > 0 || publisher_) return fail(published.error());
+    // A connection kept from earlier may have died unnoticed while idle: one retry on a new one,
+    // in what is left of the time.
+    if (!reused || attempt > 0 || publisher_ || left().count() <= 0) return fail(published.error());
   }
 }
 
-Result<void> RabbitTaskQueue::publish_on(AmqpConnection& c, std::span<const QueueMessage> batch) {
+Result<void> RabbitTaskQueue::publish_on(AmqpConnection& c, std::span<const QueueMessage> batch,
+                                         std::chrono::steady_clock::time_point deadline) {
   amqp_connection_state_t s = c.state();
   const std::uint64_t first = next_publish_seq_;
-  auto written = c.write("publish", [&] {
-    for (const auto& m : batch) {
-      amqp_table_entry_t headers[] = {text_entry(kKeyHeader.data(), m.key)};
-      amqp_basic_properties_t props{};
-      props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-                     AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_HEADERS_FLAG;
-      props.content_type = amqp_cstring_bytes("application/json");
-      props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-      props.message_id = as_bytes(m.id);
-      props.headers = {1, headers};
-      // Mandatory: a message the broker cannot route (the queue is gone) comes back instead of
-      // vanishing, and the batch is reported failed.
-      const int st = amqp_basic_publish(s, AmqpConnection::kChannel, amqp_empty_bytes,
-                                        as_bytes(queue_), 1, 0, &props, as_bytes(m.body));
-      if (st != AMQP_STATUS_OK) return st;
-      ++next_publish_seq_;
-    }
-    return static_cast<int>(AMQP_STATUS_OK);
-  });
+  auto written = c.write(
+      "publish",
+      [&] {
+        for (const auto& m : batch) {
+          amqp_table_entry_t headers[] = {text_entry(kKeyHeader.data(), m.key)};
+          amqp_basic_properties_t props{};
+          props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+                         AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_HEADERS_FLAG;
+          props.content_type = amqp_cstring_bytes("application/json");
+          props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+          props.message_id = as_bytes(m.id);
+          props.headers = {1, headers};
+          // Mandatory: a message the broker cannot route (the queue is gone) comes back instead of
+          // vanishing, and the batch is reported failed.
+          const int st = amqp_basic_publish(s, AmqpConnection::kChannel, amqp_empty_bytes,
+                                            as_bytes(queue_), 1, 0, &props, as_bytes(m.body));
+          if (st != AMQP_STATUS_OK) return st;
+          ++next_publish_seq_;
+        }
+        return static_cast<int>(AMQP_STATUS_OK);
+      },
+      deadline);
   if (!written) return written;
   const std::uint64_t last = next_publish_seq_ - 1;
 
@@ -286,7 +301,6 @@ Result<void> RabbitTaskQueue::publish_on(AmqpConnection& c, std::span<const Queu
       }
     }
   };
-  const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
   while (pending > 0) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());

@@ -16,9 +16,9 @@
 // - A monitor thread keeps depth(), dead_letters() and ping() current without blocking callers
 //   (metrics and /readyz read them from HTTP threads).
 //
-// Thread-safe as TaskQueue says. Every network step (connect, each RPC, writing a batch, waiting
-// for its confirms, each ack) is bounded by `timeout`: a stalled broker fails calls, never hangs
-// them.
+// Thread-safe as TaskQueue says. Every network step (connect, each RPC, each ack) is bounded by
+// `timeout`, and a whole publish too (writing the batch, waiting for its confirms, the one retry
+// on a new connection share one deadline): a stalled broker fails calls, never hangs them.
 #pragma once
 
 #include <atomic>
@@ -83,9 +83,12 @@ class RabbitTaskQueue final : public TaskQueue {
   class ConsumerImpl;
   RabbitTaskQueue(RabbitOptions options, std::unique_ptr<rabbitmq::Endpoint> endpoint);
 
-  // A connection with the topology declared; Code::kUnavailable while backing off.
-  Result<std::unique_ptr<rabbitmq::AmqpConnection>> connect(std::string_view role);
-  Result<void> publish_on(rabbitmq::AmqpConnection& c, std::span<const QueueMessage> batch);
+  // A connection with the topology declared, each step bounded by `timeout` (default: the
+  // options'); Code::kUnavailable while backing off.
+  Result<std::unique_ptr<rabbitmq::AmqpConnection>> connect(
+      std::string_view role, std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  Result<void> publish_on(rabbitmq::AmqpConnection& c, std::span<const QueueMessage> batch,
+                          std::chrono::steady_clock::time_point deadline);
   Result<std::unique_ptr<Consumer>> consume_from(const std::string& queue,
                                                  const ConsumerOptions& options);
   void monitor();

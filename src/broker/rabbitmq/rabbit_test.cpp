@@ -289,14 +289,35 @@ TEST_F(RabbitTest, APublishToAStalledBrokerFailsInsteadOfHangingAndTheQueueRecov
 
   FrozenBroker broker(dir);
   ASSERT_TRUE(broker.frozen());
+  const auto started = std::chrono::steady_clock::now();
   auto publishing = std::async(std::launch::async, [&] { return (*q)->publish(big); });
   // A write without a bound would wait for as long as the broker is stopped.
   const bool returned = publishing.wait_for(60s) == std::future_status::ready;
+  const auto took = std::chrono::steady_clock::now() - started;
   broker.thaw();
   ASSERT_TRUE(returned) << "the publish hung on a stalled broker";
   auto published = publishing.get();
   ASSERT_FALSE(published);
   EXPECT_EQ(published.error().code, Code::kUnavailable) << published.error().detail;
+  // The timeout bounds the whole call: the stalled write and the retry on a new connection share
+  // it (they took twice the timeout when each had its own). Half a timeout of slack for a loaded
+  // machine.
+  EXPECT_LT(took, o.timeout * 3 / 2)
+      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+
+  // The same with a small batch: written at once, its confirms never come.
+  ASSERT_TRUE(eventually([&] { return (*q)->publish(std::vector{msg("again")}).has_value(); }));
+  FrozenBroker again(dir);
+  ASSERT_TRUE(again.frozen());
+  const auto small_started = std::chrono::steady_clock::now();
+  auto small = std::async(std::launch::async, [&] { return (*q)->publish(std::vector{msg("s")}); });
+  const bool small_returned = small.wait_for(60s) == std::future_status::ready;
+  const auto small_took = std::chrono::steady_clock::now() - small_started;
+  again.thaw();
+  ASSERT_TRUE(small_returned);
+  EXPECT_FALSE(small.get());
+  EXPECT_LT(small_took, o.timeout * 3 / 2)
+      << std::chrono::duration_cast<std::chrono::milliseconds>(small_took).count() << " ms";
 
   EXPECT_TRUE(eventually([&] { return (*q)->publish(std::vector{msg("after")}).has_value(); }))
       << "a new connection once the broker answers again";
