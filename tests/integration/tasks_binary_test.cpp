@@ -51,7 +51,7 @@ std::pair<std::string, std::string> sign_up(std::uint16_t port, const std::strin
 enum class Mode { kEmbedded, kDistributed };
 
 std::string mode_name(Mode m) { return m == Mode::kEmbedded ? "embedded" : "distributed"; }
-std::string mode_name(const ::testing::TestParamInfo<Mode>& info) { return mode_name(info.param); }
+std::string test_name(const ::testing::TestParamInfo<Mode>& info) { return mode_name(info.param); }
 // For the "GetParam() = …" of test names and failure messages.
 void PrintTo(Mode m, std::ostream* os) { *os << mode_name(m); }
 
@@ -344,7 +344,7 @@ TEST_P(TasksBinaryTest, TheApiWithRealTokensIsConfinedToTheCallersOrganization) 
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, TasksBinaryTest,
-                         ::testing::Values(Mode::kEmbedded, Mode::kDistributed), mode_name);
+                         ::testing::Values(Mode::kEmbedded, Mode::kDistributed), test_name);
 
 }  // namespace
 }  // namespace atrium
