@@ -3,6 +3,7 @@
 #include <sys/time.h>
 
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "broker/rabbitmq/amqp_connection.hpp"
@@ -17,6 +18,8 @@ using rabbitmq::to_string;
 namespace {
 
 constexpr std::string_view kKeyHeader = "atrium-key";
+// The longest pause before publishing again messages the broker refused (nacked).
+constexpr std::chrono::milliseconds kRefusedPause{200};
 
 amqp_table_entry_t text_entry(const char* key, std::string_view value) {
   amqp_table_entry_t e;
@@ -261,12 +264,34 @@ Result<void> RabbitTaskQueue::publish(std::span<const QueueMessage> batch) {
 
 Result<void> RabbitTaskQueue::publish_on(AmqpConnection& c, std::span<const QueueMessage> batch,
                                          std::chrono::steady_clock::time_point deadline) {
+  std::vector<const QueueMessage*> round;
+  for (const auto& m : batch) round.push_back(&m);
+  // The broker nacks what its queue cannot take yet — a quorum queue just declared, still
+  // electing its leader, or one failing over — and nothing of a nacked message was enqueued:
+  // those go again, alone, until the deadline.
+  for (auto pause = std::chrono::milliseconds(10);; pause = std::min(pause * 2, kRefusedPause)) {
+    std::vector<const QueueMessage*> refused;
+    if (auto r = publish_round(c, round, deadline, refused); !r) return r;
+    if (refused.empty()) return {};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left <= pause) return fail(Error::unavailable("the broker refused messages"));
+    std::this_thread::sleep_for(pause);
+    round = std::move(refused);
+  }
+}
+
+Result<void> RabbitTaskQueue::publish_round(AmqpConnection& c,
+                                            const std::vector<const QueueMessage*>& batch,
+                                            std::chrono::steady_clock::time_point deadline,
+                                            std::vector<const QueueMessage*>& refused) {
   amqp_connection_state_t s = c.state();
   const std::uint64_t first = next_publish_seq_;
   auto written = c.write(
       "publish",
       [&] {
-        for (const auto& m : batch) {
+        for (const QueueMessage* message : batch) {
+          const QueueMessage& m = *message;
           amqp_table_entry_t headers[] = {text_entry(kKeyHeader.data(), m.key)};
           amqp_basic_properties_t props{};
           props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
@@ -290,14 +315,14 @@ Result<void> RabbitTaskQueue::publish_on(AmqpConnection& c, std::span<const Queu
 
   std::vector<bool> confirmed(batch.size(), false);
   std::size_t pending = batch.size();
-  bool refused = false;
   bool returned = false;
-  auto settle = [&](std::uint64_t tag, bool multiple) {
+  auto settle = [&](std::uint64_t tag, bool multiple, bool nacked) {
     const std::uint64_t from = multiple ? first : tag;
     for (std::uint64_t t = std::max(from, first); t <= std::min(tag, last); ++t) {
       if (!confirmed[t - first]) {
         confirmed[t - first] = true;
         --pending;
+        if (nacked) refused.push_back(batch[t - first]);
       }
     }
   };
@@ -317,13 +342,12 @@ Result<void> RabbitTaskQueue::publish_on(AmqpConnection& c, std::span<const Queu
     switch (frame.payload.method.id) {
       case AMQP_BASIC_ACK_METHOD: {
         const auto* a = static_cast<const amqp_basic_ack_t*>(frame.payload.method.decoded);
-        settle(a->delivery_tag, a->multiple);
+        settle(a->delivery_tag, a->multiple, false);
         break;
       }
       case AMQP_BASIC_NACK_METHOD: {
         const auto* n = static_cast<const amqp_basic_nack_t*>(frame.payload.method.decoded);
-        settle(n->delivery_tag, n->multiple);
-        refused = true;
+        settle(n->delivery_tag, n->multiple, true);
         break;
       }
       case AMQP_BASIC_RETURN_METHOD: {
@@ -351,7 +375,6 @@ Result<void> RabbitTaskQueue::publish_on(AmqpConnection& c, std::span<const Queu
     c.mark_broken();
     return fail(Error::unavailable("the task queue does not exist on the broker"));
   }
-  if (refused) return fail(Error::unavailable("the broker refused messages"));
   return {};
 }
 

@@ -8,6 +8,8 @@
 //
 // - publish: persistent messages on a confirm-mode channel; returns once the broker confirmed
 //   every message of the batch (so the outbox marks a row sent only after RabbitMQ holds it).
+//   Messages the broker nacks (a quorum queue just declared or failing over has no leader yet)
+//   are published again, alone, within the same deadline.
 // - consume: one connection per consumer (rabbitmq-c connections are single-threaded), with
 //   basic.qos prefetch and manual acknowledgements; closing it returns unacknowledged messages.
 // - After a failure (broker restart, dropped connection) the next call connects again, no sooner
@@ -28,6 +30,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "broker/rabbitmq/backoff.hpp"
 #include "broker/task_queue.hpp"
@@ -89,6 +92,11 @@ class RabbitTaskQueue final : public TaskQueue {
       std::string_view role, std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   Result<void> publish_on(rabbitmq::AmqpConnection& c, std::span<const QueueMessage> batch,
                           std::chrono::steady_clock::time_point deadline);
+  // Writes `batch` and waits for its confirms; the messages the broker nacked go to `refused`.
+  Result<void> publish_round(rabbitmq::AmqpConnection& c,
+                             const std::vector<const QueueMessage*>& batch,
+                             std::chrono::steady_clock::time_point deadline,
+                             std::vector<const QueueMessage*>& refused);
   Result<std::unique_ptr<Consumer>> consume_from(const std::string& queue,
                                                  const ConsumerOptions& options);
   void monitor();
