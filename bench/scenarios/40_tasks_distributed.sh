@@ -126,7 +126,8 @@ a fresh server. *Accepted* is the API's rate (202s) and its p99; *completed* is 
 per second from the first task's creation to the last one's end; *end to end* is each task's
 \`finished_at − created_at\`. Embedded: one \`serve\` on its SQLite file, in-process queue and
 workers (the laptop default). Distributed, as deployed: \`serve\` and one \`atrium worker\` on
-PostgreSQL 15 through PgBouncer (transaction pooling) — a fresh database per run — and RabbitMQ:
+PostgreSQL 15 through PgBouncer (transaction pooling, 20 server connections per database and
+role) — a fresh database per run — and RabbitMQ:
 \`serve\` relays the outbox to a quorum queue (publisher confirms), the worker consumes (manual
 acks after the result is committed). All on this one machine, so the distributed figures include
 every service's CPU on the same cores.
