@@ -345,8 +345,11 @@ TEST_F(DistributedTest, ATaskWhoseMessageIsDeadLetteredEndsFailedWithAClearError
 }
 
 TEST_F(DistributedTest, AWorkerHoldsItsTaskWhileTheDatabaseIsAwayAndFinishesItOnceItIsBack) {
-  // A PostgreSQL and a PgBouncer of this test's own: the shared ones are never stopped.
-  testing::PrivateServices pg({"postgres", "pgbouncer"});
+  // A PostgreSQL and a PgBouncer of this test's own: the shared ones are never stopped. A pool of
+  // several server connections, as deployed: the worker is stopped below, possibly inside a
+  // transaction, which must not hold the only connection `serve` has.
+  testing::PrivateServices pg({"postgres", "pgbouncer"},
+                              {{"ATRIUM_TEST_PGBOUNCER_POOL_SIZE", "8"}});
   const std::string bouncer = pg.env("ATRIUM_TEST_PGBOUNCER");
   {
     auto admin = db::postgres::AdminSession::connect("postgresql://postgres@" +

@@ -12,11 +12,13 @@ const std::string kScript = std::string(ATRIUM_SOURCE_DIR) + "/scripts/test-serv
 
 }  // namespace
 
-PrivateServices::PrivateServices(const std::vector<std::string>& services) {
+PrivateServices::PrivateServices(const std::vector<std::string>& services,
+                                 std::map<std::string, std::string> extra_env) {
   std::vector<std::string> argv{kScript, "start"};
   argv.insert(argv.end(), services.begin(), services.end());
   // A fresh start knows no state directory: never act on the shared servers'.
-  auto r = testing::run(argv, {{"ATRIUM_TEST_SERVICES_DIR", ""}}, std::chrono::minutes(3));
+  extra_env["ATRIUM_TEST_SERVICES_DIR"] = "";
+  auto r = testing::run(argv, extra_env, std::chrono::minutes(3));
   std::istringstream lines(r.output);
   for (std::string line; std::getline(lines, line);) {
     if (!line.starts_with("export ")) continue;

@@ -10,9 +10,11 @@ namespace atrium::testing {
 
 class PrivateServices {
  public:
-  // Starts `services` (e.g. {"postgres", "pgbouncer"}); throws with the script's output if they
+  // Starts `services` (e.g. {"postgres", "pgbouncer"}), with `extra_env` added to the script's
+  // environment (e.g. ATRIUM_TEST_PGBOUNCER_POOL_SIZE); throws with the script's output if they
   // do not start.
-  explicit PrivateServices(const std::vector<std::string>& services);
+  explicit PrivateServices(const std::vector<std::string>& services,
+                           std::map<std::string, std::string> extra_env = {});
   ~PrivateServices();  // stops them
   PrivateServices(const PrivateServices&) = delete;
   PrivateServices& operator=(const PrivateServices&) = delete;
