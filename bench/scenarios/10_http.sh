@@ -19,9 +19,9 @@ scenario_http() {
 ## HTTP: \`GET /healthz\`
 
 \`wrk --latency ${args[*]} -d${BENCH_DURATION}s\` on loopback after a ${BENCH_WARMUP} s warm-up; median of
-${BENCH_RUNS} runs (by req/s), the ceiling's and Atrium's runs taken alternately. Atrium runs its full middleware chain (request id, JSON access-log line
-to a file, metrics, security headers) on one I/O thread; the ceiling is a bare Beast coroutine
-server (\`bench/ceiling/hello_server.cpp\`) measured in the same run.
+${BENCH_RUNS} runs (by req/s), the ceiling's and Atrium's runs taken alternately. Atrium runs its
+full middleware chain (request id, JSON access-log line, metrics, security headers) on one I/O
+thread; the ceiling is a bare Beast coroutine server (\`bench/ceiling/hello_server.cpp\`).
 
 | server | req/s | p50 | p99 |
 |---|---|---|---|
