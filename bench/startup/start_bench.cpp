@@ -133,16 +133,21 @@ bool report(const char* name, const std::string& binary, int runs, bool fresh) {
   const fs::path root = fs::temp_directory_path() / ("start_bench." + std::to_string(getpid()));
   std::vector<double> ms;
   std::vector<long> rss;
-  // The existing-directory case starts once untimed to create it.
-  if (!fresh && !start_once(binary, root / "existing")) return false;
-  for (int i = 0; i < runs; ++i) {
-    const fs::path dir = fresh ? root / ("fresh" + std::to_string(i)) : root / "existing";
-    auto s = start_once(binary, dir);
-    if (!s) return false;
-    ms.push_back(s->ms);
-    rss.push_back(s->rss_kb);
-  }
+  const auto measure = [&] {
+    // The existing-directory case starts once untimed to create it.
+    if (!fresh && !start_once(binary, root / "existing")) return false;
+    for (int i = 0; i < runs; ++i) {
+      const fs::path dir = fresh ? root / ("fresh" + std::to_string(i)) : root / "existing";
+      auto s = start_once(binary, dir);
+      if (!s) return false;
+      ms.push_back(s->ms);
+      rss.push_back(s->rss_kb);
+    }
+    return true;
+  };
+  const bool measured = measure();
   fs::remove_all(root);
+  if (!measured) return false;
   std::printf("%s %.1f %.1f %.1f %ld\n", name, median(ms), *std::min_element(ms.begin(), ms.end()),
               *std::max_element(ms.begin(), ms.end()), median(rss));
   std::fflush(stdout);
