@@ -49,13 +49,18 @@ wrk_once() {
   echo "$rps $p50 $p99"
 }
 
+# median_by_rps: of BENCH_RUNS "rps p50 p99" lines on stdin, the median line by req/s.
+median_by_rps() {
+  sort -n -k1 | awk -v n="$BENCH_RUNS" 'NR == int((n + 1) / 2)'
+}
+
 # wrk_median URL [wrk args...] → median over BENCH_RUNS runs (by req/s): "rps p50 p99"
 wrk_median() {
   local url=$1; shift
   wrk -d "${BENCH_WARMUP}s" "$@" "$url" >/dev/null 2>&1 || true
   for _ in $(seq 1 "$BENCH_RUNS"); do
     wrk_once "$url" -d "${BENCH_DURATION}s" "$@"
-  done | sort -n -k1 | awk -v n="$BENCH_RUNS" 'NR == int((n + 1) / 2)'
+  done | median_by_rps
 }
 
 # wrk_pair URL_A URL_B [wrk args...] → two lines "rps p50 p99": A's median, then B's, over
@@ -73,7 +78,7 @@ wrk_pair() {
     wrk_once "$b" -d "${BENCH_DURATION}s" "$@" >>"$rb"
   done
   for f in "$ra" "$rb"; do
-    sort -n -k1 "$f" | awk -v n="$BENCH_RUNS" 'NR == int((n + 1) / 2)'
+    median_by_rps <"$f"
   done
   rm -f "$ra" "$rb"
 }
