@@ -1,13 +1,17 @@
-// Start-to-ready of `atrium serve` (bench/scenarios/05_startup.sh): the time from exec to the first
-// 200 from /readyz, measured from outside the process, so it includes what the process cannot see
-// of itself (the dynamic loader, static initialisation, reading the configuration).
+// Start-to-ready of `atrium serve` and `atrium worker` (bench/scenarios/05_startup.sh): the time
+// from exec to the first 200 from /readyz, measured from outside the process, so it includes what
+// the process cannot see of itself (the dynamic loader, static initialisation, reading the
+// configuration).
 //
-//   start_bench ATRIUM_BINARY RUNS
+//   start_bench ATRIUM_BINARY RUNS [serve|worker]
 //
-// Runs `atrium serve` RUNS times on a fresh data directory (migrations and seed from nothing) and
-// RUNS times on one existing data directory (the common restart), one process at a time, and
-// prints for each case "CASE MEDIAN_MS MIN_MS MAX_MS RSS_KB": RSS is the median over the runs of
-// the server's resident set right after it answered ready.
+// serve (the default): runs `atrium serve` RUNS times on a fresh data directory (migrations and
+// seed from nothing) and RUNS times on one existing data directory (the common restart), with
+// every ATRIUM_* variable of the caller dropped (the embedded default).
+// worker: runs `atrium worker` RUNS times with the caller's ATRIUM_* variables (its database and
+// broker; the schema must exist) — ready means its /readyz found both reachable.
+// One process at a time; prints for each case "CASE MEDIAN_MS MIN_MS MAX_MS RSS_KB": RSS is the
+// median over the runs of the process's resident set right after it answered ready.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -74,12 +78,14 @@ long rss_kb(pid_t pid) {
   return 0;
 }
 
-std::optional<Sample> start_once(const std::string& binary, const fs::path& data_dir) {
+std::optional<Sample> start_once(const std::string& binary, std::string command,
+                                 const fs::path& data_dir) {
   net::io_context ioc;
   const unsigned short port = free_port(ioc);
+  const bool keep_atrium_env = command == "worker";
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e)
-    if (std::string_view(*e).rfind("ATRIUM_", 0) != 0) env.emplace_back(*e);
+    if (keep_atrium_env || std::string_view(*e).rfind("ATRIUM_", 0) != 0) env.emplace_back(*e);
   env.push_back("ATRIUM_DATA_DIR=" + data_dir.string());
   env.push_back("ATRIUM_LISTEN=127.0.0.1:" + std::to_string(port));
   env.push_back("ATRIUM_WEB_ROOT=" + (data_dir / "web").string());
@@ -87,9 +93,8 @@ std::optional<Sample> start_once(const std::string& binary, const fs::path& data
   std::vector<char*> envp;
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
-  std::string serve = "serve";
   std::string program = binary;
-  char* argv[] = {program.data(), serve.data(), nullptr};
+  char* argv[] = {program.data(), command.data(), nullptr};
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -112,7 +117,7 @@ std::optional<Sample> start_once(const std::string& binary, const fs::path& data
       break;
     }
     if (waitpid(pid, nullptr, WNOHANG) == pid) {
-      std::fprintf(stderr, "start_bench: atrium serve exited before it was ready\n");
+      std::fprintf(stderr, "start_bench: atrium %s exited before it was ready\n", command.c_str());
       return std::nullopt;
     }
     std::this_thread::sleep_for(std::chrono::microseconds(500));
@@ -129,16 +134,19 @@ T median(std::vector<T> v) {
   return v[v.size() / 2];
 }
 
-bool report(const char* name, const std::string& binary, int runs, bool fresh) {
+// Case "fresh" and "existing" start `serve`; case "worker" starts `worker`.
+bool report(const std::string& name, const std::string& binary, int runs) {
+  const bool fresh = name == "fresh";
+  const std::string command = name == "worker" ? "worker" : "serve";
   const fs::path root = fs::temp_directory_path() / ("start_bench." + std::to_string(getpid()));
   std::vector<double> ms;
   std::vector<long> rss;
   const auto measure = [&] {
     // The existing-directory case starts once untimed to create it.
-    if (!fresh && !start_once(binary, root / "existing")) return false;
+    if (name == "existing" && !start_once(binary, command, root / name)) return false;
     for (int i = 0; i < runs; ++i) {
-      const fs::path dir = fresh ? root / ("fresh" + std::to_string(i)) : root / "existing";
-      auto s = start_once(binary, dir);
+      const fs::path dir = fresh ? root / ("fresh" + std::to_string(i)) : root / name;
+      auto s = start_once(binary, command, dir);
       if (!s) return false;
       ms.push_back(s->ms);
       rss.push_back(s->rss_kb);
@@ -148,8 +156,9 @@ bool report(const char* name, const std::string& binary, int runs, bool fresh) {
   const bool measured = measure();
   fs::remove_all(root);
   if (!measured) return false;
-  std::printf("%s %.1f %.1f %.1f %ld\n", name, median(ms), *std::min_element(ms.begin(), ms.end()),
-              *std::max_element(ms.begin(), ms.end()), median(rss));
+  std::printf("%s %.1f %.1f %.1f %ld\n", name.c_str(), median(ms),
+              *std::min_element(ms.begin(), ms.end()), *std::max_element(ms.begin(), ms.end()),
+              median(rss));
   std::fflush(stdout);
   return true;
 }
@@ -157,11 +166,13 @@ bool report(const char* name, const std::string& binary, int runs, bool fresh) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: start_bench ATRIUM_BINARY RUNS\n");
+  const std::string mode = argc == 4 ? argv[3] : "serve";
+  if (argc < 3 || argc > 4 || (mode != "serve" && mode != "worker")) {
+    std::fprintf(stderr, "usage: start_bench ATRIUM_BINARY RUNS [serve|worker]\n");
     return 2;
   }
   const std::string binary = argv[1];
   const int runs = std::max(1, std::stoi(argv[2]));
-  return report("fresh", binary, runs, true) && report("existing", binary, runs, false) ? 0 : 1;
+  if (mode == "worker") return report("worker", binary, runs) ? 0 : 1;
+  return report("fresh", binary, runs) && report("existing", binary, runs) ? 0 : 1;
 }

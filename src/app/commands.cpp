@@ -168,11 +168,9 @@ int serve(Config config) {
   const auto started = std::chrono::steady_clock::now();
   if (auto s = resolve_secrets(config); !s) return report(s.error(), "configuration refused");
 
-  {
-    auto owner = open_and_migrate(config);
-    if (!owner) return report(owner.error(), "cannot prepare the database");
-    if (auto r = access::seed(**owner); !r) return report(r.error(), "seed failed");
-  }
+  auto owner = open_and_migrate(config);
+  if (!owner) return report(owner.error(), "cannot prepare the database");
+  if (auto r = access::seed(**owner); !r) return report(r.error(), "seed failed");
   // The application's own connections (on PostgreSQL a role subject to row-level security), for
   // handlers, task workers, and the relay's and the workers' maintenance threads.
   auto db = db::open(
@@ -190,6 +188,10 @@ int serve(Config config) {
   const ApplicationOptions options{.identity = identity_options(config), .brokers = &*brokers};
   Application app(config, database, bus, clock, metrics, options);
   if (auto s = app.start(); !s) return report(s.error(), "cannot load token revocations");
+  // Closed only now that the application holds connections of its own: closing SQLite's last
+  // connection checkpoints the write-ahead log, which on a fresh data directory cost two
+  // fdatasyncs on the way to ready; the application's connections checkpoint it later instead.
+  owner->reset();
 
   Api api(
       app.routes(), metrics, &app.identity().authenticator(),

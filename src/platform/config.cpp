@@ -1,7 +1,6 @@
 #include "platform/config.hpp"
 
 #include <sodium.h>
-#include <sys/stat.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <thread>
 
 #include "platform/ids.hpp"
+#include "platform/secret_file.hpp"
 
 namespace atrium {
 namespace {
@@ -430,25 +430,6 @@ bool looks_like_example(std::string_view secret) {
   return false;
 }
 
-Result<std::string> load_or_create(const std::filesystem::path& path,
-                                   const std::function<std::string()>& make) {
-  if (auto existing = read_secret_file(path.string())) return *existing;
-  std::error_code ec;
-  std::filesystem::create_directories(path.parent_path(), ec);
-  std::string value = make();
-  auto tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return fail(Error::invalid("cannot write " + tmp.string()));
-    out << value << "\n";
-  }
-  ::chmod(tmp.c_str(), 0600);
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return fail(Error::invalid("cannot write " + path.string()));
-  return value;
-}
-
 }  // namespace
 
 Result<void> resolve_secrets(Config& c) {
@@ -468,14 +449,14 @@ Result<void> resolve_secrets(Config& c) {
 
   const std::filesystem::path dir(c.data_dir);
   if (c.jwt_keys.empty()) {
-    auto text = load_or_create(dir / "jwt_keys",
-                               [] { return "dev-" + random_token(6) + ":" + random_token(48); });
+    auto text = load_or_create_secret(
+        dir / "jwt_keys", [] { return "dev-" + random_token(6) + ":" + random_token(48); });
     if (!text) return fail(text.error());
     if (auto problem = set_jwt_keys(c, *text))
       return fail(Error::invalid((dir / "jwt_keys").string() + ": " + *problem));
   }
   if (c.data_key.empty()) {
-    auto text = load_or_create(dir / "data_key", [] {
+    auto text = load_or_create_secret(dir / "data_key", [] {
       std::string raw = random_bytes(32);
       std::string b64(sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL), '\0');
       sodium_bin2base64(b64.data(), b64.size(), reinterpret_cast<const unsigned char*>(raw.data()),
