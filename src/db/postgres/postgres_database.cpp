@@ -12,6 +12,8 @@
 #include <ctime>
 #include <mutex>
 #include <optional>
+#include <span>
+#include <vector>
 
 #include "platform/clock.hpp"
 #include "platform/ids.hpp"
@@ -51,6 +53,10 @@ using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
 struct Connection {
   PGconn* handle = nullptr;
   bool broken = false;
+  bool timed_out = false;  // broken because a round trip outlived its deadline
+  // In pipeline mode with a read-only transaction's COMMIT and its sync sent and not yet read:
+  // the connection's next round trip reads them first.
+  bool commit_pending = false;
 
   ~Connection() {
     if (handle) PQfinish(handle);
@@ -201,14 +207,9 @@ class Channel {
     last_failure_ = Failure::kNone;
     PGconn* c = conn_.handle;
     if (conn_.broken) return lost(op, sql, "connection already broken");
+    if (conn_.commit_pending) return lost(op, sql, "connection in pipeline mode");
     if (!send(c)) return lost(op, sql, PQerrorMessage(c));
-    for (;;) {
-      const int flushed = PQflush(c);
-      if (flushed == 0) break;
-      if (flushed < 0) return lost(op, sql, PQerrorMessage(c));
-      if (!wait_socket(c, POLLOUT | POLLIN, deadline)) return timed_out(op, sql);
-      if (!PQconsumeInput(c)) return lost(op, sql, PQerrorMessage(c));
-    }
+    if (auto flushed = flush(deadline, op, sql); !flushed) return fail(flushed.error());
     PgResult last;
     PgResult error;
     for (;;) {
@@ -235,7 +236,105 @@ class Channel {
     return last;
   }
 
+  // What a pipeline round trip queued, in order.
+  enum class Step {
+    kStatement,  // a statement of the transaction: its error is the round trip's
+    kEarlier,    // an earlier transaction's deferred COMMIT: its error is only logged
+    kSync,
+  };
+
+  // One round trip in pipeline mode: `send` queues statements and syncs (PQsendQueryParams,
+  // PQpipelineSync) as `steps` lists them. Returns the result of the last kStatement, or the
+  // first kStatement error translated. Leaves pipeline mode, everything read.
+  template <class Send>
+  Result<PgResult> pipeline(Send&& send, std::span<const Step> steps,
+                            SteadyClock::time_point deadline, std::string_view op,
+                            std::string_view sql) {
+    last_failure_ = Failure::kNone;
+    PGconn* c = conn_.handle;
+    if (conn_.broken) return lost(op, sql, "connection already broken");
+    if (PQpipelineStatus(c) == PQ_PIPELINE_OFF && !PQenterPipelineMode(c))
+      return lost(op, sql, PQerrorMessage(c));
+    if (!send(c)) return lost(op, sql, PQerrorMessage(c));
+    if (auto flushed = flush(deadline, op, sql); !flushed) return fail(flushed.error());
+    conn_.commit_pending = false;
+    PgResult last;
+    PgResult error;
+    for (const Step step : steps) {
+      if (step == Step::kSync) {
+        auto r = next_result(deadline, op, sql);
+        if (!r) return fail(r.error());
+        PgResult sync(*r);
+        if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC)
+          return lost(op, sql, PQstatus(c) == CONNECTION_BAD ? PQerrorMessage(c) : "out of step");
+        continue;
+      }
+      // A statement's results end with a null one.
+      for (;;) {
+        auto r = next_result(deadline, op, sql);
+        if (!r) return fail(r.error());
+        if (!*r) break;
+        PgResult result(*r);
+        const auto status = PQresultStatus(result.get());
+        const bool bad = status == PGRES_FATAL_ERROR || status == PGRES_NONFATAL_ERROR ||
+                         status == PGRES_BAD_RESPONSE;
+        if (step == Step::kEarlier) {
+          if (bad) {
+            std::string message(field(result.get(), PG_DIAG_MESSAGE_PRIMARY));
+            log::error("postgres deferred commit failed", {{"message", message}});
+          }
+        } else if (bad) {
+          if (!error) error = std::move(result);
+        } else if (status != PGRES_PIPELINE_ABORTED) {
+          last = std::move(result);
+        }
+        if (PQstatus(c) == CONNECTION_BAD) return failed(error.get(), op, sql);
+      }
+    }
+    if (!PQexitPipelineMode(c)) return lost(op, sql, PQerrorMessage(c));
+    if (error) return failed(error.get(), op, sql);
+    if (!last) return lost(op, sql, "no result");
+    return last;
+  }
+
+  // Sends a read-only transaction's COMMIT without waiting for its answer, which the connection's
+  // next round trip reads (pipeline()). The server ends the transaction, and PgBouncer frees its
+  // server connection, as soon as the COMMIT arrives.
+  Result<void> send_deferred_commit(SteadyClock::time_point deadline) {
+    last_failure_ = Failure::kNone;
+    PGconn* c = conn_.handle;
+    if (conn_.broken) return lost("commit", "COMMIT", "connection already broken");
+    if (!PQenterPipelineMode(c) ||
+        !PQsendQueryParams(c, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) ||
+        !PQpipelineSync(c))
+      return lost("commit", "COMMIT", PQerrorMessage(c));
+    if (auto flushed = flush(deadline, "commit", "COMMIT"); !flushed) return flushed;
+    conn_.commit_pending = true;
+    return {};
+  }
+
  private:
+  Result<void> flush(SteadyClock::time_point deadline, std::string_view op, std::string_view sql) {
+    PGconn* c = conn_.handle;
+    for (;;) {
+      const int flushed = PQflush(c);
+      if (flushed == 0) return {};
+      if (flushed < 0) return lost(op, sql, PQerrorMessage(c));
+      if (!wait_socket(c, POLLOUT | POLLIN, deadline)) return timed_out(op, sql);
+      if (!PQconsumeInput(c)) return lost(op, sql, PQerrorMessage(c));
+    }
+  }
+
+  Result<PGresult*> next_result(SteadyClock::time_point deadline, std::string_view op,
+                                std::string_view sql) {
+    PGconn* c = conn_.handle;
+    while (PQisBusy(c)) {
+      if (!wait_socket(c, POLLIN, deadline)) return timed_out(op, sql);
+      if (!PQconsumeInput(c)) return lost(op, sql, PQerrorMessage(c));
+    }
+    return PQgetResult(c);
+  }
+
   tl::unexpected<Error> lost(std::string_view op, std::string_view sql, std::string_view why) {
     conn_.broken = true;
     last_failure_ = Failure::kUnavailable;
@@ -249,6 +348,7 @@ class Channel {
   tl::unexpected<Error> timed_out(std::string_view op, std::string_view sql) {
     // The connection may still deliver a late answer: it cannot be reused.
     conn_.broken = true;
+    conn_.timed_out = true;
     last_failure_ = Failure::kUnavailable;
     log::warn("postgres round trip timed out", {{"op", op}, {"sql", cut(sql)}});
     return fail(Error::unavailable("database timeout"));
@@ -316,9 +416,52 @@ std::string param_text(const Value& v, bool& is_null) {
       v.variant());
 }
 
+// The scope statement run at the start of every transaction (docs/POSTGRESQL.md). Parameters:
+// app.org_id, app.user_id, app.cross_tenant_read, statement_timeout and, in the first form,
+// idle_in_transaction_session_timeout.
+constexpr const char* kScopeWithIdleTimeout =
+    "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true),"
+    " set_config('app.cross_tenant_read', $3, true), set_config('statement_timeout', $4, true),"
+    " set_config('idle_in_transaction_session_timeout', $5, true),"
+    " set_config('DateStyle', 'ISO', true)";
+constexpr const char* kScope =
+    "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true),"
+    " set_config('app.cross_tenant_read', $3, true), set_config('statement_timeout', $4, true),"
+    " set_config('DateStyle', 'ISO', true)";
+
+// A statement's parameters as libpq takes them: text, or null for NULL.
+class ParamTexts {
+ public:
+  // Errors: kInvalidRequest for text holding NUL, kInternal past the protocol's 65535.
+  Result<void> set(Params params, std::string_view sql) {
+    if (params.size() > 65535) {
+      log::error("postgres statement has too many parameters", {{"sql", cut(sql)}});
+      return fail(Error::internal());
+    }
+    texts_.resize(params.size());
+    values_.resize(params.size());
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      bool is_null = false;
+      texts_[i] = param_text(params[i], is_null);
+      if (!is_null && texts_[i].find('\0') != std::string::npos)
+        return fail(to_error(Failure::kInvalid, ""));
+      values_[i] = is_null ? nullptr : texts_[i].c_str();
+    }
+    return {};
+  }
+
+  int size() const { return static_cast<int>(values_.size()); }
+  const char* const* values() const { return values_.data(); }
+
+ private:
+  std::vector<std::string> texts_;
+  std::vector<const char*> values_;
+};
+
 class PgTx final : public Tx {
  public:
-  PgTx(Connection& conn, const Options& options) : conn_(conn), channel_(conn), options_(options) {}
+  PgTx(Connection& conn, const Options& options, const TxOptions& scope)
+      : conn_(conn), channel_(conn), options_(options), scope_(scope) {}
 
   Failure last_failure() const { return channel_.last_failure(); }
   bool commit_sent() const { return commit_sent_; }
@@ -338,9 +481,12 @@ class PgTx final : public Tx {
   }
 
   Result<void> execute_script(std::string_view sql) override {
+    if (!begun_) {
+      if (auto begun = run_params({}, {}, "begin"); !begun) return fail(begun.error());
+    }
     const std::string text(sql);
-    auto r = channel_.exchange([&](PGconn* c) { return PQsendQuery(c, text.c_str()); },
-                               statement_deadline(), "script", sql);
+    auto r = track(channel_.exchange([&](PGconn* c) { return PQsendQuery(c, text.c_str()); },
+                                     statement_deadline(), "script", sql));
     if (!r) return fail(r.error());
     return {};
   }
@@ -365,31 +511,18 @@ class PgTx final : public Tx {
     return {};
   }
 
-  Result<void> begin(const TxOptions& scope) {
-    std::string sql = scope.read_only ? "BEGIN READ ONLY; SELECT " : "BEGIN; SELECT ";
-    // Always set every scope variable, so that a session-level SET left on a shared server
-    // connection (PgBouncer) by anyone cannot widen this transaction's view.
-    sql += "set_config('app.org_id', " + literal(scope_value(scope.tenant)) + ", true)";
-    sql += ", set_config('app.user_id', " + literal(scope_value(scope.user)) + ", true)";
-    sql += ", set_config('app.cross_tenant_read', ";
-    sql += scope.cross_tenant_read.empty() ? "''" : "'on'";
-    sql += ", true), set_config('statement_timeout', '" +
-           std::to_string(options_.statement_timeout.count()) + "', true)";
-    if (options_.statement_timeout.count() > 0) {
-      // A client that stalls mid-transaction must not hold a server connection for ever.
-      sql += ", set_config('idle_in_transaction_session_timeout', '" +
-             std::to_string(options_.statement_timeout.count() * 3) + "', true)";
-    }
-    sql += ", set_config('DateStyle', 'ISO', true)";
-    auto r = channel_.exchange([&](PGconn* c) { return PQsendQuery(c, sql.c_str()); },
-                               SteadyClock::now() + options_.connect_timeout + kDeadlineMargin,
-                               "begin", "BEGIN");
-    if (!r) return fail(r.error());
-    return {};
-  }
-
+  // Ends a transaction whose body succeeded. One that ran no statement never reached the server;
+  // a read-only one's COMMIT is sent without waiting for the answer (it cannot change what the
+  // body read), a writing one's is waited for.
   Result<void> commit() {
+    if (!begun_) return {};
     commit_sent_ = true;
+    if (scope_.read_only && !statement_failed_) {
+      // Sent or not, the reads stand: a COMMIT that does not arrive ends the transaction too,
+      // with the connection.
+      (void)channel_.send_deferred_commit(statement_deadline());
+      return {};
+    }
     auto r = channel_.exchange([](PGconn* c) { return PQsendQuery(c, "COMMIT"); },
                                statement_deadline(), "commit", "COMMIT");
     if (!r) return fail(r.error());
@@ -402,7 +535,7 @@ class PgTx final : public Tx {
   }
 
   void rollback() {
-    if (conn_.broken) return;
+    if (!begun_ || conn_.broken) return;
     auto r = channel_.exchange([](PGconn* c) { return PQsendQuery(c, "ROLLBACK"); },
                                statement_deadline(), "rollback", "ROLLBACK");
     (void)r;
@@ -414,41 +547,74 @@ class PgTx final : public Tx {
     return SteadyClock::now() + options_.statement_timeout + kDeadlineMargin;
   }
 
-  std::string literal(const std::string& text) {
-    char* quoted = PQescapeLiteral(conn_.handle, text.c_str(), text.size());
-    if (!quoted) return "''";
-    std::string out(quoted);
-    PQfreemem(quoted);
-    return out;
+  template <class T>
+  Result<T> track(Result<T> r) {
+    if (!r) statement_failed_ = true;
+    return r;
   }
 
+  // Runs a statement; the transaction's first one also opens it (open()). An empty `sql` only
+  // opens the transaction.
   Result<PgResult> run_params(std::string_view sql, Params params, std::string_view op) {
-    if (params.size() > 65535) {
-      log::error("postgres statement has too many parameters", {{"sql", cut(sql)}});
-      return fail(Error::internal());
-    }
-    std::vector<std::string> texts(params.size());
-    std::vector<const char*> values(params.size());
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      bool is_null = false;
-      texts[i] = param_text(params[i], is_null);
-      if (!is_null && texts[i].find('\0') != std::string::npos)
-        return fail(to_error(Failure::kInvalid, ""));
-      values[i] = is_null ? nullptr : texts[i].c_str();
-    }
+    ParamTexts texts;
+    if (auto ok = texts.set(params, sql); !ok) return fail(ok.error());
     const std::string text(sql);
-    return channel_.exchange(
+    if (!begun_) return track(open(text, texts, op));
+    return track(channel_.exchange(
         [&](PGconn* c) {
-          return PQsendQueryParams(c, text.c_str(), static_cast<int>(params.size()), nullptr,
-                                   values.data(), nullptr, nullptr, 0);
+          return PQsendQueryParams(c, text.c_str(), texts.size(), nullptr, texts.values(), nullptr,
+                                   nullptr, 0);
         },
-        statement_deadline(), op, sql);
+        statement_deadline(), op, sql));
+  }
+
+  // The transaction's first round trip, in pipeline mode: the previous transaction's deferred
+  // COMMIT, if any, is read; then BEGIN, the scope (set in every transaction, also when empty,
+  // so that a session-level SET left on a shared server connection by anyone cannot widen this
+  // transaction's view) and the first statement, `sql`, go together. BEGIN is where PgBouncer
+  // queues a client until a server connection is free, so the deadline allows the connect
+  // timeout for that on top of the statement's own.
+  Result<PgResult> open(const std::string& sql, const ParamTexts& params, std::string_view op) {
+    using Step = Channel::Step;
+    begun_ = true;
+    const std::string timeout = std::to_string(options_.statement_timeout.count());
+    const std::string idle_timeout = std::to_string(options_.statement_timeout.count() * 3);
+    const std::string tenant = scope_value(scope_.tenant);
+    const std::string user = scope_value(scope_.user);
+    const bool idle = options_.statement_timeout.count() > 0;
+    // A client that stalls mid-transaction must not hold a server connection for ever.
+    const char* scope[] = {tenant.c_str(), user.c_str(),
+                           scope_.cross_tenant_read.empty() ? "" : "on", timeout.c_str(),
+                           idle_timeout.c_str()};
+    std::vector<Step> steps;
+    if (conn_.commit_pending) steps = {Step::kEarlier, Step::kSync};
+    steps.insert(steps.end(), {Step::kStatement, Step::kStatement});
+    if (!sql.empty()) steps.push_back(Step::kStatement);
+    steps.push_back(Step::kSync);
+    auto deadline = SteadyClock::time_point::max();
+    if (options_.statement_timeout.count() > 0)
+      deadline = SteadyClock::now() + options_.connect_timeout + options_.statement_timeout +
+                 kDeadlineMargin;
+    return channel_.pipeline(
+        [&](PGconn* c) {
+          return PQsendQueryParams(c, scope_.read_only ? "BEGIN READ ONLY" : "BEGIN", 0, nullptr,
+                                   nullptr, nullptr, nullptr, 0) &&
+                 PQsendQueryParams(c, idle ? kScopeWithIdleTimeout : kScope, idle ? 5 : 4, nullptr,
+                                   scope, nullptr, nullptr, 0) &&
+                 (sql.empty() || PQsendQueryParams(c, sql.c_str(), params.size(), nullptr,
+                                                   params.values(), nullptr, nullptr, 0)) &&
+                 PQpipelineSync(c);
+        },
+        steps, deadline, op, sql.empty() ? std::string_view("BEGIN") : std::string_view(sql));
   }
 
   Connection& conn_;
   Channel channel_;
   const Options& options_;
+  const TxOptions& scope_;
+  bool begun_ = false;
   bool commit_sent_ = false;
+  bool statement_failed_ = false;
 };
 
 void ignore_notice(void*, const char* message) {
@@ -515,21 +681,14 @@ class PgDatabase final : public Database {
                    const std::function<Result<void>(Tx&)>& body) override {
     if (auto admitted = admit(options); !admitted) return admitted;
     for (int attempt = 1;; ++attempt) {
-      bool reused = false;
-      auto lease = acquire(reused);
+      auto lease = acquire();
       if (!lease) return fail(lease.error());
       struct Release {
         PgDatabase* self;
         std::unique_ptr<Connection>* conn;
         ~Release() { self->release(std::move(*conn)); }
       } release{this, &*lease};
-      PgTx tx(**lease, options_);
-
-      if (auto begun = tx.begin(options); !begun) {
-        // A pooled connection may have died with a server restart: try a fresh one.
-        if ((*lease)->broken && reused && attempt < kMaxAttempts) continue;
-        return begun;
-      }
+      PgTx tx(**lease, options_, options);
       Result<void> result;
       try {
         result = body(tx);
@@ -540,7 +699,10 @@ class PgDatabase final : public Database {
       if (result) result = tx.commit();
       if (result) return {};
       tx.rollback();
-      const bool lost_before_commit = (*lease)->broken && !tx.commit_sent();
+      // A pooled connection may have died with a server restart: the body runs again on a fresh
+      // one, unless the outcome of its COMMIT is unknown. One that timed out is not re-run: the
+      // caller has waited long enough.
+      const bool lost_before_commit = (*lease)->broken && !(*lease)->timed_out && !tx.commit_sent();
       if ((tx.last_failure() == Failure::kTransient || lost_before_commit) &&
           attempt < kMaxAttempts)
         continue;
@@ -549,7 +711,7 @@ class PgDatabase final : public Database {
   }
 
  private:
-  Result<std::unique_ptr<Connection>> acquire(bool& reused) {
+  Result<std::unique_ptr<Connection>> acquire() {
     std::unique_lock lock(mu_);
     if (!cv_.wait_for(lock, options_.acquire_timeout,
                       [&] { return !idle_.empty() || open_ < options_.pool_size; })) {
@@ -559,7 +721,6 @@ class PgDatabase final : public Database {
     if (!idle_.empty()) {
       auto conn = std::move(idle_.back());
       idle_.pop_back();
-      reused = true;
       return conn;
     }
     if (SteadyClock::now() < retry_after_) return fail(Error::unavailable("database unavailable"));
@@ -579,7 +740,8 @@ class PgDatabase final : public Database {
     std::vector<std::unique_ptr<Connection>> dropped;
     {
       std::lock_guard lock(mu_);
-      if (!conn->broken && PQtransactionStatus(conn->handle) == PQTRANS_IDLE) {
+      if (!conn->broken &&
+          (conn->commit_pending || PQtransactionStatus(conn->handle) == PQTRANS_IDLE)) {
         idle_.push_back(std::move(conn));
       } else {
         --open_;

@@ -1,12 +1,14 @@
 // The distributed store: PostgreSQL 15 through libpq, directly or behind PgBouncer in
 // transaction pooling mode.
 //
-// Every transaction is self-contained, so any server connection may serve it: one round trip
-// opens it (BEGIN) and sets, transaction-locally, its scope for row-level security (`app.org_id`,
-// `app.user_id`, `app.cross_tenant_read`, see TxOptions), the statement timeout and the date
-// style. Statements are unnamed (PQsendQueryParams), with parameters sent as text and no declared
-// type, so the server infers uuid, timestamptz or jsonb from the context. Nothing is set at
-// session level or expected to survive a transaction.
+// Every transaction is self-contained, so any server connection may serve it: it opens (BEGIN)
+// and sets, transaction-locally, its scope for row-level security (`app.org_id`, `app.user_id`,
+// `app.cross_tenant_read`, see TxOptions), the statement timeout and the date style, in the round
+// trip of its first statement (libpq pipeline mode). A read-only transaction's COMMIT is sent
+// without waiting for the answer, which the connection's next round trip reads; a writing
+// transaction's is waited for. Statements are unnamed (PQsendQueryParams), with parameters sent
+// as text and no declared type, so the server infers uuid, timestamptz or jsonb from the
+// context. Nothing is set at session level or expected to survive a transaction.
 //
 // Results: bool as bool, integer types as integers, float types as doubles, timestamptz and
 // timestamp as format_time() text ("2026-11-27T02:44:23.123456Z"), everything else (uuid, jsonb,
@@ -15,9 +17,9 @@
 // Connections come from a bounded pool. A broken connection is dropped together with the idle
 // ones (made to the same server, they are likely broken too), so the transaction after a server
 // restart connects afresh and succeeds; a transaction that lost its connection before COMMIT is
-// re-run once on a new one. Every round trip has a client-side deadline (statement timeout plus a
-// margin, or the connect timeout for BEGIN, which may queue in PgBouncer): past it the connection
-// is dropped and the caller gets kUnavailable. While the server is unreachable, transactions fail
+// re-run on a new one. Every round trip has a client-side deadline (statement timeout plus a
+// margin, and for the first, whose BEGIN may queue in PgBouncer, the connect timeout on top): past
+// it the connection is dropped and the caller gets kUnavailable. While the server is unreachable, transactions fail
 // with kUnavailable at once for a short back-off after each failed connection attempt.
 //
 // Thread-safe, like every Database.

@@ -59,7 +59,9 @@ std::vector<Backend> pgbouncer_backends() {
 }
 
 TEST_P(PgBouncerQueue, WaitingForAServerConnectionIsBounded) {
-  auto waiting = open_app({.pool_size = 2, .connect_timeout = 1s});
+  // BEGIN, where PgBouncer queues, travels with the first statement: the first round trip may
+  // take the connect timeout plus the statement timeout (plus a margin), and is not retried.
+  auto waiting = open_app({.pool_size = 2, .statement_timeout = 500ms, .connect_timeout = 1s});
   ASSERT_TRUE(waiting);
   // The test PgBouncer has one server connection per database and user: hold it.
   std::promise<void> holding, release;
@@ -77,13 +79,75 @@ TEST_P(PgBouncerQueue, WaitingForAServerConnectionIsBounded) {
   holding.get_future().wait();
 
   // PgBouncer would queue this BEGIN for query_wait_timeout (60 s in the test configuration).
+  const auto start = std::chrono::steady_clock::now();
   auto queued = waiting->transact({}, [](Tx& tx) { return tx.query("SELECT 1"); });
   ASSERT_FALSE(queued);
   EXPECT_EQ(queued.error().code, Code::kUnavailable);
+  // Far below the holder's idle-in-transaction timeout (30 s), which would free the connection.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
 
   release.set_value();
   holder.join();
   EXPECT_TRUE(waiting->ping());
+}
+
+// PgBouncer hands the test's one server connection to another client only once the transaction
+// on it has ended: a read-only transaction's COMMIT, sent without waiting for its answer, must
+// still arrive at once.
+TEST_P(PgBouncerQueue, AReadOnlyTransactionFreesItsServerConnectionAtOnce) {
+  auto reader = open_app({.pool_size = 1});
+  auto other = open_app({.pool_size = 1, .statement_timeout = 500ms, .connect_timeout = 1s});
+  ASSERT_TRUE(reader && other);
+  for (int i = 0; i < 3; ++i) {
+    auto read = reader->transact({.read_only = true}, [](Tx& tx) -> Result<std::int64_t> {
+      auto row = tx.query_one("SELECT 40 + $1", {2});
+      if (!row) return fail(row.error());
+      return (*row)->integer(0);
+    });
+    ASSERT_TRUE(read) << read.error().detail;
+    EXPECT_EQ(*read, 42);
+    // Would wait in PgBouncer's queue past its deadline if the reader still held the connection.
+    auto written = other->transact({}, [](Tx& tx) { return tx.query("SELECT 1"); });
+    EXPECT_TRUE(written) << written.error().detail;
+  }
+}
+
+TEST_P(PostgresDriver, TransactionsFollowingAReadOnlyOneOnItsConnectionSeeTheirOwnResults) {
+  auto db = open_app({.pool_size = 1});
+  ASSERT_TRUE(db);
+  for (int i = 0; i < 5; ++i) {
+    auto read = db->transact({.read_only = true}, [&](Tx& tx) -> Result<std::int64_t> {
+      auto row = tx.query_one("SELECT $1::int * 2", {i});
+      if (!row) return fail(row.error());
+      return (*row)->integer(0);
+    });
+    ASSERT_TRUE(read) << read.error().detail;
+    EXPECT_EQ(*read, 2 * i);
+    auto write = db->transact({}, [&](Tx& tx) -> Result<std::int64_t> {
+      auto row = tx.query_one("SELECT $1::int + 1", {i});
+      if (!row) return fail(row.error());
+      return (*row)->integer(0);
+    });
+    ASSERT_TRUE(write) << write.error().detail;
+    EXPECT_EQ(*write, i + 1);
+  }
+  auto failing = db->transact({.read_only = true}, [](Tx& tx) { return tx.query("SELECT nope"); });
+  ASSERT_FALSE(failing);
+  EXPECT_EQ(failing.error().code, Code::kInternal);
+  EXPECT_TRUE(db->ping());
+}
+
+// A statement that failed aborted the transaction: its COMMIT answers ROLLBACK, an error even
+// for a read-only transaction whose body carried on.
+TEST_P(PostgresDriver, ABodyThatIgnoresAFailedStatementDoesNotCommit) {
+  for (const bool read_only : {true, false}) {
+    auto r = t_->app->transact({.read_only = read_only}, [](Tx& tx) -> Result<void> {
+      (void)tx.query("SELECT nope");
+      return {};
+    });
+    ASSERT_FALSE(r) << (read_only ? "read-only" : "writing");
+    EXPECT_EQ(r.error().code, Code::kInternal);
+  }
 }
 
 TEST_P(PostgresDriver, AKilledServerConnectionIsReplacedTransparently) {
