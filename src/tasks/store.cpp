@@ -10,7 +10,7 @@ namespace {
 
 constexpr std::string_view kColumns =
     "id, organization_id, agent_id, status, input, output, error, attempts, idempotency_key, "
-    "created_by, created_at, started_at, finished_at";
+    "created_by, created_at, started_at, finished_at, queue_generation";
 
 std::string sql(std::string_view head, std::string_view tail) {
   std::string s(head);
@@ -44,6 +44,7 @@ Task read_task(const db::Row& row) {
   t.created_at = row.text(10);
   t.started_at = row.optional_text(11);
   t.finished_at = row.optional_text(12);
+  t.queue_generation = row.integer(13);
   return t;
 }
 
@@ -65,9 +66,13 @@ db::TxOptions across_tenants(std::string purpose) {
 
 bool on_postgres(const db::Tx& tx) { return tx.dialect() == "postgresql"; }
 
-Result<void> enqueue(db::Tx& tx, const TaskRef& ref, TimePoint now, TimePoint available_at) {
-  auto id = broker::add_to_outbox(tx, kTaskTopic, ref.organization_id,
-                                  queue_body(ref.id, ref.organization_id), now, available_at);
+// Writes the task's queue message of `generation`: the caller moved the task to that generation
+// in the same transaction (or, requeueing after a restart, found it there).
+Result<void> enqueue(db::Tx& tx, const TaskRef& ref, std::int64_t generation, TimePoint now,
+                     TimePoint available_at) {
+  auto id =
+      broker::add_to_outbox(tx, kTaskTopic, ref.organization_id,
+                            queue_body(ref.id, ref.organization_id, generation), now, available_at);
   if (!id) return fail(id.error());
   return {};
 }
@@ -155,7 +160,8 @@ Result<Created> TaskStore::create(const Principal& caller, const NewTask& task,
           "VALUES ($1, $2, $3, 'queued', $4, 0, $5, $6, $7, $7)",
           {t.id, org, t.agent_id, input, t.idempotency_key, t.created_by, t.created_at});
       if (!inserted) return fail(inserted.error());
-      if (auto q = enqueue(tx, {t.id, org}, now, now); !q) return fail(q.error());
+      if (auto q = enqueue(tx, {t.id, org}, t.queue_generation, now, now); !q)
+        return fail(q.error());
       if (also) {
         if (auto a = also(tx, t); !a) return fail(a.error());
       }
@@ -264,6 +270,7 @@ Result<Task> TaskStore::cancel(const Principal& caller, const std::string& id,
 }
 
 Result<std::variant<Claimed, ClaimRefusal>> TaskStore::claim(const TaskRef& ref,
+                                                             std::int64_t generation,
                                                              TimePoint lease_until, int max_running,
                                                              std::chrono::milliseconds busy_delay) {
   using Outcome = std::variant<Claimed, ClaimRefusal>;
@@ -271,18 +278,38 @@ Result<std::variant<Claimed, ClaimRefusal>> TaskStore::claim(const TaskRef& ref,
     const TimePoint now = clock_.now();
     const std::string now_text = format_time(now);
     auto state = tx.query_one(
-        "SELECT status, available_at FROM tasks WHERE id = $1 AND organization_id = $2",
+        "SELECT status, available_at, queue_generation FROM tasks WHERE id = $1 AND "
+        "organization_id = $2",
         {ref.id, ref.organization_id});
     if (!state) return fail(state.error());
     if (!*state || (*state)->text(0) != "queued") return Outcome(ClaimRefusal::kNotClaimable);
+    if ((*state)->integer(2) != generation) return Outcome(ClaimRefusal::kStale);
 
-    // Not due yet: this message came early (a duplicate, or clocks that disagree); make sure a
-    // message comes when it is due rather than trusting that one is on its way.
-    const auto due = parse_time((*state)->text(1));
-    if (due && *due > now) {
-      if (auto q = enqueue(tx, ref, now, *due); !q) return fail(q.error());
+    // Moves the task to the next generation with its message due at `due` (and, when `seen`, due
+    // itself as of now), unless another claim moved it first: that one wrote the message, and
+    // this delivery is stale.
+    auto defer = [&](TimePoint due, bool seen) -> Result<Outcome> {
+      auto moved =
+          seen ? tx.query_one(
+                     "UPDATE tasks SET available_at = $4, queue_generation = queue_generation + 1 "
+                     "WHERE id = $1 AND organization_id = $2 AND status = 'queued' "
+                     "AND queue_generation = $3 RETURNING queue_generation",
+                     {ref.id, ref.organization_id, generation, now_text})
+               : tx.query_one(
+                     "UPDATE tasks SET queue_generation = queue_generation + 1 "
+                     "WHERE id = $1 AND organization_id = $2 AND status = 'queued' "
+                     "AND queue_generation = $3 RETURNING queue_generation",
+                     {ref.id, ref.organization_id, generation});
+      if (!moved) return fail(moved.error());
+      if (!*moved) return Outcome(ClaimRefusal::kStale);
+      if (auto q = enqueue(tx, ref, (*moved)->integer(0), now, due); !q) return fail(q.error());
       return Outcome(ClaimRefusal::kDeferred);
-    }
+    };
+
+    // Not due yet: this message came early (clocks that disagree); make sure a message comes
+    // when it is due rather than trusting that one is on its way.
+    const auto due = parse_time((*state)->text(1));
+    if (due && *due > now) return defer(*due, /*seen=*/false);
     if (max_running > 0) {
       // Two workers claiming for one tenant at once must not both see room under the cap.
       if (auto l = tx.lock("tasks.claim:" + ref.organization_id); !l) return fail(l.error());
@@ -290,23 +317,16 @@ Result<std::variant<Claimed, ClaimRefusal>> TaskStore::claim(const TaskRef& ref,
           "SELECT COUNT(*) FROM tasks WHERE organization_id = $1 AND status = 'running'",
           {ref.organization_id});
       if (!running) return fail(running.error());
-      if ((*running)->integer(0) >= max_running) {
-        // Still due, as of now: a task waiting its turn is not taken for one whose message was
-        // lost (republish_stale).
-        auto seen = tx.execute(
-            "UPDATE tasks SET available_at = $3 WHERE id = $1 AND organization_id = $2 "
-            "AND status = 'queued'",
-            {ref.id, ref.organization_id, now_text});
-        if (!seen) return fail(seen.error());
-        if (auto q = enqueue(tx, ref, now, now + busy_delay); !q) return fail(q.error());
-        return Outcome(ClaimRefusal::kDeferred);
-      }
+      // Still due, as of now: a task waiting its turn is not taken for one whose message was
+      // lost (republish_stale).
+      if ((*running)->integer(0) >= max_running) return defer(now + busy_delay, /*seen=*/true);
     }
 
     auto updated = tx.execute(
         "UPDATE tasks SET status = 'running', attempts = attempts + 1, started_at = $3, "
-        "lease_expires_at = $4 WHERE id = $1 AND organization_id = $2 AND status = 'queued'",
-        {ref.id, ref.organization_id, now_text, format_time(lease_until)});
+        "lease_expires_at = $4 WHERE id = $1 AND organization_id = $2 AND status = 'queued' "
+        "AND queue_generation = $5",
+        {ref.id, ref.organization_id, now_text, format_time(lease_until), generation});
     if (!updated) return fail(updated.error());
     if (*updated == 0) return Outcome(ClaimRefusal::kNotClaimable);
 
@@ -360,13 +380,14 @@ Result<std::optional<Task>> TaskStore::retry(const TaskRef& ref, int attempt,
       for_tenant(ref.organization_id), [&](db::Tx& tx) -> Result<std::optional<Task>> {
         auto t = one_task(
             tx.query(sql("UPDATE tasks SET status = 'queued', error = $3, available_at = $4, "
-                         "lease_expires_at = NULL WHERE id = $1 AND organization_id = $2 AND "
-                         "status = 'running' "
+                         "lease_expires_at = NULL, queue_generation = queue_generation + 1 "
+                         "WHERE id = $1 AND organization_id = $2 AND status = 'running' "
                          "AND attempts = $5 RETURNING ",
                          ""),
                      {ref.id, ref.organization_id, error, format_time(available_at), attempt}));
         if (!t || !*t) return t;
-        if (auto q = enqueue(tx, ref, clock_.now(), available_at); !q) return fail(q.error());
+        if (auto q = enqueue(tx, ref, (*t)->queue_generation, clock_.now(), available_at); !q)
+          return fail(q.error());
         return t;
       });
 }
@@ -377,27 +398,28 @@ Result<std::optional<Task>> TaskStore::release(const TaskRef& ref, int attempt) 
         const TimePoint now = clock_.now();
         auto t = one_task(tx.query(
             sql("UPDATE tasks SET status = 'queued', attempts = attempts - 1, available_at = $3, "
-                "lease_expires_at = NULL WHERE id = $1 AND organization_id = $2 AND status = "
-                "'running' "
+                "lease_expires_at = NULL, queue_generation = queue_generation + 1 "
+                "WHERE id = $1 AND organization_id = $2 AND status = 'running' "
                 "AND attempts = $4 RETURNING ",
                 ""),
             {ref.id, ref.organization_id, format_time(now), attempt}));
         if (!t || !*t) return t;
-        if (auto q = enqueue(tx, ref, now, now); !q) return fail(q.error());
+        if (auto q = enqueue(tx, ref, (*t)->queue_generation, now, now); !q) return fail(q.error());
         return t;
       });
 }
 
 Result<std::optional<Task>> TaskStore::fail_dead_lettered(const TaskRef& ref,
+                                                          std::int64_t generation,
                                                           const std::string& error) {
   return db_.transact(
       for_tenant(ref.organization_id), [&](db::Tx& tx) -> Result<std::optional<Task>> {
         auto t = one_task(
             tx.query(sql("UPDATE tasks SET status = 'failed', error = $3, finished_at = $4, "
                          "lease_expires_at = NULL WHERE id = $1 AND organization_id = $2 AND "
-                         "status = 'queued' RETURNING ",
+                         "status = 'queued' AND queue_generation = $5 RETURNING ",
                          ""),
-                     {ref.id, ref.organization_id, error, format_time(clock_.now())}));
+                     {ref.id, ref.organization_id, error, format_time(clock_.now()), generation}));
         if (!t || !*t) return t;
         auto entry = audit::Entry::by("system", std::nullopt, "task.dead_letter")
                          .in(ref.organization_id)
@@ -452,12 +474,13 @@ Result<std::optional<Task>> TaskStore::recover(
         const TimePoint due = now + backoff(static_cast<int>(attempts));
         auto t = one_task(
             tx.query(sql("UPDATE tasks SET status = 'queued', error = $3, available_at = $4, "
-                         "lease_expires_at = NULL WHERE id = $1 AND organization_id = $2 "
+                         "lease_expires_at = NULL, queue_generation = queue_generation + 1 "
+                         "WHERE id = $1 AND organization_id = $2 "
                          "AND status = 'running' AND attempts = $5 RETURNING ",
                          ""),
                      {ref.id, ref.organization_id, error, format_time(due), attempts}));
         if (!t || !*t) return t;
-        if (auto q = enqueue(tx, ref, now, due); !q) return fail(q.error());
+        if (auto q = enqueue(tx, ref, (*t)->queue_generation, now, due); !q) return fail(q.error());
         return t;
       });
 }
@@ -466,9 +489,10 @@ Result<std::optional<std::string>> TaskStore::requeue_queued(
     const std::optional<std::string>& after_id, std::size_t limit) {
   auto rows = db_.transact(across_tenants("tasks: requeue at start"), [&](db::Tx& tx) {
     return tx.query(
-        on_postgres(tx) ? "SELECT id, organization_id, available_at FROM queued_tasks($1, $2)"
-                        : "SELECT id, organization_id, available_at FROM tasks WHERE status = "
-                          "'queued' AND ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        on_postgres(tx)
+            ? "SELECT id, organization_id, available_at, queue_generation FROM queued_tasks($1, $2)"
+            : "SELECT id, organization_id, available_at, queue_generation FROM tasks WHERE "
+              "status = 'queued' AND ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
         {after_id ? db::Value(*after_id) : db::Value(nullptr), static_cast<std::int64_t>(limit)});
   });
   if (!rows) return fail(rows.error());
@@ -477,7 +501,7 @@ Result<std::optional<std::string>> TaskStore::requeue_queued(
     const TimePoint now = clock_.now();
     for (const auto& row : *rows) {
       const TimePoint due = parse_time(row.text(2)).value_or(now);
-      if (auto q = enqueue(tx, {row.text(0), row.text(1)}, now, due); !q) return q;
+      if (auto q = enqueue(tx, {row.text(0), row.text(1)}, row.integer(3), now, due); !q) return q;
     }
     return {};
   });
@@ -517,13 +541,16 @@ Result<std::size_t> TaskStore::republish_stale(TimePoint cutoff, std::size_t lim
       auto republished =
           db_.transact(for_tenant(ref.organization_id), [&](db::Tx& tx) -> Result<bool> {
             const TimePoint now = clock_.now();
-            auto moved = tx.execute(
-                "UPDATE tasks SET available_at = $3 WHERE id = $1 AND organization_id = $2 "
-                "AND status = 'queued' AND available_at < $4",
+            auto moved = tx.query_one(
+                "UPDATE tasks SET available_at = $3, queue_generation = queue_generation + 1 "
+                "WHERE id = $1 AND organization_id = $2 AND status = 'queued' AND available_at < "
+                "$4 "
+                "RETURNING queue_generation",
                 {ref.id, ref.organization_id, format_time(now), cutoff_text});
             if (!moved) return fail(moved.error());
-            if (*moved == 0) return false;
-            if (auto q = enqueue(tx, ref, now, now); !q) return fail(q.error());
+            if (!*moved) return false;
+            if (auto q = enqueue(tx, ref, (*moved)->integer(0), now, now); !q)
+              return fail(q.error());
             return true;
           });
       if (!republished) return fail(republished.error());

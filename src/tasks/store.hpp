@@ -9,6 +9,13 @@
 // late worker can never move a finished task or write a second result. Whenever a task becomes
 // `queued`, the same transaction adds its queue message to the outbox.
 //
+// Each task has a queue generation, carried by its messages (queue_body): every change that writes
+// a new message for a task (retry, deferral, recovery, release, a lost message sent again) moves
+// the generation on in the same statement. Only a message of the task's current generation can
+// claim or defer it; an older one is a stale duplicate (a relay that sent a row twice, a message
+// that was only late when a sweep sent another) and is dropped, so duplicates die out instead of
+// each being deferred into a further message.
+//
 // Errors: kNotFound, kConflict (a terminal task cannot be cancelled; an idempotency key reused for
 // another request), kRateLimited (the organization's queued-task limit), and the database's
 // kUnavailable / kInternal. Thread-safe.
@@ -73,6 +80,7 @@ struct Claimed {
 enum class ClaimRefusal {
   kNotClaimable,  // not queued (finished, cancelled, running elsewhere) or gone: drop the message
   kDeferred,      // queued but not yet due, or its organization is busy: a later message is queued
+  kStale,         // the message's generation is not the task's: a newer message exists, drop this
 };
 
 struct TaskRef {
@@ -109,11 +117,13 @@ class TaskStore {
 
   // --- the workers' face (the organization comes from the queue message)
 
-  // queued → running: attempts + 1, started_at, a lease until `lease_until`. A task not due yet
-  // (retry back-off) gets a message at its due time instead, and one whose organization already
-  // runs `max_running` tasks (0 = no cap) a message after `busy_delay`: kDeferred.
-  Result<std::variant<Claimed, ClaimRefusal>> claim(const TaskRef& ref, TimePoint lease_until,
-                                                    int max_running,
+  // queued → running for a message of `generation`: attempts + 1, started_at, a lease until
+  // `lease_until`. A task not due yet (retry back-off) gets a message at its due time instead,
+  // and one whose organization already runs `max_running` tasks (0 = no cap) a message after
+  // `busy_delay`: kDeferred, the task moving to the next generation. A message of another
+  // generation changes nothing: kStale.
+  Result<std::variant<Claimed, ClaimRefusal>> claim(const TaskRef& ref, std::int64_t generation,
+                                                    TimePoint lease_until, int max_running,
                                                     std::chrono::milliseconds busy_delay);
   // Extends the lease of the claim made at `attempt`; false when the task is no longer that
   // claim's (cancelled, or recovered after an expired lease): the worker must stop.
@@ -134,12 +144,15 @@ class TaskStore {
   // `max_attempts`, else failed. nullopt when it is no longer expired (renewed, finished).
   Result<std::optional<Task>> recover(const TaskRef& ref, int max_attempts,
                                       const std::function<std::chrono::milliseconds(int)>& backoff);
-  // queued → failed with `error`, for a task whose queue message was dead-lettered (no message
-  // is left that would run it), audited as the system's "task.dead_letter". nullopt when the
-  // task is not queued (it ran, runs, was cancelled, or is gone): nothing changes then.
-  Result<std::optional<Task>> fail_dead_lettered(const TaskRef& ref, const std::string& error);
+  // queued → failed with `error`, for a task whose queue message of `generation` was
+  // dead-lettered (no message is left that would run it), audited as the system's
+  // "task.dead_letter". nullopt when the task is not queued (it ran, runs, was cancelled, or is
+  // gone) or has moved to another generation (a newer message will run it): nothing changes then.
+  Result<std::optional<Task>> fail_dead_lettered(const TaskRef& ref, std::int64_t generation,
+                                                 const std::string& error);
   // Adds an outbox message for each queued task with an id after `after_id` (up to `limit`, in
-  // id order), for a queue that lost its messages in a restart. Returns the last id handled;
+  // id order, each of the task's current generation), for a queue that lost its messages in a
+  // restart. Returns the last id handled;
   // nullopt when there was none left.
   Result<std::optional<std::string>> requeue_queued(const std::optional<std::string>& after_id,
                                                     std::size_t limit);

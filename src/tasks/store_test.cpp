@@ -42,16 +42,25 @@ class TaskStoreTest : public ::testing::TestWithParam<Backend> {
 
   TaskRef ref(const Task& t) { return {t.id, t.organization_id}; }
 
+  // The task's generation now: that of the message a worker would receive.
+  std::int64_t generation(const Task& t) {
+    auto got = store_->get(alice_.org_id == t.organization_id ? alice_ : bob_, t.id);
+    EXPECT_TRUE(got);
+    return got ? got->queue_generation : -1;
+  }
+
   Claimed claim(const Task& t, int max_running = 0) {
-    auto c = store_->claim(ref(t), clock_.now() + 30s, max_running, 1s);
+    auto c = store_->claim(ref(t), generation(t), clock_.now() + 30s, max_running, 1s);
     EXPECT_TRUE(c);
     EXPECT_TRUE(c && std::holds_alternative<Claimed>(*c));
     if (!c || !std::holds_alternative<Claimed>(*c)) return {};
     return std::get<Claimed>(*c);
   }
 
-  std::optional<ClaimRefusal> refusal(const Task& t, int max_running = 0) {
-    auto c = store_->claim(ref(t), clock_.now() + 30s, max_running, 1s);
+  std::optional<ClaimRefusal> refusal(const Task& t, int max_running = 0,
+                                      std::optional<std::int64_t> of_generation = std::nullopt) {
+    auto c = store_->claim(ref(t), of_generation.value_or(generation(t)), clock_.now() + 30s,
+                           max_running, 1s);
     EXPECT_TRUE(c);
     if (!c || !std::holds_alternative<ClaimRefusal>(*c)) return std::nullopt;
     return std::get<ClaimRefusal>(*c);
@@ -297,6 +306,44 @@ TEST_P(TaskStoreTest, ARetryWaitsForItsBackoff) {
   EXPECT_EQ(messages_for(t), 3);
   clock_.advance(10s);
   EXPECT_EQ(claim(t).task.attempts, 2);
+}
+
+TEST_P(TaskStoreTest, AMessageOfAnOlderGenerationIsStaleAndWritesNothing) {
+  Task t = create(alice_, agent_a_);
+  EXPECT_EQ(generation(t), 0);
+  claim(t);
+  ASSERT_TRUE(store_->retry(ref(t), 1, "rate limited upstream", clock_.now() + 10s));
+  EXPECT_EQ(generation(t), 1);
+  EXPECT_EQ(messages_for(t), 2);
+  // A copy of the creation's message, early or late: dropped, nothing written.
+  EXPECT_EQ(refusal(t, 0, 0), ClaimRefusal::kStale);
+  clock_.advance(10s);
+  EXPECT_EQ(refusal(t, 0, 0), ClaimRefusal::kStale);
+  EXPECT_EQ(messages_for(t), 2);
+  EXPECT_EQ(status_of(t), Status::kQueued);
+  // Nor does a dead letter of that generation fail the task: the retry's message will run it.
+  auto dead = store_->fail_dead_lettered(ref(t), 0, "dead-lettered");
+  ASSERT_TRUE(dead);
+  EXPECT_FALSE(*dead);
+  EXPECT_EQ(claim(t).task.attempts, 2);
+}
+
+TEST_P(TaskStoreTest, EachDeferralMovesTheGenerationSoOnlyItsNewMessageCountsAfterIt) {
+  Task running = create(alice_, agent_a_);
+  Task waiting = create(alice_, agent_a_);
+  claim(running);
+  EXPECT_EQ(refusal(waiting, 1, 0), ClaimRefusal::kDeferred);
+  EXPECT_EQ(generation(waiting), 1);
+  EXPECT_EQ(messages_for(waiting), 2);
+  // The other copies of generation 0 are dropped, however many: one message keeps going round.
+  for (int copy = 0; copy < 3; ++copy) EXPECT_EQ(refusal(waiting, 1, 0), ClaimRefusal::kStale);
+  EXPECT_EQ(messages_for(waiting), 2);
+  EXPECT_EQ(refusal(waiting, 1, 1), ClaimRefusal::kDeferred);
+  EXPECT_EQ(generation(waiting), 2);
+  EXPECT_EQ(messages_for(waiting), 3);
+  ASSERT_TRUE(store_->finish(ref(running), 1, Status::kSucceeded, {}, std::nullopt));
+  EXPECT_EQ(refusal(waiting, 1, 1), ClaimRefusal::kStale);
+  EXPECT_EQ(claim(waiting, 1).task.attempts, 1);
 }
 
 TEST_P(TaskStoreTest, ABusyTenantIsDeferredWhileOthersRun) {

@@ -56,8 +56,11 @@ nlohmann::json to_json(const Progress& p) {
   return out;
 }
 
-std::string queue_body(std::string_view task_id, std::string_view organization_id) {
-  return nlohmann::json{{"task_id", task_id}, {"organization_id", organization_id}}.dump();
+std::string queue_body(std::string_view task_id, std::string_view organization_id,
+                       std::int64_t generation) {
+  return nlohmann::json{
+      {"task_id", task_id}, {"organization_id", organization_id}, {"generation", generation}}
+      .dump();
 }
 
 std::optional<QueuedRef> parse_queue_body(std::string_view body) {
@@ -68,6 +71,11 @@ std::optional<QueuedRef> parse_queue_body(std::string_view body) {
   if (id == j.end() || org == j.end() || !id->is_string() || !org->is_string()) return std::nullopt;
   QueuedRef ref{id->get<std::string>(), org->get<std::string>()};
   if (!is_uuid(ref.task_id) || !is_uuid(ref.organization_id)) return std::nullopt;
+  if (auto generation = j.find("generation"); generation != j.end()) {
+    if (!generation->is_number_integer() || generation->get<std::int64_t>() < 0)
+      return std::nullopt;
+    ref.generation = generation->get<std::int64_t>();
+  }
   return ref;
 }
 

@@ -3,6 +3,7 @@
 // a retry or a recovered lease moves running back to queued.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -34,6 +35,8 @@ struct Task {
   std::string created_at;
   std::optional<std::string> started_at;
   std::optional<std::string> finished_at;
+  // The generation of the task's latest queue message (see queue_body); not part of the API.
+  std::int64_t queue_generation = 0;
 };
 
 // The API's Task object: {id, agent_id, status, input, output, error, attempts, created_by,
@@ -53,11 +56,16 @@ struct Progress {
 
 nlohmann::json to_json(const Progress& progress);
 
-// The queue message announcing that a task may be ready, and its parsing.
-std::string queue_body(std::string_view task_id, std::string_view organization_id);
+// The queue message announcing that a task may be ready, and its parsing:
+// {"task_id", "organization_id", "generation"}. `generation` is the task's queue generation when
+// the message was written (TaskStore): a message of an older generation is a stale duplicate.
+// A message without one (written before generations existed) parses as generation 0.
+std::string queue_body(std::string_view task_id, std::string_view organization_id,
+                       std::int64_t generation);
 struct QueuedRef {
   std::string task_id;
   std::string organization_id;
+  std::int64_t generation = 0;
 };
 std::optional<QueuedRef> parse_queue_body(std::string_view body);
 

@@ -142,8 +142,8 @@ void WorkerPool::handle(broker::TaskQueue::Consumer& consumer, const broker::Del
   }
   const TaskRef task{ref->task_id, ref->organization_id};
   auto order = events_.order(task.id);
-  auto claim = store_.claim(task, clock_.now() + options_.lease, options_.tenant_max_running,
-                            options_.busy_delay);
+  auto claim = store_.claim(task, ref->generation, clock_.now() + options_.lease,
+                            options_.tenant_max_running, options_.busy_delay);
   // The database is unavailable: keep the message and try again after a growing pause. A nack
   // would count towards the queue's delivery limit, and a database restart must not dead-letter
   // healthy tasks. On shutdown the message goes back to the queue.
@@ -159,8 +159,8 @@ void WorkerPool::handle(broker::TaskQueue::Consumer& consumer, const broker::Del
       return;
     }
     order.lock();
-    claim = store_.claim(task, clock_.now() + options_.lease, options_.tenant_max_running,
-                         options_.busy_delay);
+    claim = store_.claim(task, ref->generation, clock_.now() + options_.lease,
+                         options_.tenant_max_running, options_.busy_delay);
   }
   if (std::holds_alternative<ClaimRefusal>(*claim)) {
     order.unlock();
@@ -210,7 +210,7 @@ void WorkerPool::settle(broker::TaskQueue::Consumer& consumer, const broker::Del
   const TaskRef task{ref->task_id, ref->organization_id};
   auto order = events_.order(task.id);
   const std::string error(kDeadLetteredError);
-  auto failed = store_.fail_dead_lettered(task, error);
+  auto failed = store_.fail_dead_lettered(task, ref->generation, error);
   // As in handle(): the database is unavailable, so the dead letter is kept and tried again.
   for (int failures = 1; !failed; ++failures) {
     log::warn("dead-lettered task not settled",
@@ -221,7 +221,7 @@ void WorkerPool::settle(broker::TaskQueue::Consumer& consumer, const broker::Del
       return;
     }
     order.lock();
-    failed = store_.fail_dead_lettered(task, error);
+    failed = store_.fail_dead_lettered(task, ref->generation, error);
   }
   if (*failed) {
     log::warn("task failed: its message was dead-lettered",

@@ -4,7 +4,8 @@
 //
 // - Claim, finish, retry and release are conditional updates (tasks/store.hpp): a duplicate
 //   message or a late worker cannot move a finished task or write a second result. A message is
-//   acknowledged once its outcome is committed.
+//   acknowledged once its outcome is committed; one of an older queue generation than its task's
+//   (a stale duplicate) is acknowledged and dropped at once.
 // - A claimed task holds a lease, renewed while it runs; a task whose lease expired (its worker
 //   was killed) is queued again by any pool, or failed once it has used its attempts.
 // - An executor error marked retryable is retried after an exponential back-off, up to

@@ -15,6 +15,7 @@
 #include "db/migrations.hpp"
 #include "platform/ids.hpp"
 #include "support/backends.hpp"
+#include "support/counting_queue.hpp"
 #include "support/fake_clock.hpp"
 #include "support/fake_http_server.hpp"
 #include "support/tenants.hpp"
@@ -80,35 +81,18 @@ class GateExecutor final : public Executor {
   std::map<std::string, int> runs_;
 };
 
-// input.poison → a retryable failure every time; anything else succeeds. Counts runs.
+// input.poison → a retryable failure every time; input.fail_first → on the first attempt only;
+// anything else succeeds. Counts runs.
 class FlakyExecutor final : public Executor {
  public:
   Outcome run(Execution& ex) override {
     ++runs;
-    if (ex.task.input.value("poison", false))
+    if (ex.task.input.value("poison", false) ||
+        (ex.task.input.value("fail_first", false) && ex.task.attempts == 1))
       return tl::unexpected(ExecutionError{"upstream unavailable", true});
     return nlohmann::json{{"ok", true}};
   }
   std::atomic<int> runs{0};
-};
-
-// The embedded queue presented as durable (as RabbitMQ's is): a pool started on it does not
-// queue the database's queued tasks again, as it would after a restart.
-class DurableQueue final : public broker::TaskQueue {
- public:
-  explicit DurableQueue(broker::TaskQueue& inner) : inner_(inner) {}
-  Result<void> publish(std::span<const broker::QueueMessage> batch) override {
-    return inner_.publish(batch);
-  }
-  Result<std::unique_ptr<Consumer>> consume(const broker::ConsumerOptions& options) override {
-    return inner_.consume(options);
-  }
-  bool durable() const override { return true; }
-  std::optional<std::size_t> depth() const override { return inner_.depth(); }
-  Result<void> ping() override { return inner_.ping(); }
-
- private:
-  broker::TaskQueue& inner_;
 };
 
 class EventLog {
@@ -180,9 +164,8 @@ class WorkerPoolTest : public ::testing::TestWithParam<Backend> {
     relay_.reset();
     queue_ = std::make_unique<broker::EmbeddedTaskQueue>(broker::EmbeddedTaskQueueOptions{
         .capacity = 10000, .max_in_flight_per_key = queue_cap_per_key, .delivery_limit = 10});
-    durable_queue_ = std::make_unique<DurableQueue>(*queue_);
-    broker::TaskQueue& queue =
-        durable_ ? static_cast<broker::TaskQueue&>(*durable_queue_) : *queue_;
+    counted_ = std::make_unique<testing::CountingQueue>(*queue_, durable_);
+    broker::TaskQueue& queue = *counted_;
     relay_ = std::make_unique<broker::OutboxRelay>(
         **db_, queue, clock_, broker::OutboxRelayOptions{.poll_interval = 20ms});
     pool_ = std::make_unique<WorkerPool>(
@@ -221,6 +204,21 @@ class WorkerPoolTest : public ::testing::TestWithParam<Backend> {
     return all ? static_cast<int>(all->size()) : -1;
   }
 
+  // Outbox rows of the task not yet sent to the queue.
+  int unsent_messages_for(const Task& t) {
+    auto rows = (*db_)->transact({}, [&](db::Tx& tx) {
+      return tx.query("SELECT payload FROM outbox WHERE published_at IS NULL");
+    });
+    EXPECT_TRUE(rows);
+    int n = 0;
+    if (rows)
+      for (const auto& row : *rows) {
+        auto ref = parse_queue_body(row.text(0));
+        n += ref && ref->task_id == t.id;
+      }
+    return n;
+  }
+
   GateExecutor& gate() { return static_cast<GateExecutor&>(*executors_.find("gate")); }
   FlakyExecutor& flaky() { return static_cast<FlakyExecutor&>(*executors_.find("flaky")); }
 
@@ -237,9 +235,10 @@ class WorkerPoolTest : public ::testing::TestWithParam<Backend> {
   SecretReader secrets_;
   DeadLetterSource dead_letters_;
   broker::EmbeddedTaskQueue dead_;  // stands for a broker's dead-letter queue
-  bool durable_ = false;            // start() presents the queue as durable
+  bool durable_ = false;  // start() presents the queue as durable (as RabbitMQ's is): the pool
+                          // does not queue the database's queued tasks again, as after a restart
   std::unique_ptr<broker::EmbeddedTaskQueue> queue_;
-  std::unique_ptr<DurableQueue> durable_queue_;
+  std::unique_ptr<testing::CountingQueue> counted_;  // in front of queue_, for the relay and pool
   std::unique_ptr<broker::OutboxRelay> relay_;
   std::unique_ptr<WorkerPool> pool_;
   std::string org_a_, org_b_;
@@ -404,7 +403,8 @@ TEST_P(WorkerPoolTest, ATaskOfAWorkerThatDiedIsRecoveredAfterItsLease) {
   const std::string echo = testing::add_agent(**db_, org_a_, "echo");
   Task t = create(alice_, echo, {{"n", 1}});
   // A worker that claimed the task and died: its lease is all that is left.
-  auto claimed = store_->claim({t.id, t.organization_id}, clock_.now() + options_.lease, 0, 0ms);
+  auto claimed = store_->claim({t.id, t.organization_id}, t.queue_generation,
+                               clock_.now() + options_.lease, 0, 0ms);
   ASSERT_TRUE(claimed && std::holds_alternative<Claimed>(*claimed));
 
   start();
@@ -476,10 +476,10 @@ TEST_P(WorkerPoolTest, ATaskWhoseMessageWasDeadLetteredFailsAuditedAndOthersAreL
   start();
   Task ran = create(alice_, echo);
   ASSERT_TRUE(reaches(ran, Status::kSucceeded));
-  ASSERT_TRUE(
-      dead_.publish(std::vector<broker::QueueMessage>{{"d1", org_a_, queue_body(stuck.id, org_a_)},
-                                                      {"d2", org_a_, queue_body(ran.id, org_a_)},
-                                                      {"d3", org_a_, "not a task message"}}));
+  ASSERT_TRUE(dead_.publish(
+      std::vector<broker::QueueMessage>{{"d1", org_a_, queue_body(stuck.id, org_a_, 0)},
+                                        {"d2", org_a_, queue_body(ran.id, org_a_, 0)},
+                                        {"d3", org_a_, "not a task message"}}));
 
   ASSERT_TRUE(reaches(stuck, Status::kFailed));
   EXPECT_EQ(get(stuck).error, std::string(kDeadLetteredError));
@@ -573,13 +573,72 @@ TEST_P(WorkerPoolTest, DuplicateDeliveriesRunATaskOnce) {
   start();
   const std::string agent = testing::add_agent(**db_, org_a_, "gate");
   Task t = create(alice_, agent);
-  std::vector<broker::QueueMessage> copies(10, {"dup", org_a_, queue_body(t.id, org_a_)});
+  std::vector<broker::QueueMessage> copies(10, {"dup", org_a_, queue_body(t.id, org_a_, 0)});
   ASSERT_TRUE(queue_->publish(copies));
   ASSERT_TRUE(eventually([&] { return gate().active() == 1; }));
   gate().open();
   ASSERT_TRUE(reaches(t, Status::kSucceeded));
   ASSERT_TRUE(eventually([&] { return queue_->depth() == 0u; }));
   EXPECT_EQ(gate().runs(t.id), 1);
+}
+
+// Copies of a retried task's first message (a relay that sent its row twice, a broker that
+// redelivered it) arrive while the task waits out its back-off: each is dropped as stale, rather
+// than deferred into one more message due with the retry's, so one message is left to run it.
+TEST_P(WorkerPoolTest, DuplicatesOfARetriedTasksMessageDieOutAndItRunsOnceMore) {
+  options_.retry_delay = 60s;
+  durable_ = true;  // no message but those counted here
+  start();
+  const std::string agent = testing::add_agent(**db_, org_a_, "flaky");
+  Task t = create(alice_, agent, {{"fail_first", true}});
+  ASSERT_TRUE(eventually([&] {
+    Task now = get(t);
+    return now.status == Status::kQueued && now.attempts == 1;
+  }));
+  ASSERT_EQ(counted_->of(t.id).published, 1);
+  const broker::QueueMessage first{"dup", org_a_, queue_body(t.id, org_a_, t.queue_generation)};
+  ASSERT_TRUE(counted_->publish(std::vector<broker::QueueMessage>(5, first)));
+  ASSERT_TRUE(eventually([&] { return counted_->of(t.id).in_flight() == 0; }));
+  EXPECT_EQ(counted_->of(t.id).delivered, 6);
+  // (The relay marks a row sent after its message was published, and possibly consumed.)
+  EXPECT_TRUE(eventually([&] { return unsent_messages_for(t) == 1; }))
+      << "the retry's message alone waits for the due time, not " << unsent_messages_for(t);
+
+  clock_.advance(61s);
+  relay_->notify();
+  ASSERT_TRUE(reaches(t, Status::kSucceeded));
+  ASSERT_TRUE(eventually([&] { return counted_->of(t.id).in_flight() == 0; }));
+  EXPECT_EQ(get(t).attempts, 2);
+  EXPECT_EQ(flaky().runs.load(), 2);
+  EXPECT_EQ(counted_->of(t.id).delivered, 7);
+  EXPECT_TRUE(eventually([&] { return unsent_messages_for(t) == 0; }));
+}
+
+// The same with an organization at its running cap: its queued task's copies are deferred while
+// it waits its turn. Only the current generation's message goes round; the copies are dropped.
+TEST_P(WorkerPoolTest, DuplicatesOfADeferredTasksMessageDieOutWhileItWaitsItsTurn) {
+  options_.tenant_max_running = 1;
+  durable_ = true;
+  start();
+  const std::string gate_a = testing::add_agent(**db_, org_a_, "gate");
+  Task running = create(alice_, gate_a);
+  ASSERT_TRUE(eventually([&] { return gate().active() == 1; }));
+  Task waiting = create(alice_, gate_a);
+  const broker::QueueMessage first{"dup", org_a_, queue_body(waiting.id, org_a_, 0)};
+  ASSERT_TRUE(counted_->publish(std::vector<broker::QueueMessage>(5, first)));
+  // Each delivery of a current message defers it into the next: wait for many rounds.
+  ASSERT_TRUE(eventually([&] { return counted_->of(waiting.id).delivered >= 50; }));
+  pool_->stop();  // returns what consumers held
+  relay_->stop();
+  ASSERT_TRUE(relay_->relay_due());
+  EXPECT_EQ(counted_->of(waiting.id).in_flight(), 1) << "one message left for the waiting task";
+
+  gate().open();
+  durable_ = false;  // a new embedded queue: the pool queues what the database shows queued
+  start();
+  ASSERT_TRUE(reaches(running, Status::kSucceeded));
+  ASSERT_TRUE(reaches(waiting, Status::kSucceeded));
+  EXPECT_EQ(get(waiting).attempts, 1);  // runs cut short by the stop gave their attempt back
 }
 
 TEST_P(WorkerPoolTest, AnOpenAiTaskStreamsItsAnswerAsProgress) {

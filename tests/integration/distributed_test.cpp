@@ -16,11 +16,15 @@
 #include <set>
 #include <thread>
 
+#include "broker/embedded/embedded_event_bus.hpp"
+#include "broker/outbox.hpp"
 #include "broker/rabbitmq/rabbit_task_queue.hpp"
 #include "db/open.hpp"
 #include "db/postgres/postgres_database.hpp"
 #include "platform/ids.hpp"
 #include "support/backends.hpp"
+#include "support/counting_queue.hpp"
+#include "support/fake_clock.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
 #include "support/serve.hpp"
@@ -41,6 +45,17 @@ using testing::Process;
 const std::string kBinary = ATRIUM_BINARY;
 const std::string kServices = std::string(ATRIUM_SOURCE_DIR) + "/scripts/test-services";
 using testing::env_or_empty;
+
+// Fails a task's first attempt with a retryable error; succeeds after. Counts runs.
+class FailsFirstAttempt final : public tasks::Executor {
+ public:
+  tasks::Outcome run(tasks::Execution& ex) override {
+    ++runs;
+    if (ex.task.attempts == 1) return tl::unexpected(tasks::ExecutionError{"try again", true});
+    return json{{"ok", true}};
+  }
+  std::atomic<int> runs{0};
+};
 
 class DistributedTest : public ::testing::Test {
  protected:
@@ -411,6 +426,72 @@ TEST_F(DistributedTest, ATaskWhoseMessageTheBrokerLostIsSentAgainAndRunsOnce) {
   ASSERT_TRUE(eventually([&] { return count(tasks::Status::kSucceeded) == 1; }, 60s)) << output();
   expect_each_finished_once(1);
   EXPECT_EQ(store_->get(member_, id)->attempts, 1);
+}
+
+// As WorkerPoolTest's test of the name on the embedded queue, here on RabbitMQ (a worker pool in
+// this process, on a clock of the test's): copies of a retried task's first message, delivered
+// while it waits out its back-off, are dropped rather than each deferred into one more message.
+TEST_F(DistributedTest, DuplicatesOfARetriedTasksMessageDieOutAndItRunsOnceMore) {
+  testing::FakeClock clock;
+  const std::string org = testing::add_organization(*database_->db, "acme");
+  const std::string agent = testing::add_agent(*database_->db, org, "fails-first");
+  auto rabbit = broker::RabbitTaskQueue::create(rabbit_options());
+  ASSERT_TRUE(rabbit) << rabbit.error().detail;
+  testing::CountingQueue queue(**rabbit, /*durable=*/true);
+  tasks::TaskStore store(*database_->db, clock);
+  tasks::Executors executors;
+  auto owned = std::make_unique<FailsFirstAttempt>();
+  FailsFirstAttempt& executor = *owned;
+  executors.add("fails-first", std::move(owned));
+  broker::EmbeddedEventBus bus;
+  tasks::TaskEvents events(&bus, nullptr);
+  broker::OutboxRelay relay(*database_->db, queue, clock, {.poll_interval = 20ms});
+  tasks::WorkerOptions options;
+  options.workers = 2;
+  options.retry_delay = 60s;
+  options.poll = 50ms;
+  tasks::WorkerPool pool(store, queue, executors, events, clock, options, nullptr,
+                         [&relay] { relay.notify(); });
+  relay.start();
+  pool.start();
+
+  const Principal member = testing::member_of(org);
+  auto created = store.create(member, {agent, {{"i", 1}}, std::nullopt}, {});
+  ASSERT_TRUE(created);
+  const tasks::Task t = created->task;
+  relay.notify();
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto now = store.get(member, t.id);
+        return now && now->status == tasks::Status::kQueued && now->attempts == 1;
+      },
+      60s));
+  ASSERT_EQ(queue.of(t.id).published, 1);
+  const broker::QueueMessage first{"dup", org, tasks::queue_body(t.id, org, t.queue_generation)};
+  ASSERT_TRUE(queue.publish(std::vector<broker::QueueMessage>(5, first)));
+  ASSERT_TRUE(eventually([&] { return queue.of(t.id).in_flight() == 0; }, 60s));
+  EXPECT_EQ(queue.of(t.id).delivered, 6);
+  auto unsent = [&] {
+    auto n = database_->db->transact({.read_only = true}, [&](db::Tx& tx) {
+      return tx.query_one("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL");
+    });
+    return n && *n ? (**n).integer(0) : -1;
+  };
+  // (The relay marks a row sent after its message was published, and possibly consumed.)
+  EXPECT_TRUE(eventually([&] { return unsent() == 1; }, 30s))
+      << "the retry's message alone waits for the due time, not " << unsent();
+
+  clock.advance(61s);
+  relay.notify();
+  ASSERT_TRUE(eventually(
+      [&] { return store.get(member, t.id)->status == tasks::Status::kSucceeded; }, 60s));
+  ASSERT_TRUE(eventually([&] { return queue.of(t.id).in_flight() == 0; }, 60s));
+  EXPECT_EQ(store.get(member, t.id)->attempts, 2);
+  EXPECT_EQ(executor.runs.load(), 2);
+  EXPECT_EQ(queue.of(t.id).delivered, 7);
+  EXPECT_TRUE(eventually([&] { return unsent() == 0; }, 30s));
+  pool.stop();  // before the queue goes
+  relay.stop();
 }
 
 TEST_F(DistributedTest, TwoReplicasAndAWorkerShareTaskEventsAndRevocations) {
