@@ -319,16 +319,6 @@ Result<void> apply(Config& c, const Setting& s, std::string_view source, std::st
   return {};
 }
 
-std::optional<std::string> read_secret_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return text;
-}
-
 Result<void> apply_toml(Config& c, const std::string& path) {
   toml::table table;
   try {

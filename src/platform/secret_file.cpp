@@ -12,16 +12,6 @@
 namespace atrium {
 namespace {
 
-std::optional<std::string> read_secret(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return text;
-}
-
 bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {
     const ssize_t n = ::write(fd, data.data(), data.size());
@@ -42,9 +32,19 @@ bool sync_directory(const std::filesystem::path& dir) {
 
 }  // namespace
 
+std::optional<std::string> read_secret_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
 Result<std::string> load_or_create_secret(const std::filesystem::path& path,
                                           const std::function<std::string()>& make) {
-  if (auto existing = read_secret(path)) return *existing;
+  if (auto existing = read_secret_file(path)) return *existing;
   const auto cannot_write = [&] { return fail(Error::invalid("cannot write " + path.string())); };
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
@@ -65,7 +65,7 @@ Result<std::string> load_or_create_secret(const std::filesystem::path& path,
   if (!written) return cannot_write();
   if (linked != 0) {
     if (link_errno != EEXIST) return cannot_write();
-    if (auto winner = read_secret(path)) return *winner;
+    if (auto winner = read_secret_file(path)) return *winner;
     return cannot_write();
   }
   if (!sync_directory(path.parent_path())) return cannot_write();

@@ -6,11 +6,16 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "platform/error.hpp"
 
 namespace atrium {
+
+// The contents of a secret file (an ATRIUM_*_FILE setting or a generated secret) without its
+// trailing newline; nullopt when it cannot be read.
+std::optional<std::string> read_secret_file(const std::filesystem::path& path);
 
 // Returns the secret stored at `path` (without its trailing newline). If there is none, stores
 // `make()` there — owner-only (0600), flushed to disk with its directory entry before it is used —
