@@ -225,6 +225,7 @@ int serve(Config config) {
 }
 
 int worker(Config config) {
+  const auto started = std::chrono::steady_clock::now();
   if (auto s = resolve_secrets(config); !s) return report(s.error(), "configuration refused");
   if (config.broker_url == "embedded") {
     log::error(
@@ -259,7 +260,10 @@ int worker(Config config) {
   log::info("worker ready", {{"address", config.listen_host + ":" + std::to_string(server.port())},
                              {"port", server.port()},
                              {"workers", config.workers},
-                             {"database", database.dialect()}});
+                             {"database", database.dialect()},
+                             {"ready_ms", std::chrono::duration<double, std::milli>(
+                                              std::chrono::steady_clock::now() - started)
+                                              .count()}});
   log::flush();
 
   int sig = wait_for_signal();
