@@ -18,7 +18,9 @@ Agent read(const db::Row& r) {
   a.executor = r.text(4);
   a.model = r.text(5);
   a.instructions = r.text(6);
-  a.config = nlohmann::json::parse(r.text(7), nullptr, false);
+  const std::string config = r.text(7);
+  // Most agents have no configuration: no parser for that.
+  if (config != "{}") a.config = nlohmann::json::parse(config, nullptr, false);
   if (!a.config.is_object()) a.config = nlohmann::json::object();
   a.created_by = r.optional_text(8);
   a.created_at = r.text(9);
@@ -37,16 +39,21 @@ std::string select(std::string_view where) {
 }  // namespace
 
 nlohmann::json to_json(const Agent& a) {
-  return {{"id", a.id},
-          {"name", a.name},
-          {"description", a.description},
-          {"executor", a.executor},
-          {"model", a.model},
-          {"instructions", a.instructions},
-          {"config", a.config},
-          {"created_by", a.created_by ? nlohmann::json(*a.created_by) : nlohmann::json(nullptr)},
-          {"created_at", a.created_at},
-          {"updated_at", a.updated_at}};
+  // Built member by member: an initializer list copies every value twice more, and a page of 50
+  // agents is serialised on every list request.
+  nlohmann::json out(nlohmann::json::value_t::object);
+  auto& o = out.get_ref<nlohmann::json::object_t&>();
+  o.emplace("id", a.id);
+  o.emplace("name", a.name);
+  o.emplace("description", a.description);
+  o.emplace("executor", a.executor);
+  o.emplace("model", a.model);
+  o.emplace("instructions", a.instructions);
+  o.emplace("config", a.config);
+  o.emplace("created_by", a.created_by ? nlohmann::json(*a.created_by) : nlohmann::json(nullptr));
+  o.emplace("created_at", a.created_at);
+  o.emplace("updated_at", a.updated_at);
+  return out;
 }
 
 namespace store {
