@@ -239,6 +239,7 @@ class Channel {
   // What a pipeline round trip queued, in order.
   enum class Step {
     kStatement,  // a statement of the transaction: its error is the round trip's
+    kCommit,     // the transaction's COMMIT: its error is the round trip's, its result unused
     kEarlier,    // an earlier transaction's deferred COMMIT: its error is only logged
     kSync,
   };
@@ -285,7 +286,7 @@ class Channel {
           }
         } else if (bad) {
           if (!error) error = std::move(result);
-        } else if (status != PGRES_PIPELINE_ABORTED) {
+        } else if (status != PGRES_PIPELINE_ABORTED && step == Step::kStatement) {
           last = std::move(result);
         }
         if (PQstatus(c) == CONNECTION_BAD) return failed(error.get(), op, sql);
@@ -461,7 +462,13 @@ class ParamTexts {
 class PgTx final : public Tx {
  public:
   PgTx(Connection& conn, const Options& options, const TxOptions& scope)
-      : conn_(conn), channel_(conn), options_(options), scope_(scope) {}
+      : conn_(conn),
+        channel_(conn),
+        options_(options),
+        read_only_(scope.read_only),
+        cross_tenant_read_(!scope.cross_tenant_read.empty()),
+        tenant_(scope_value(scope.tenant)),
+        user_(scope_value(scope.user)) {}
 
   Failure last_failure() const { return channel_.last_failure(); }
   bool commit_sent() const { return commit_sent_; }
@@ -481,7 +488,7 @@ class PgTx final : public Tx {
   }
 
   Result<void> execute_script(std::string_view sql) override {
-    if (!begun_) {
+    if (!open_) {
       if (auto begun = run_params({}, {}, "begin"); !begun) return fail(begun.error());
     }
     const std::string text(sql);
@@ -492,6 +499,9 @@ class PgTx final : public Tx {
   }
 
   Result<void> lock(std::string_view key) override {
+    // Held until the transaction ends: from here on, a read-only transaction's statements share
+    // one server transaction.
+    locked_ = true;
     const Value name(key);
     auto r = run_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", Params(&name, 1),
                         "lock");
@@ -503,7 +513,11 @@ class PgTx final : public Tx {
 
   Result<void> set_scope(const std::optional<std::string>& tenant,
                          const std::optional<std::string>& user) override {
-    const Value values[] = {Value(scope_value(tenant)), Value(scope_value(user))};
+    tenant_ = scope_value(tenant);
+    user_ = scope_value(user);
+    // Otherwise the next statement's round trip sets it.
+    if (!open_) return {};
+    const Value values[] = {Value(tenant_), Value(user_)};
     auto r =
         run_params("SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
                    Params(values), "scope");
@@ -511,13 +525,14 @@ class PgTx final : public Tx {
     return {};
   }
 
-  // Ends a transaction whose body succeeded. One that ran no statement never reached the server;
-  // a read-only one's COMMIT is sent without waiting for the answer (it cannot change what the
-  // body read), a writing one's is waited for.
+  // Ends a transaction whose body succeeded. A read-only transaction's COMMIT is sent without
+  // waiting for the answer (it cannot change what the body read), a writing one's is waited for;
+  // one with nothing open on the server (no statement, or only statements that committed in
+  // their own round trip) has nothing to end.
   Result<void> commit() {
-    if (!begun_) return {};
+    if (!open_) return {};
     commit_sent_ = true;
-    if (scope_.read_only && !statement_failed_) {
+    if (read_only_ && !statement_failed_) {
       // Sent or not, the reads stand: a COMMIT that does not arrive ends the transaction too,
       // with the connection.
       (void)channel_.send_deferred_commit(statement_deadline());
@@ -535,7 +550,7 @@ class PgTx final : public Tx {
   }
 
   void rollback() {
-    if (!begun_ || conn_.broken) return;
+    if (!open_ || conn_.broken) return;
     auto r = channel_.exchange([](PGconn* c) { return PQsendQuery(c, "ROLLBACK"); },
                                statement_deadline(), "rollback", "ROLLBACK");
     (void)r;
@@ -553,13 +568,13 @@ class PgTx final : public Tx {
     return r;
   }
 
-  // Runs a statement; the transaction's first one also opens it (open()). An empty `sql` only
-  // opens the transaction.
+  // Runs a statement; one with no transaction open on the server opens one (open()). An empty
+  // `sql` only opens the transaction.
   Result<PgResult> run_params(std::string_view sql, Params params, std::string_view op) {
     ParamTexts texts;
     if (auto ok = texts.set(params, sql); !ok) return fail(ok.error());
     const std::string text(sql);
-    if (!begun_) return track(open(text, texts, op));
+    if (!open_) return track(open(text, texts, op));
     return track(channel_.exchange(
         [&](PGconn* c) {
           return PQsendQueryParams(c, text.c_str(), texts.size(), nullptr, texts.values(), nullptr,
@@ -568,51 +583,63 @@ class PgTx final : public Tx {
         statement_deadline(), op, sql));
   }
 
-  // The transaction's first round trip, in pipeline mode: the previous transaction's deferred
-  // COMMIT, if any, is read; then BEGIN, the scope (set in every transaction, also when empty,
-  // so that a session-level SET left on a shared server connection by anyone cannot widen this
-  // transaction's view) and the first statement, `sql`, go together. BEGIN is where PgBouncer
-  // queues a client until a server connection is free, so the deadline allows the connect
-  // timeout for that on top of the statement's own.
+  // A server transaction's first round trip, in pipeline mode: the connection's deferred COMMIT,
+  // if any, is read; then BEGIN, the scope (set in every transaction, also when empty, so that a
+  // session-level SET left on a shared server connection by anyone cannot widen this
+  // transaction's view) and the first statement, `sql`, go together. A read-only transaction
+  // that holds no lock commits in the same round trip: under READ COMMITTED each statement sees
+  // what was committed when it started, in one server transaction or in one per statement, and
+  // the next statement opens another with the same scope. BEGIN is where PgBouncer queues a
+  // client until a server connection is free, so the deadline allows the connect timeout for
+  // that on top of the statement's own.
   Result<PgResult> open(const std::string& sql, const ParamTexts& params, std::string_view op) {
     using Step = Channel::Step;
-    begun_ = true;
+    const bool commit = read_only_ && !locked_ && !sql.empty();
     const std::string timeout = std::to_string(options_.statement_timeout.count());
     const std::string idle_timeout = std::to_string(options_.statement_timeout.count() * 3);
-    const std::string tenant = scope_value(scope_.tenant);
-    const std::string user = scope_value(scope_.user);
     const bool idle = options_.statement_timeout.count() > 0;
     // A client that stalls mid-transaction must not hold a server connection for ever.
-    const char* scope[] = {tenant.c_str(), user.c_str(),
-                           scope_.cross_tenant_read.empty() ? "" : "on", timeout.c_str(),
-                           idle_timeout.c_str()};
+    const char* scope[] = {tenant_.c_str(), user_.c_str(), cross_tenant_read_ ? "on" : "",
+                           timeout.c_str(), idle_timeout.c_str()};
     std::vector<Step> steps;
     if (conn_.commit_pending) steps = {Step::kEarlier, Step::kSync};
     steps.insert(steps.end(), {Step::kStatement, Step::kStatement});
     if (!sql.empty()) steps.push_back(Step::kStatement);
+    if (commit) steps.push_back(Step::kCommit);
     steps.push_back(Step::kSync);
     auto deadline = SteadyClock::time_point::max();
     if (options_.statement_timeout.count() > 0)
       deadline = SteadyClock::now() + options_.connect_timeout + options_.statement_timeout +
                  kDeadlineMargin;
-    return channel_.pipeline(
+    // Until it is known to have committed, a failed round trip may leave the server in the
+    // (aborted) transaction: rollback() ends it.
+    open_ = true;
+    auto r = channel_.pipeline(
         [&](PGconn* c) {
-          return PQsendQueryParams(c, scope_.read_only ? "BEGIN READ ONLY" : "BEGIN", 0, nullptr,
-                                   nullptr, nullptr, nullptr, 0) &&
+          return PQsendQueryParams(c, read_only_ ? "BEGIN READ ONLY" : "BEGIN", 0, nullptr, nullptr,
+                                   nullptr, nullptr, 0) &&
                  PQsendQueryParams(c, idle ? kScopeWithIdleTimeout : kScope, idle ? 5 : 4, nullptr,
                                    scope, nullptr, nullptr, 0) &&
                  (sql.empty() || PQsendQueryParams(c, sql.c_str(), params.size(), nullptr,
                                                    params.values(), nullptr, nullptr, 0)) &&
+                 (!commit ||
+                  PQsendQueryParams(c, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0)) &&
                  PQpipelineSync(c);
         },
         steps, deadline, op, sql.empty() ? std::string_view("BEGIN") : std::string_view(sql));
+    if (r && commit) open_ = false;
+    return r;
   }
 
   Connection& conn_;
   Channel channel_;
   const Options& options_;
-  const TxOptions& scope_;
-  bool begun_ = false;
+  const bool read_only_;
+  const bool cross_tenant_read_;
+  std::string tenant_;  // scope values (scope_value())
+  std::string user_;
+  bool open_ = false;    // a server transaction is open (or may be: a round trip failed)
+  bool locked_ = false;  // lock() was called
   bool commit_sent_ = false;
   bool statement_failed_ = false;
 };

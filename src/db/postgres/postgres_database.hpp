@@ -4,9 +4,11 @@
 // Every transaction is self-contained, so any server connection may serve it: it opens (BEGIN)
 // and sets, transaction-locally, its scope for row-level security (`app.org_id`, `app.user_id`,
 // `app.cross_tenant_read`, see TxOptions), the statement timeout and the date style, in the round
-// trip of its first statement (libpq pipeline mode). A read-only transaction's COMMIT is sent
-// without waiting for the answer, which the connection's next round trip reads; a writing
-// transaction's is waited for. Statements are unnamed (PQsendQueryParams), with parameters sent
+// trip of its first statement (libpq pipeline mode). A read-only transaction commits each
+// statement in that round trip (READ COMMITTED shows a statement the same data either way) until
+// it takes a lock(); from then on its statements share one server transaction, whose COMMIT is
+// sent without waiting for the answer (the connection's next round trip reads it). A writing
+// transaction waits for its COMMIT. Statements are unnamed (PQsendQueryParams), with parameters sent
 // as text and no declared type, so the server infers uuid, timestamptz or jsonb from the
 // context. Nothing is set at session level or expected to survive a transaction.
 //

@@ -92,24 +92,65 @@ TEST_P(PgBouncerQueue, WaitingForAServerConnectionIsBounded) {
 }
 
 // PgBouncer hands the test's one server connection to another client only once the transaction
-// on it has ended: a read-only transaction's COMMIT, sent without waiting for its answer, must
-// still arrive at once.
-TEST_P(PgBouncerQueue, AReadOnlyTransactionFreesItsServerConnectionAtOnce) {
+// on it has ended. A read-only transaction commits each statement in its round trip, until it
+// takes a lock; from then on its COMMIT, sent without waiting for the answer, must still arrive
+// at once.
+TEST_P(PgBouncerQueue, AReadOnlyTransactionHoldsItsServerConnectionNoLongerThanItNeeds) {
   auto reader = open_app({.pool_size = 1});
   auto other = open_app({.pool_size = 1, .statement_timeout = 500ms, .connect_timeout = 1s});
   ASSERT_TRUE(reader && other);
-  for (int i = 0; i < 3; ++i) {
-    auto read = reader->transact({.read_only = true}, [](Tx& tx) -> Result<std::int64_t> {
+  // Would wait in PgBouncer's queue past its deadline if the reader still held the connection.
+  auto other_runs = [&] {
+    auto r = other->transact({}, [](Tx& tx) { return tx.query("SELECT 1"); });
+    EXPECT_TRUE(r) << r.error().detail;
+  };
+  for (const bool locking : {false, true, false}) {
+    auto read = reader->transact({.read_only = true}, [&](Tx& tx) -> Result<std::int64_t> {
+      if (locking) {
+        if (auto l = tx.lock("read-only"); !l) return fail(l.error());
+      }
       auto row = tx.query_one("SELECT 40 + $1", {2});
       if (!row) return fail(row.error());
-      return (*row)->integer(0);
+      if (!locking) other_runs();  // between two statements
+      auto again = tx.query_one("SELECT $1::int", {(*row)->integer(0)});
+      if (!again) return fail(again.error());
+      return (*again)->integer(0);
     });
     ASSERT_TRUE(read) << read.error().detail;
     EXPECT_EQ(*read, 42);
-    // Would wait in PgBouncer's queue past its deadline if the reader still held the connection.
-    auto written = other->transact({}, [](Tx& tx) { return tx.query("SELECT 1"); });
-    EXPECT_TRUE(written) << written.error().detail;
+    other_runs();
   }
+}
+
+// Direct connections only: through the test PgBouncer's one server connection, the second
+// transaction below would wait for the first.
+class PostgresDirect : public PostgresDriver {};
+
+std::vector<Backend> direct_backends() {
+  std::vector<Backend> out;
+  for (auto& b : atrium::testing::rls_backends())
+    if (b.name == "postgres") out.push_back(std::move(b));
+  return out;
+}
+
+// From a lock on, a read-only transaction's statements share one server transaction, which holds
+// the lock.
+TEST_P(PostgresDirect, AReadOnlyTransactionHoldsItsLockToItsEnd) {
+  auto other = open_app({.pool_size = 1});
+  ASSERT_TRUE(other);
+  auto r = t_->app->transact({.read_only = true}, [&](Tx& tx) -> Result<bool> {
+    if (auto first = tx.query("SELECT 1"); !first) return fail(first.error());
+    if (auto l = tx.lock("read-only"); !l) return fail(l.error());
+    if (auto next = tx.query("SELECT 2"); !next) return fail(next.error());
+    return other->transact({}, [](Tx& o) -> Result<bool> {
+      auto row =
+          o.query_one("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", {"read-only"});
+      if (!row) return fail(row.error());
+      return (*row)->boolean(0);
+    });
+  });
+  ASSERT_TRUE(r) << r.error().detail;
+  EXPECT_FALSE(*r) << "the lock was free while the transaction held it";
 }
 
 TEST_P(PostgresDriver, TransactionsFollowingAReadOnlyOneOnItsConnectionSeeTheirOwnResults) {
@@ -217,6 +258,10 @@ TEST_P(PostgresDriver, TwoProcessesNeverMigrateAtOnce) {
   ASSERT_TRUE(free) << free.error().detail;
   EXPECT_TRUE(*free) << "the migration lock outlived its transaction";
 }
+
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PostgresDirect);
+INSTANTIATE_TEST_SUITE_P(Backends, PostgresDirect, ::testing::ValuesIn(direct_backends()),
+                         atrium::testing::BackendName());
 
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PgBouncerQueue);
 INSTANTIATE_TEST_SUITE_P(Backends, PgBouncerQueue, ::testing::ValuesIn(pgbouncer_backends()),
