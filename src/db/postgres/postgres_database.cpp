@@ -461,10 +461,13 @@ class ParamTexts {
 
 class PgTx final : public Tx {
  public:
-  PgTx(Connection& conn, const Options& options, const TxOptions& scope)
+  // `max_wait` caps every round trip's deadline (the probe's, ping()).
+  PgTx(Connection& conn, const Options& options, const TxOptions& scope,
+       SteadyClock::duration max_wait = SteadyClock::duration::max())
       : conn_(conn),
         channel_(conn),
         options_(options),
+        max_wait_(max_wait),
         read_only_(scope.read_only),
         cross_tenant_read_(!scope.cross_tenant_read.empty()),
         tenant_(scope_value(scope.tenant)),
@@ -558,8 +561,13 @@ class PgTx final : public Tx {
 
  private:
   SteadyClock::time_point statement_deadline() const {
-    if (options_.statement_timeout.count() == 0) return SteadyClock::time_point::max();
-    return SteadyClock::now() + options_.statement_timeout + kDeadlineMargin;
+    if (options_.statement_timeout.count() == 0) return capped(SteadyClock::time_point::max());
+    return capped(SteadyClock::now() + options_.statement_timeout + kDeadlineMargin);
+  }
+
+  SteadyClock::time_point capped(SteadyClock::time_point deadline) const {
+    if (max_wait_ == SteadyClock::duration::max()) return deadline;
+    return std::min(deadline, SteadyClock::now() + max_wait_);
   }
 
   template <class T>
@@ -626,7 +634,8 @@ class PgTx final : public Tx {
                   PQsendQueryParams(c, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0)) &&
                  PQpipelineSync(c);
         },
-        steps, deadline, op, sql.empty() ? std::string_view("BEGIN") : std::string_view(sql));
+        steps, capped(deadline), op,
+        sql.empty() ? std::string_view("BEGIN") : std::string_view(sql));
     if (r && commit) open_ = false;
     return r;
   }
@@ -634,6 +643,7 @@ class PgTx final : public Tx {
   Connection& conn_;
   Channel channel_;
   const Options& options_;
+  const SteadyClock::duration max_wait_;
   const bool read_only_;
   const bool cross_tenant_read_;
   std::string tenant_;  // scope values (scope_value())
@@ -688,12 +698,18 @@ class PgDatabase final : public Database {
 
   std::string_view dialect() const override { return "postgresql"; }
 
+  // A readiness probe answers within the connect timeout: behind PgBouncer a stopped server
+  // makes the query wait for a server connection, and a probe that waited the statement timeout
+  // too would outlast the prober's own timeout instead of reporting the database down.
   Result<void> ping() override {
-    return transact({.read_only = true}, [](Tx& tx) -> Result<void> {
-      auto r = tx.query("SELECT 1");
-      if (!r) return fail(r.error());
-      return {};
-    });
+    return attempt(
+        {.read_only = true},
+        [](Tx& tx) -> Result<void> {
+          auto r = tx.query("SELECT 1");
+          if (!r) return fail(r.error());
+          return {};
+        },
+        options_.connect_timeout + kDeadlineMargin);
   }
 
   Result<void> lock_for_migration(Tx& tx) override {
@@ -707,6 +723,14 @@ class PgDatabase final : public Database {
   Result<void> run(const TxOptions& options,
                    const std::function<Result<void>(Tx&)>& body) override {
     if (auto admitted = admit(options); !admitted) return admitted;
+    return attempt(options, body, SteadyClock::duration::max());
+  }
+
+ private:
+  // Runs `body` in a transaction, again on a fresh connection after a lost one (see below);
+  // `max_wait` caps each round trip (PgTx).
+  Result<void> attempt(const TxOptions& options, const std::function<Result<void>(Tx&)>& body,
+                       SteadyClock::duration max_wait) {
     for (int attempt = 1;; ++attempt) {
       auto lease = acquire();
       if (!lease) return fail(lease.error());
@@ -715,7 +739,7 @@ class PgDatabase final : public Database {
         std::unique_ptr<Connection>* conn;
         ~Release() { self->release(std::move(*conn)); }
       } release{this, &*lease};
-      PgTx tx(**lease, options_, options);
+      PgTx tx(**lease, options_, options, max_wait);
       Result<void> result;
       try {
         result = body(tx);
@@ -737,7 +761,6 @@ class PgDatabase final : public Database {
     }
   }
 
- private:
   Result<std::unique_ptr<Connection>> acquire() {
     std::unique_lock lock(mu_);
     if (!cv_.wait_for(lock, options_.acquire_timeout,
