@@ -509,6 +509,22 @@ Result<std::optional<std::string>> TaskStore::requeue_queued(
   return std::optional<std::string>(rows->back().text(0));
 }
 
+Result<std::vector<TaskRef>> TaskStore::stale_queued(TimePoint cutoff, std::size_t limit) {
+  return db_.transact(
+      across_tenants("tasks: stale queued"), [&](db::Tx& tx) -> Result<std::vector<TaskRef>> {
+        auto rows = tx.query(on_postgres(tx)
+                                 ? "SELECT id, organization_id FROM stale_queued_tasks($1, $2)"
+                                 : "SELECT id, organization_id FROM tasks WHERE status = 'queued' "
+                                   "AND available_at < $1 ORDER BY available_at LIMIT $2",
+                             {format_time(cutoff), static_cast<std::int64_t>(limit)});
+        if (!rows) return fail(rows.error());
+        std::vector<TaskRef> out;
+        out.reserve(rows->size());
+        for (const auto& row : *rows) out.push_back({row.text(0), row.text(1)});
+        return out;
+      });
+}
+
 Result<std::size_t> TaskStore::republish_stale(TimePoint cutoff, std::size_t limit) {
   const std::string cutoff_text = format_time(cutoff);
   auto behind = db_.transact({.read_only = true}, [&](db::Tx& tx) {
@@ -520,45 +536,29 @@ Result<std::size_t> TaskStore::republish_stale(TimePoint cutoff, std::size_t lim
   if (!behind) return fail(behind.error());
   if (*behind) return std::size_t{0};
 
+  auto stale = stale_queued(cutoff, limit);
+  if (!stale) return fail(stale.error());
   std::size_t sent = 0;
-  std::optional<std::string> after;
-  while (sent < limit) {
-    auto rows = db_.transact(across_tenants("tasks: republish stale"), [&](db::Tx& tx) {
-      return tx.query(on_postgres(tx)
-                          ? "SELECT id, organization_id, available_at FROM queued_tasks($1, $2)"
-                          : "SELECT id, organization_id, available_at FROM tasks WHERE status = "
-                            "'queued' AND ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
-                      {after ? db::Value(*after) : db::Value(nullptr), std::int64_t{500}});
-    });
-    if (!rows) return fail(rows.error());
-    if (rows->empty()) break;
-    after = rows->back().text(0);
-    for (const auto& row : *rows) {
-      const auto due = parse_time(row.text(2));
-      if (due && *due >= cutoff) continue;
-      const TaskRef ref{row.text(0), row.text(1)};
-      // Conditional, so that of several workers sweeping at once one sends it.
-      auto republished =
-          db_.transact(for_tenant(ref.organization_id), [&](db::Tx& tx) -> Result<bool> {
-            const TimePoint now = clock_.now();
-            auto moved = tx.query_one(
-                "UPDATE tasks SET available_at = $3, queue_generation = queue_generation + 1 "
-                "WHERE id = $1 AND organization_id = $2 AND status = 'queued' AND available_at < "
-                "$4 "
-                "RETURNING queue_generation",
-                {ref.id, ref.organization_id, format_time(now), cutoff_text});
-            if (!moved) return fail(moved.error());
-            if (!*moved) return false;
-            if (auto q = enqueue(tx, ref, (*moved)->integer(0), now, now); !q)
-              return fail(q.error());
-            return true;
-          });
-      if (!republished) return fail(republished.error());
-      if (*republished) {
-        log::warn("queued task sent to the queue again: its message was lost",
-                  {{"task_id", ref.id}, {"tenant", ref.organization_id}});
-        if (++sent >= limit) break;
-      }
+  for (const TaskRef& ref : *stale) {
+    // Conditional, so that of several workers sweeping at once one sends it.
+    auto republished =
+        db_.transact(for_tenant(ref.organization_id), [&](db::Tx& tx) -> Result<bool> {
+          const TimePoint now = clock_.now();
+          auto moved = tx.query_one(
+              "UPDATE tasks SET available_at = $3, queue_generation = queue_generation + 1 "
+              "WHERE id = $1 AND organization_id = $2 AND status = 'queued' AND available_at < $4 "
+              "RETURNING queue_generation",
+              {ref.id, ref.organization_id, format_time(now), cutoff_text});
+          if (!moved) return fail(moved.error());
+          if (!*moved) return false;
+          if (auto q = enqueue(tx, ref, (*moved)->integer(0), now, now); !q) return fail(q.error());
+          return true;
+        });
+    if (!republished) return fail(republished.error());
+    if (*republished) {
+      log::warn("queued task sent to the queue again: its message was lost",
+                {{"task_id", ref.id}, {"tenant", ref.organization_id}});
+      ++sent;
     }
   }
   return sent;

@@ -156,12 +156,16 @@ class TaskStore {
   // nullopt when there was none left.
   Result<std::optional<std::string>> requeue_queued(const std::optional<std::string>& after_id,
                                                     std::size_t limit);
+  // Queued tasks due before `cutoff`, across organizations, longest due first, up to `limit`
+  // (an index on queued tasks' due times: the sweep reads these, not every queued task).
+  Result<std::vector<TaskRef>> stale_queued(TimePoint cutoff, std::size_t limit);
   // Queued tasks due before `cutoff` — so long that their queue message must be lost (a purged
   // queue, a broker that lost data) — get a new message, due now, and count as due from now: each
   // is sent again at most once per sweep threshold, whichever process sweeps (the update is
   // conditional). A duplicate message is harmless: claims are conditional. Does nothing while the
   // outbox still holds task messages due before `cutoff` (the relay is behind or the broker away:
-  // new rows would only pile up behind them). Up to `limit` tasks; returns how many were sent.
+  // new rows would only pile up behind them). Up to `limit` tasks, the longest due first (the
+  // rest at the next sweep); returns how many were sent.
   Result<std::size_t> republish_stale(TimePoint cutoff, std::size_t limit);
   // Tasks in a non-terminal status, across organizations: {queued, running}.
   Result<std::pair<std::int64_t, std::int64_t>> count_active();

@@ -503,6 +503,39 @@ TEST_P(TaskStoreTest, AStaleQueuedTaskIsSentAgainOnceAndOnlyWhenTheOutboxIsNotBe
   EXPECT_EQ(refusal(lost), ClaimRefusal::kNotClaimable);
 }
 
+TEST_P(TaskStoreTest, StaleQueuedListsOnlyTasksDueBeforeTheCutoffLongestDueFirst) {
+  Task a_old = create(alice_, agent_a_);
+  clock_.advance(1s);
+  Task b_old = create(bob_, agent_b_);
+  clock_.advance(1s);
+  Task a_later = create(alice_, agent_a_);
+  Task running = create(bob_, agent_b_);
+  claim(running);
+  Task retrying = create(alice_, agent_a_);
+  claim(retrying);
+  ASSERT_TRUE(store_->retry(ref(retrying), 1, "rate limited upstream", clock_.now() + 600s));
+  clock_.advance(60s);
+  create(bob_, agent_b_);  // queued after the cutoff
+  clock_.advance(10s);
+
+  auto ids = [](const Result<std::vector<TaskRef>>& refs) {
+    std::vector<std::string> out;
+    if (refs)
+      for (const auto& r : *refs) out.push_back(r.id);
+    return out;
+  };
+  const TimePoint cutoff = clock_.now() - 30s;
+  EXPECT_EQ(ids(store_->stale_queued(cutoff, 10)),
+            (std::vector<std::string>{a_old.id, b_old.id, a_later.id}))
+      << "not running, not due later (a retry's back-off), not queued since after the cutoff";
+  EXPECT_EQ(ids(store_->stale_queued(cutoff, 2)), (std::vector<std::string>{a_old.id, b_old.id}));
+  auto refs = store_->stale_queued(cutoff, 1);
+  ASSERT_TRUE(refs);
+  ASSERT_EQ(refs->size(), 1u);
+  EXPECT_EQ((*refs)[0].organization_id, org_a_);
+  EXPECT_TRUE(ids(store_->stale_queued(clock_.now() - 600s, 10)).empty());
+}
+
 TEST_P(TaskStoreTest, ATaskDeferredForItsBusyTenantIsNotTakenForStale) {
   Task running = create(alice_, agent_a_);
   Task waiting = create(alice_, agent_a_);
