@@ -43,6 +43,8 @@ class TaskRuntime {
   // /readyz's "queue": whether the task queue takes messages (never waits on the network).
   ReadinessCheck readiness();
 
+  // The task queue: the one given, or the in-process one.
+  broker::TaskQueue& queue() { return queue_; }
   tasks::TaskStore& store() { return store_; }
   tasks::TaskEvents& events() { return events_; }
   tasks::WorkerPool& pool() { return pool_; }

@@ -10,7 +10,8 @@
 // The shape follows what a RabbitMQ quorum queue offers, so broker/rabbitmq/ implements it
 // without touching callers: publish returns once the broker has accepted (publisher confirms);
 // each consumer receives at most `prefetch` unacknowledged messages; ack / nack(requeue) per
-// delivery; a message delivered more than the delivery limit is dropped (dead-lettered).
+// delivery; a message delivered more than the delivery limit, or nacked without requeue, is
+// dead-lettered.
 //
 // Thread-safe: publish from any thread. A Consumer belongs to one thread at a time (RabbitMQ
 // channels are not shared); destroying it returns its unacknowledged messages to the queue.
@@ -57,7 +58,7 @@ class TaskQueue {
     // Done with the delivery: it will not come again. Acking an unknown tag is a no-op.
     virtual Result<void> ack(std::uint64_t tag) = 0;
     // Not done: `requeue` puts it back for another delivery (until the delivery limit);
-    // otherwise it is dropped (dead-lettered by RabbitMQ).
+    // otherwise it is dead-lettered, by RabbitMQ and the embedded queue alike.
     virtual Result<void> nack(std::uint64_t tag, bool requeue) = 0;
   };
 

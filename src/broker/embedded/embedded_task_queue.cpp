@@ -90,22 +90,26 @@ struct EmbeddedTaskQueue::State {
     return std::nullopt;
   }
 
-  // Ends an unacknowledged delivery; with `requeue` it waits again (below the delivery limit).
-  // Called with `mu` held. Returns false for an unknown tag.
-  bool settle(std::uint64_t tag, const void* owner, bool requeue) {
+  enum class Settle { kAck, kRequeue, kReject };
+
+  // Ends an unacknowledged delivery: acknowledged, back to wait again (below the delivery limit;
+  // dead-lettered at it), or rejected (dead-lettered at once, as RabbitMQ does with a nack without
+  // requeue). Called with `mu` held. Returns false for an unknown tag.
+  bool settle(std::uint64_t tag, const void* owner, Settle how) {
     auto it = unacked.find(tag);
     if (it == unacked.end() || it->second.owner != owner) return false;
     Pending p = std::move(it->second.pending);
     unacked.erase(it);
     const std::string key = p.message.key;
     --keys[key].in_flight;
-    if (requeue) {
-      if (p.deliveries < options.delivery_limit) {
-        enqueue(std::move(p), /*front=*/true);
-      } else {
-        ++dropped;
-        log::warn("task queue dead-lettered a message at its delivery limit",
-                  {{"message_id", p.message.id}, {"deliveries", p.deliveries}});
+    if (how == Settle::kRequeue && p.deliveries < options.delivery_limit) {
+      enqueue(std::move(p), /*front=*/true);
+    } else if (how != Settle::kAck) {
+      ++dropped;
+      log::warn(how == Settle::kReject ? "task queue dead-lettered a rejected message"
+                                       : "task queue dead-lettered a message at its delivery limit",
+                {{"message_id", p.message.id}, {"deliveries", p.deliveries}});
+      if (dead) {
         // Always taken after this queue's own lock, never the other way round.
         std::lock_guard dead_lock(dead->mu);
         if (!dead->closed && dead->held() < dead->options.capacity) {
@@ -130,7 +134,7 @@ class EmbeddedTaskQueue::ConsumerImpl final : public TaskQueue::Consumer {
     std::vector<std::uint64_t> mine;
     for (const auto& [tag, u] : state_->unacked)
       if (u.owner == this) mine.push_back(tag);
-    for (auto tag : mine) state_->settle(tag, this, /*requeue=*/true);
+    for (auto tag : mine) state_->settle(tag, this, State::Settle::kRequeue);
   }
 
   Result<std::optional<Delivery>> next(std::chrono::milliseconds timeout) override {
@@ -159,13 +163,14 @@ class EmbeddedTaskQueue::ConsumerImpl final : public TaskQueue::Consumer {
 
   Result<void> ack(std::uint64_t tag) override {
     std::lock_guard lock(state_->mu);
-    if (state_->settle(tag, this, /*requeue=*/false)) --held_;
+    if (state_->settle(tag, this, State::Settle::kAck)) --held_;
     return {};
   }
 
   Result<void> nack(std::uint64_t tag, bool requeue) override {
     std::lock_guard lock(state_->mu);
-    if (state_->settle(tag, this, requeue)) --held_;
+    if (state_->settle(tag, this, requeue ? State::Settle::kRequeue : State::Settle::kReject))
+      --held_;
     return {};
   }
 

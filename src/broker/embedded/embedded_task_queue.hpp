@@ -7,8 +7,9 @@
 // key's unacknowledged deliveries, so one organization cannot hold every consumer.
 //
 // A message nacked back (or returned by a consumer that went away) after `delivery_limit`
-// deliveries moves to this queue's dead letters, as RabbitMQ's dead-letter queue receives it:
-// consume_dead_letters() hands them to whoever settles their tasks (tasks::WorkerPool).
+// deliveries, or nacked without requeue, moves to this queue's dead letters, as RabbitMQ's
+// dead-letter queue receives it: consume_dead_letters() hands them to whoever settles their tasks
+// (tasks::WorkerPool). A dead letter nacked without requeue is dropped.
 #pragma once
 
 #include <condition_variable>
@@ -42,11 +43,12 @@ class EmbeddedTaskQueue final : public TaskQueue {
   // Refuses further publishes and wakes every waiting consumer with Code::kUnavailable.
   void close();
 
-  // Messages dropped after reaching the delivery limit (for tests and metrics).
+  // Messages dead-lettered: at the delivery limit, or nacked without requeue (for tests and
+  // metrics).
   std::uint64_t dropped() const;
 
-  // A consumer of the messages dropped at the delivery limit (as RabbitTaskQueue's dead-letter
-  // queue), each delivered once more with its id, key and body. Code::kUnavailable once closed.
+  // A consumer of the dead-lettered messages (as RabbitTaskQueue's dead-letter queue), each
+  // delivered once more with its id, key and body. Code::kUnavailable once closed.
   Result<std::unique_ptr<Consumer>> consume_dead_letters(const ConsumerOptions& options);
   // Dead letters waiting for a consumer.
   std::size_t dead_letters() const;

@@ -88,7 +88,7 @@ TEST(EmbeddedTaskQueue, PrefetchBoundsAConsumersUnackedDeliveries) {
   EXPECT_EQ(q.depth(), 0u);
 }
 
-TEST(EmbeddedTaskQueue, NackRequeuesFirstAndDropsAtTheDeliveryLimit) {
+TEST(EmbeddedTaskQueue, NackRequeuesFirstAndDeadLettersAtTheDeliveryLimitOrWithoutRequeue) {
   EmbeddedTaskQueue q({.capacity = 100, .max_in_flight_per_key = 0, .delivery_limit = 3});
   publish(q, {msg("poison"), msg("ok")});
   auto c = consumer(q, 1);
@@ -104,7 +104,21 @@ TEST(EmbeddedTaskQueue, NackRequeuesFirstAndDropsAtTheDeliveryLimit) {
   EXPECT_EQ(next_id(*c, &tag), "ok");
   ASSERT_TRUE(c->nack(tag, /*requeue=*/false));
   EXPECT_EQ(next_id(*c), "");
-  EXPECT_EQ(q.dropped(), 1u);  // a nack without requeue is the consumer's decision
+  EXPECT_EQ(q.dropped(), 2u);
+  EXPECT_EQ(q.dead_letters(), 2u) << "rejected as by RabbitMQ: dead-lettered, not lost";
+  auto dead = q.consume_dead_letters({.prefetch = 2});
+  ASSERT_TRUE(dead);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    auto d = (*dead)->next(0ms);
+    ASSERT_TRUE(d && *d);
+    ids.push_back((*d)->message.id);
+    // A dead letter rejected in turn is dropped: there is no further queue.
+    ASSERT_TRUE((*dead)->nack((*d)->tag, /*requeue=*/false));
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"poison", "ok"}));
+  EXPECT_EQ(q.dead_letters(), 0u);
+  EXPECT_EQ(q.dropped(), 2u);
 }
 
 TEST(EmbeddedTaskQueue, AMessageDroppedAtTheDeliveryLimitWaitsInTheDeadLetters) {
