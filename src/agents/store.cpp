@@ -85,6 +85,18 @@ Result<std::optional<Agent>> find(db::Tx& tx, const Principal& principal, std::s
   return std::optional<Agent>(read(**row));
 }
 
+Result<std::optional<Agent>> find_of_task(db::Tx& tx, const Principal& principal,
+                                          std::string_view task_id) {
+  if (!principal.org_id || !is_uuid(task_id)) return std::optional<Agent>();
+  auto row = tx.query_one(
+      select(
+          " AND id = (SELECT t.agent_id FROM tasks t WHERE t.organization_id = $1 AND t.id = $2)"),
+      {*principal.org_id, task_id});
+  if (!row) return fail(row.error());
+  if (!*row) return std::optional<Agent>();
+  return std::optional<Agent>(read(**row));
+}
+
 Result<void> insert(db::Tx& tx, const Principal& principal, const Agent& a) {
   if (!principal.org_id || a.organization_id != *principal.org_id)
     return fail(Error::not_found("no such organization"));

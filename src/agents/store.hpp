@@ -43,6 +43,10 @@ namespace store {
 // Newest first; `page.after` continues after that id.
 Result<AgentPage> list(db::Tx& tx, const Principal& principal, const http::PageQuery& page);
 Result<std::optional<Agent>> find(db::Tx& tx, const Principal& principal, std::string_view id);
+// The agent the task `task_id` of the principal's organization runs (for the task workers, who
+// know the task, not its agent); nullopt when there is no such task.
+Result<std::optional<Agent>> find_of_task(db::Tx& tx, const Principal& principal,
+                                          std::string_view task_id);
 // `agent.organization_id` must be the principal's organization.
 Result<void> insert(db::Tx& tx, const Principal& principal, const Agent& agent);
 // Writes every editable field of `agent`; false when no such agent in the organization.

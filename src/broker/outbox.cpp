@@ -1,5 +1,6 @@
 #include "broker/outbox.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "platform/ids.hpp"
@@ -50,6 +51,7 @@ void OutboxRelay::notify() {
 }
 
 Result<std::size_t> OutboxRelay::relay_due() {
+  const std::size_t batch_size = std::clamp<std::size_t>(options_.batch, 1, 10000);
   std::size_t total = 0;
   for (;;) {
     const std::string now = format_time(clock_.now());
@@ -58,7 +60,7 @@ Result<std::size_t> OutboxRelay::relay_due() {
           "SELECT id, tenant, payload FROM outbox "
           "WHERE published_at IS NULL AND topic = $1 AND available_at <= $2 "
           "ORDER BY available_at, id LIMIT $3",
-          {options_.topic, now, static_cast<std::int64_t>(options_.batch)});
+          {options_.topic, now, static_cast<std::int64_t>(batch_size)});
     });
     if (!rows) return fail(rows.error());
     if (rows->empty()) return total;
@@ -68,18 +70,26 @@ Result<std::size_t> OutboxRelay::relay_due() {
     for (const auto& row : *rows) batch.push_back({row.text(0), row.text(1), row.text(2)});
     if (auto published = queue_.publish(batch); !published) return fail(published.error());
 
-    const std::string sent_at = format_time(clock_.now());
+    // One statement for the whole batch: a round trip per row would hold the relay (and the
+    // database connection) for as many round trips as the batch has rows.
+    std::string text = "UPDATE outbox SET published_at = $1 WHERE id IN (";
+    std::vector<db::Value> params{format_time(clock_.now())};
+    params.reserve(batch.size() + 1);
+    for (const auto& m : batch) {
+      if (params.size() > 1) text += ", ";
+      params.emplace_back(m.id);
+      text += "$" + std::to_string(params.size());
+    }
+    text += ")";
     auto marked = db_.transact({}, [&](db::Tx& tx) -> Result<void> {
-      for (const auto& m : batch) {
-        auto r = tx.execute("UPDATE outbox SET published_at = $1 WHERE id = $2", {sent_at, m.id});
-        if (!r) return fail(r.error());
-      }
+      auto r = tx.execute(text, db::Params(params));
+      if (!r) return fail(r.error());
       return {};
     });
     if (!marked) return fail(marked.error());
     total += batch.size();
     sent_.fetch_add(batch.size(), std::memory_order_relaxed);
-    if (batch.size() < options_.batch) return total;
+    if (batch.size() < batch_size) return total;
   }
 }
 

@@ -28,8 +28,8 @@ Result<std::string> add_to_outbox(db::Tx& tx, std::string_view topic, std::strin
                                   std::string_view body, TimePoint now, TimePoint available_at);
 
 struct OutboxRelayOptions {
-  std::string topic = "tasks";                     // rows of this topic go to the queue
-  std::size_t batch = 256;                         // rows per publish
+  std::string topic = "tasks";  // rows of this topic go to the queue
+  std::size_t batch = 256;      // rows per publish, 1 to 10000 (one statement marks a batch sent)
   std::chrono::milliseconds poll_interval{500};    // looks for due rows at least this often
   std::chrono::milliseconds retry_interval{1000};  // after the queue or the database failed
   std::chrono::seconds retention{3600};            // sent rows are deleted after this long

@@ -277,6 +277,34 @@ Result<std::variant<Claimed, ClaimRefusal>> TaskStore::claim(const TaskRef& ref,
   return db_.transact(for_tenant(ref.organization_id), [&](db::Tx& tx) -> Result<Outcome> {
     const TimePoint now = clock_.now();
     const std::string now_text = format_time(now);
+    // The agent first, read for the worker's organization alone: with a cap, every claim of the
+    // organization waits for the lock below, so what follows it is kept to one statement.
+    Principal worker;
+    worker.org_id = ref.organization_id;
+    auto agent = agents::store::find_of_task(tx, worker, ref.id);
+    if (!agent) return fail(agent.error());
+    if (!*agent) return Outcome(ClaimRefusal::kNotClaimable);
+    auto claimed = [&](Task task) -> Result<Outcome> {
+      return Outcome(Claimed{std::move(task), std::move(**agent)});
+    };
+    // Two workers claiming for one tenant at once must not both see room under the cap.
+    if (max_running > 0) {
+      if (auto l = tx.lock("tasks.claim:" + ref.organization_id); !l) return fail(l.error());
+    }
+
+    // The common case in one statement: a current message of a due task whose organization is
+    // under its cap. Anything else is sorted out below.
+    auto taken = one_task(tx.query(
+        sql("UPDATE tasks SET status = 'running', attempts = attempts + 1, started_at = $3, "
+            "lease_expires_at = $4 WHERE id = $1 AND organization_id = $2 AND status = 'queued' "
+            "AND queue_generation = $5 AND available_at <= $3 AND ($6 <= 0 OR (SELECT COUNT(*) "
+            "FROM tasks r WHERE r.organization_id = $2 AND r.status = 'running') < $6) RETURNING ",
+            ""),
+        {ref.id, ref.organization_id, now_text, format_time(lease_until), generation,
+         max_running}));
+    if (!taken) return fail(taken.error());
+    if (*taken) return claimed(std::move(**taken));
+
     auto state = tx.query_one(
         "SELECT status, available_at, queue_generation FROM tasks WHERE id = $1 AND "
         "organization_id = $2",
@@ -311,8 +339,6 @@ Result<std::variant<Claimed, ClaimRefusal>> TaskStore::claim(const TaskRef& ref,
     const auto due = parse_time((*state)->text(1));
     if (due && *due > now) return defer(*due, /*seen=*/false);
     if (max_running > 0) {
-      // Two workers claiming for one tenant at once must not both see room under the cap.
-      if (auto l = tx.lock("tasks.claim:" + ref.organization_id); !l) return fail(l.error());
       auto running = tx.query_one(
           "SELECT COUNT(*) FROM tasks WHERE organization_id = $1 AND status = 'running'",
           {ref.organization_id});
@@ -322,28 +348,17 @@ Result<std::variant<Claimed, ClaimRefusal>> TaskStore::claim(const TaskRef& ref,
       if ((*running)->integer(0) >= max_running) return defer(now + busy_delay, /*seen=*/true);
     }
 
-    auto updated = tx.execute(
-        "UPDATE tasks SET status = 'running', attempts = attempts + 1, started_at = $3, "
-        "lease_expires_at = $4 WHERE id = $1 AND organization_id = $2 AND status = 'queued' "
-        "AND queue_generation = $5",
-        {ref.id, ref.organization_id, now_text, format_time(lease_until), generation});
+    // Due and under the cap after all (a due time the statement above did not compare as this
+    // does, e.g. one written before times were uniform).
+    auto updated = one_task(tx.query(
+        sql("UPDATE tasks SET status = 'running', attempts = attempts + 1, started_at = $3, "
+            "lease_expires_at = $4 WHERE id = $1 AND organization_id = $2 AND status = 'queued' "
+            "AND queue_generation = $5 RETURNING ",
+            ""),
+        {ref.id, ref.organization_id, now_text, format_time(lease_until), generation}));
     if (!updated) return fail(updated.error());
-    if (*updated == 0) return Outcome(ClaimRefusal::kNotClaimable);
-
-    auto row = tx.query_one(sql("SELECT ", " FROM tasks WHERE id = $1 AND organization_id = $2"),
-                            {ref.id, ref.organization_id});
-    if (!row) return fail(row.error());
-    if (!*row) return Outcome(ClaimRefusal::kNotClaimable);
-    Claimed c;
-    c.task = read_task(**row);
-    // The worker acts for the task's organization, nobody else's.
-    Principal worker;
-    worker.org_id = ref.organization_id;
-    auto agent = agents::store::find(tx, worker, c.task.agent_id);
-    if (!agent) return fail(agent.error());
-    if (!*agent) return Outcome(ClaimRefusal::kNotClaimable);
-    c.agent = std::move(**agent);
-    return Outcome(std::move(c));
+    if (!*updated) return Outcome(ClaimRefusal::kNotClaimable);
+    return claimed(std::move(**updated));
   });
 }
 
