@@ -4,7 +4,15 @@
 
 namespace atrium::access {
 
-Result<void> authorize(const http::Access& access, const std::optional<Principal>& principal) {
+Result<std::shared_ptr<const Principal>> Authenticator::authenticate_shared(
+    const http::Request& req) {
+  auto principal = authenticate(req);
+  if (!principal) return fail(principal.error());
+  if (!*principal) return std::shared_ptr<const Principal>();
+  return std::make_shared<const Principal>(std::move(**principal));
+}
+
+Result<void> authorize(const http::Access& access, const Principal* principal) {
   const int index = access.kind() == http::Access::Kind::kPermission
                         ? catalog_index(access.permission())
                         : kNotInCatalog;
@@ -12,7 +20,7 @@ Result<void> authorize(const http::Access& access, const std::optional<Principal
 }
 
 Result<void> authorize(const http::Access& access, int permission_index,
-                       const std::optional<Principal>& principal) {
+                       const Principal* principal) {
   switch (access.kind()) {
     case http::Access::Kind::kPublic:
       return {};

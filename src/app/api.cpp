@@ -28,6 +28,33 @@ constexpr std::string_view kConsoleCsp =
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'";
 
+// The security headers of every answer: the console's CSP for HTML, the API's for anything else;
+// `Cache-Control: no-store` unless a static file brought its own caching. Precomputed, attached by
+// pointer: set one by one they cost ~2k instructions per request (callgrind).
+std::vector<std::pair<std::string, std::string>> security_fields(std::string_view csp,
+                                                                 bool no_store) {
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"X-Content-Type-Options", "nosniff"},
+      {"X-Frame-Options", "DENY"},
+      {"Referrer-Policy", "no-referrer"},
+      {"Cross-Origin-Opener-Policy", "same-origin"},
+      {"Cross-Origin-Resource-Policy", "same-origin"},
+      {"Content-Security-Policy", std::string(csp)},
+  };
+  if (no_store) fields.emplace_back("Cache-Control", "no-store");
+  return fields;
+}
+
+const http::HeaderBlock& security_headers(bool html, bool no_store) {
+  static const http::HeaderBlock blocks[] = {
+      http::HeaderBlock(security_fields(kApiCsp, false)),
+      http::HeaderBlock(security_fields(kApiCsp, true)),
+      http::HeaderBlock(security_fields(kConsoleCsp, false)),
+      http::HeaderBlock(security_fields(kConsoleCsp, true)),
+  };
+  return blocks[(html ? 2 : 0) + (no_store ? 1 : 0)];
+}
+
 bool body_expected(http::Method m) {
   return m == http::Method::kPost || m == http::Method::kPut || m == http::Method::kPatch;
 }
@@ -105,15 +132,10 @@ void Api::build_pipeline() {
     Result<Response> res = next(req);
     if (!res) return res;
     auto& h = res->headers;
-    h.set("X-Content-Type-Options", "nosniff");
-    h.set("X-Frame-Options", "DENY");
-    h.set("Referrer-Policy", "no-referrer");
-    h.set("Cross-Origin-Opener-Policy", "same-origin");
-    h.set("Cross-Origin-Resource-Policy", "same-origin");
     const bool html = h.get("Content-Type").value_or("").starts_with("text/html");
-    h.set("Content-Security-Policy", std::string(html ? kConsoleCsp : kApiCsp));
     // API answers may carry tokens and tenant data: never cache them.
-    if (is_api_path(req.path) || !h.has("Cache-Control")) h.set("Cache-Control", "no-store");
+    const bool no_store = is_api_path(req.path) || !h.has("Cache-Control");
+    h.set_block(security_headers(html, no_store));
     return res;
   });
 
@@ -181,7 +203,7 @@ void Api::build_pipeline() {
     if (req.route->access.kind() != http::Access::Kind::kPublic ||
         req.headers.has("Authorization")) {
       if (authenticator_) {
-        auto principal = authenticator_->authenticate(req);
+        auto principal = authenticator_->authenticate_shared(req);
         if (!principal) {
           if (req.route->access.kind() != http::Access::Kind::kPublic)
             return fail(principal.error());
@@ -198,7 +220,7 @@ void Api::build_pipeline() {
   inner_.use("authorize", [this](Request& req, const Pipeline::Next& next) -> Result<Response> {
     const int index =
         permission_index_[static_cast<std::size_t>(req.route - router_.routes().data())];
-    if (auto ok = access::authorize(req.route->access, index, req.principal); !ok)
+    if (auto ok = access::authorize(req.route->access, index, req.principal.get()); !ok)
       return fail(ok.error());
     return next(req);
   });

@@ -2,6 +2,7 @@
 #include "app/api.hpp"
 
 #include <gtest/gtest.h>
+#include <strings.h>
 
 #include <fstream>
 
@@ -58,7 +59,7 @@ class ApiTest : public ::testing::Test {
     router.add({Method::kGet, "/api/fails", Access::anyone(),
                 [](Request&) -> Result<Response> { return fail(Error::internal()); }});
     router.add({Method::kGet, "/api/public", Access::anyone(), [](Request& r) -> Result<Response> {
-                  return Response::json(200, {{"principal", r.principal.has_value()}});
+                  return Response::json(200, {{"principal", r.principal != nullptr}});
                 }});
     api_ = std::make_unique<Api>(std::move(router), metrics_, &auth_,
                                  ApiOptions{web, {"https://app.example"}});
@@ -119,6 +120,29 @@ TEST_F(ApiTest, SecurityHeadersOnEveryAnswer) {
   EXPECT_NE(console.headers.get("Content-Security-Policy").value_or("").find("script-src 'self'"),
             std::string::npos);
   EXPECT_EQ(call(Method::kGet, "/api/public").headers.get("Cache-Control"), "no-store");
+}
+
+TEST_F(ApiTest, SecurityHeadersAreCompleteAndUnique) {
+  // Each field exactly once, whatever the handler set: a second value would leave the browser
+  // to pick one.
+  const auto count = [](const Response& r, std::string_view name) {
+    int n = 0;
+    for (const auto& [k, v] : r.headers)
+      n += k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0;
+    return n;
+  };
+  for (const auto& path : {"/healthz", "/api/nope", "/", "/api/throws", "/api/public"}) {
+    auto r = call(Method::kGet, path);
+    for (const char* name : {"X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy",
+                             "Cross-Origin-Opener-Policy", "Cross-Origin-Resource-Policy",
+                             "Content-Security-Policy", "Cache-Control", "X-Request-Id"})
+      EXPECT_EQ(count(r, name), 1) << path << " " << name;
+    EXPECT_EQ(r.headers.get("Cross-Origin-Opener-Policy"), "same-origin") << path;
+    EXPECT_EQ(r.headers.get("Cross-Origin-Resource-Policy"), "same-origin") << path;
+  }
+  // The console's files keep their own caching; everything else is never stored.
+  EXPECT_EQ(call(Method::kGet, "/").headers.get("Cache-Control"), "no-cache");
+  EXPECT_EQ(call(Method::kGet, "/healthz").headers.get("Cache-Control"), "no-store");
 }
 
 TEST_F(ApiTest, UnknownApiPathIs404Problem) {

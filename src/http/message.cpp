@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace atrium::http {
 
@@ -47,13 +48,42 @@ bool iequals(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-std::optional<std::string_view> Headers::get(std::string_view name) const {
+HeaderBlock::HeaderBlock(std::vector<std::pair<std::string, std::string>> fields)
+    : fields_(std::move(fields)) {
+  const auto has_line_break = [](std::string_view text) {
+    return text.find_first_of("\r\n") != std::string_view::npos;
+  };
+  for (std::size_t i = 0; i < fields_.size(); ++i) {
+    const auto& [name, value] = fields_[i];
+    if (name.empty() || has_line_break(name) || has_line_break(value))
+      throw std::invalid_argument("malformed header field: " + name);
+    if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") ||
+        iequals(name, "Connection"))
+      throw std::invalid_argument("a framing field cannot be constant: " + name);
+    for (std::size_t j = 0; j < i; ++j)
+      if (iequals(fields_[j].first, name)) throw std::invalid_argument("duplicate field: " + name);
+    wire_ += name;
+    wire_ += ": ";
+    wire_ += value;
+    wire_ += "\r\n";
+  }
+}
+
+std::optional<std::string_view> HeaderBlock::get(std::string_view name) const {
   for (const auto& [k, v] : fields_)
     if (iequals(k, name)) return std::string_view(v);
   return std::nullopt;
 }
 
+std::optional<std::string_view> Headers::get(std::string_view name) const {
+  for (const auto& [k, v] : fields_)
+    if (iequals(k, name)) return std::string_view(v);
+  if (block_) return block_->get(name);
+  return std::nullopt;
+}
+
 void Headers::set(std::string_view name, std::string value) {
+  if (block_ && block_->get(name)) detach_block();
   auto it = std::find_if(fields_.begin(), fields_.end(),
                          [&](const auto& f) { return iequals(f.first, name); });
   if (it == fields_.end()) {
@@ -67,8 +97,21 @@ void Headers::set(std::string_view name, std::string value) {
 }
 
 void Headers::add(std::string name, std::string value) {
-  if (fields_.empty()) fields_.reserve(16);  // a response gathers ~12 fields; grow once
+  if (block_ && block_->get(name)) detach_block();
+  if (fields_.empty()) fields_.reserve(8);  // an answer sets a few fields; grow once
   fields_.emplace_back(std::move(name), std::move(value));
+}
+
+void Headers::set_block(const HeaderBlock& block) {
+  if (block_) detach_block();
+  std::erase_if(fields_, [&](const Field& f) { return block.get(f.first).has_value(); });
+  block_ = &block;
+}
+
+void Headers::detach_block() {
+  const HeaderBlock* block = block_;
+  block_ = nullptr;
+  for (const auto& f : block->fields()) fields_.push_back(f);
 }
 
 std::string_view Request::param(std::string_view name) const {

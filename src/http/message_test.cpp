@@ -15,6 +15,57 @@ TEST(Message, HeadersAreCaseInsensitive) {
   EXPECT_FALSE(h.get("Accept"));
 }
 
+TEST(Message, HeaderBlockReplacesFieldsOfItsNames) {
+  static const HeaderBlock block({{"X-Frame-Options", "DENY"}, {"Cache-Control", "no-store"}});
+  Headers h;
+  h.set("Content-Type", "application/json");
+  h.add("cache-control", "max-age=60");
+  h.add("Cache-Control", "public");
+  h.set_block(block);
+  EXPECT_EQ(h.size(), 3u);
+  EXPECT_EQ(h.get("cache-control"), "no-store");
+  EXPECT_EQ(h.get("x-frame-options"), "DENY");
+  EXPECT_EQ(h.get("Content-Type"), "application/json");
+
+  std::vector<std::pair<std::string, std::string>> seen;
+  for (const auto& [name, value] : h) seen.emplace_back(name, value);
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"Content-Type", "application/json"},
+      {"X-Frame-Options", "DENY"},
+      {"Cache-Control", "no-store"}};
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(block.wire(), "X-Frame-Options: DENY\r\nCache-Control: no-store\r\n");
+}
+
+TEST(Message, SettingABlocksFieldKeepsTheOthers) {
+  static const HeaderBlock block({{"X-Frame-Options", "DENY"}, {"Cache-Control", "no-store"}});
+  Headers h;
+  h.set_block(block);
+  h.set("X-Request-Id", "r1");  // not the block's: the block stays attached
+  EXPECT_EQ(h.block(), &block);
+  h.set("cache-control", "max-age=5");
+  EXPECT_EQ(h.block(), nullptr);
+  EXPECT_EQ(h.size(), 3u);
+  EXPECT_EQ(h.get("Cache-Control"), "max-age=5");
+  EXPECT_EQ(h.get("X-Frame-Options"), "DENY");
+
+  Headers twice;
+  twice.set_block(block);
+  twice.add("X-Frame-Options", "SAMEORIGIN");
+  EXPECT_EQ(twice.size(), 3u);
+  EXPECT_EQ(twice.get("X-Frame-Options"), "DENY");  // the first of that name
+}
+
+TEST(Message, HeaderBlockRefusesWhatCouldBreakTheResponse) {
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_THROW(HeaderBlock(Fields{{"X-A", "a\r\nSet-Cookie: x=1"}}), std::invalid_argument);
+  EXPECT_THROW(HeaderBlock(Fields{{"X-A\n", "a"}}), std::invalid_argument);
+  EXPECT_THROW(HeaderBlock(Fields{{"", "a"}}), std::invalid_argument);
+  EXPECT_THROW(HeaderBlock(Fields{{"content-length", "1"}}), std::invalid_argument);
+  EXPECT_THROW(HeaderBlock(Fields{{"Connection", "close"}}), std::invalid_argument);
+  EXPECT_THROW(HeaderBlock(Fields{{"X-A", "1"}, {"x-a", "2"}}), std::invalid_argument);
+}
+
 TEST(Message, QueryParametersDecode) {
   Request r;
   r.query = "limit=10&status=running&q=a%20b+c&empty=&flag&bad=%zz";

@@ -52,6 +52,36 @@ Error classify_header_limit(const beast::flat_buffer& buffer, std::size_t max_li
   return Error{Code::kHeadersTooLarge, "request header fields too large", {}, 0};
 }
 
+// Parses a request header that has already arrived in `buffer`, as async_read_header would but
+// without an asynchronous operation: a keep-alive request's header usually comes whole in the
+// read that woke the session. True when the header is complete; false with `ec` clear when more
+// must be read, with `ec` set when it is malformed or over a limit.
+bool parse_buffered_header(bhttp::request_parser<bhttp::string_body>& parser,
+                           beast::flat_buffer& buffer, error_code& ec) {
+  ec = {};
+  while (buffer.size() > 0 && !parser.is_header_done()) {
+    const std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+      return false;
+    }
+    if (ec) return false;
+  }
+  return parser.is_header_done();
+}
+
+// Writes as much of `out` as the socket takes now (it is non-blocking) and drops that prefix.
+// Most answers fit the send buffer whole; they then skip the asynchronous write, its timer and a
+// turn of the event loop. False on a hard error.
+bool write_now(tcp::socket& socket, std::string_view& out) {
+  error_code ec;
+  const std::size_t n = socket.write_some(net::buffer(out.data(), out.size()), ec);
+  if (ec) return ec == net::error::would_block || ec == net::error::try_again;
+  out.remove_prefix(n);
+  return true;
+}
+
 void fill_request(Request& req, const bhttp::request_header<>& h) {
   req.method_text = std::string(h.method_string());
   req.method = parse_method(req.method_text);
@@ -87,18 +117,21 @@ void append_header(std::string& out, std::string_view name, std::string_view val
 std::string serialize(Response& res, bool keep_alive, bool head, unsigned version) {
   const bool bodiless = res.status < 200 || res.status == 204 || res.status == 304;
   std::string out;
-  out.reserve(256 + 48 * res.headers.size() + (head || bodiless ? 0 : res.body.size()));
+  const HeaderBlock* block = res.headers.block();
+  out.reserve(128 + 48 * res.headers.own_fields().size() + (block ? block->wire().size() : 0) +
+              (head || bodiless ? 0 : res.body.size()));
   out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   out += std::to_string(res.status);
   out += ' ';
   out += bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
   out += "\r\n";
-  for (const auto& [name, value] : res.headers) {
+  for (const auto& [name, value] : res.headers.own_fields()) {
     if (beast::iequals(name, "Content-Length") || beast::iequals(name, "Connection") ||
         beast::iequals(name, "Transfer-Encoding"))
       continue;  // framing is the server's business
     append_header(out, name, value);
   }
+  if (block) out += block->wire();  // checked when it was built: no framing field, no CR or LF
   if (!bodiless) append_header(out, "Content-Length", std::to_string(res.body.size()));
   if (!keep_alive) {
     out += "Connection: close\r\n";
@@ -372,6 +405,7 @@ net::awaitable<void> Server::Impl::accept_loop() {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
+    socket.non_blocking(true, ec);  // for write_now(); asynchronous operations are unaffected
     if (active.load() >= options.max_connections) {
       auto ex = socket.get_executor();
       net::co_spawn(ex, refuse(std::move(socket)), net::detached);
@@ -411,10 +445,14 @@ net::awaitable<void> Server::Impl::refuse(tcp::socket socket) {
 
 net::awaitable<bool> Server::Impl::write(beast::tcp_stream& stream, Response res, bool keep_alive,
                                          bool head, unsigned version) {
-  std::string out = serialize(res, keep_alive, head, version);
+  const std::string text = serialize(res, keep_alive, head, version);
+  std::string_view out = text;
+  if (!write_now(stream.socket(), out)) co_return false;
+  if (out.empty()) co_return true;
   stream.expires_after(options.write_timeout);
   error_code ec;
-  co_await net::async_write(stream, net::buffer(out), net::redirect_error(net::use_awaitable, ec));
+  co_await net::async_write(stream, net::buffer(out.data(), out.size()),
+                            net::redirect_error(net::use_awaitable, ec));
   co_return !ec;
 }
 
@@ -443,14 +481,15 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn) {
 
     Request req;
     req.remote_ip = remote_ip;
-    req.received_at = std::chrono::steady_clock::now();
 
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
     parser.body_limit(options.max_body_bytes);
-    stream.expires_after(options.header_timeout);
-    co_await bhttp::async_read_header(stream, buffer, parser,
-                                      net::redirect_error(net::use_awaitable, ec));
+    if (!parse_buffered_header(parser, buffer, ec) && !ec) {
+      stream.expires_after(options.header_timeout);
+      co_await bhttp::async_read_header(stream, buffer, parser,
+                                        net::redirect_error(net::use_awaitable, ec));
+    }
     if (ec) {
       if (ec == bhttp::error::end_of_stream || ec == net::error::eof ||
           ec == net::error::connection_reset)

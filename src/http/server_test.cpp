@@ -105,6 +105,14 @@ class TestHandler final : public RequestHandler {
       r.headers.set("X-Echo", "a\r\nSet-Cookie: evil=1");
       return r;
     }
+    if (req.path == "/block") {
+      static const HeaderBlock block({{"X-Frame-Options", "DENY"}, {"Cache-Control", "no-store"}});
+      Response r = Response::json(200, nlohmann::json::object());
+      r.headers.set("Cache-Control", "max-age=60");
+      r.headers.set_block(block);
+      r.headers.set("X-After", "1");
+      return r;
+    }
     if (req.path == "/slow") {
       gate.arrived();
       gate.wait();
@@ -163,6 +171,19 @@ TEST_F(ServerTest, HeaderValuesCannotSplitTheResponse) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->header("x-echo"), "a  Set-Cookie: evil=1");
   EXPECT_EQ(r->header("set-cookie"), "");
+}
+
+TEST_F(ServerTest, HeaderBlocksAreWritten) {
+  start();
+  HttpConnection c(port());
+  c.send(get("/block"));
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->header("x-frame-options"), "DENY");
+  EXPECT_EQ(r->header("cache-control"), "no-store");
+  EXPECT_EQ(r->header("x-after"), "1");
+  EXPECT_EQ(r->header("content-type"), "application/json");
+  EXPECT_EQ(r->json(), nlohmann::json::object());
 }
 
 TEST_F(ServerTest, Http10KeepAliveIsExplicit) {

@@ -17,18 +17,29 @@ Result<std::shared_ptr<const VerifiedToken>> TokenAuthenticator::verified(
   return verified_.put(token, std::move(*claims));
 }
 
-Result<Principal> TokenAuthenticator::authenticate_token(std::string_view token) const {
+Result<std::shared_ptr<const Principal>> TokenAuthenticator::token_principal(
+    std::string_view token) const {
   auto entry = verified(token);
   if (!entry) return fail(entry.error());
   if (revocations_.revoked((*entry)->claims))
     return fail(Error::unauthenticated("access token revoked"));
-  return (*entry)->principal;
+  const VerifiedToken& verified = **entry;
+  return std::shared_ptr<const Principal>(std::move(*entry), &verified.principal);
+}
+
+Result<Principal> TokenAuthenticator::authenticate_token(std::string_view token) const {
+  auto principal = token_principal(token);
+  if (!principal) return fail(principal.error());
+  return **principal;
 }
 
 Result<std::optional<std::string_view>> bearer_credential(const http::Request& req) {
+  constexpr std::string_view kAuthorization = "Authorization";
   std::optional<std::string_view> header;
   for (const auto& [name, value] : req.headers) {
-    if (strcasecmp(name.c_str(), "Authorization") != 0) continue;
+    if (name.size() != kAuthorization.size() ||
+        strncasecmp(name.data(), kAuthorization.data(), name.size()) != 0)
+      continue;
     if (header) return fail(Error::unauthenticated("more than one Authorization header"));
     header = value;
   }
@@ -46,18 +57,24 @@ Result<std::optional<std::string_view>> bearer_credential(const http::Request& r
   return std::optional<std::string_view>(credential);
 }
 
-Result<std::optional<Principal>> TokenAuthenticator::authenticate(const http::Request& req) {
+Result<std::shared_ptr<const Principal>> TokenAuthenticator::authenticate_shared(
+    const http::Request& req) {
   auto credential = bearer_credential(req);
   if (!credential) return fail(credential.error());
-  if (!*credential) return std::optional<Principal>();
+  if (!*credential) return std::shared_ptr<const Principal>();
   if ((*credential)->starts_with(kApiKeyPrefix)) {
     auto p = api_keys_.authenticate(**credential);
     if (!p) return fail(p.error());
-    return std::optional<Principal>(std::move(*p));
+    return std::make_shared<const Principal>(std::move(*p));
   }
-  auto p = authenticate_token(**credential);
+  return token_principal(**credential);
+}
+
+Result<std::optional<Principal>> TokenAuthenticator::authenticate(const http::Request& req) {
+  auto p = authenticate_shared(req);
   if (!p) return fail(p.error());
-  return std::optional<Principal>(std::move(*p));
+  if (!*p) return std::optional<Principal>();
+  return std::optional<Principal>(**p);
 }
 
 }  // namespace atrium::identity

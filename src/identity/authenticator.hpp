@@ -26,9 +26,12 @@ class TokenAuthenticator final : public access::Authenticator {
                      const Clock& clock);
 
   Result<std::optional<Principal>> authenticate(const http::Request& req) override;
+  // For an access token, the Principal kept with its cache entry (no copy per request).
+  Result<std::shared_ptr<const Principal>> authenticate_shared(const http::Request& req) override;
 
   // The access-token half alone (also used by the WebSocket upgrade and benchmarks).
   Result<Principal> authenticate_token(std::string_view token) const;
+  Result<std::shared_ptr<const Principal>> token_principal(std::string_view token) const;
 
   // The token's verification (signature, claims, time rules) from the cache or the verifier,
   // without the revocation list: for decisions that are not access, e.g. where to run a request.

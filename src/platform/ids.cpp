@@ -64,15 +64,17 @@ std::string new_id() {
 }
 
 std::string format_uuid(const unsigned char (&b)[16]) {
+  // Into a fixed buffer, then one string: push_back per character cost ~800 instructions for
+  // the request id of every request (callgrind).
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
+  char text[36];
+  char* out = text;
   for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 0xf]);
+    if (i == 4 || i == 6 || i == 8 || i == 10) *out++ = '-';
+    *out++ = kHex[b[i] >> 4];
+    *out++ = kHex[b[i] & 0xf];
   }
-  return out;
+  return std::string(text, sizeof text);
 }
 
 bool is_uuid(std::string_view s) {

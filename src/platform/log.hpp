@@ -29,7 +29,9 @@ void write(Level level, std::string_view message, nlohmann::json fields);
 void flush();
 
 // A log line built field by field without intermediate JSON objects, for hot paths (the access
-// log). Strings are escaped; the line is written by emit() (or the destructor).
+// log). Keys are identifiers written as they are (letters, digits, '_'); string values are
+// escaped. The line is written by emit() (or the destructor); building one allocates nothing
+// once its thread has written a line before.
 class Line {
  public:
   Line(Level level, std::string_view message);
@@ -52,6 +54,7 @@ class Line {
  private:
   void key(std::string_view k);
   bool active_;
+  Level level_;
   std::string text_;
 };
 

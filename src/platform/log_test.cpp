@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <regex>
+
+#include "platform/clock.hpp"
 
 namespace atrium::log {
 namespace {
@@ -25,6 +28,38 @@ TEST(LogLine, IsValidJsonWithEscapedFields) {
   EXPECT_EQ(parsed["utf8"], "héllo");
   EXPECT_EQ(parsed["ts"].get<std::string>().size(), 27u);
   line.emit();
+}
+
+TEST(LogLine, EscapesWhereverTheCharacterFalls) {
+  // Escaping scans eight bytes at a time: put each character that needs it at every offset of a
+  // longer string, among multi-byte UTF-8 text, and read the value back.
+  set_level(Level::kInfo);
+  for (char special : {'"', '\\', '\n', '\x01', '\x1f', '\x7f'}) {
+    for (std::size_t at = 0; at < 24; ++at) {
+      std::string value =
+          "\xc3\xa9"
+          "abcdefghijklmnopqrstuvwxyz";
+      value.insert(2 + at, 1, special);  // after the two-byte character, never inside it
+      Line line(Level::kInfo, "escape");
+      line.field("v", value);
+      auto parsed = nlohmann::json::parse(line.json());
+      EXPECT_EQ(parsed["v"], value) << at << " " << int(special);
+    }
+  }
+}
+
+TEST(LogLine, TimestampIsRfc3339WithMicroseconds) {
+  set_level(Level::kInfo);
+  for (int i = 0; i < 3; ++i) {
+    const std::string before = format_time(std::chrono::system_clock::now());
+    Line line(Level::kInfo, "time");
+    const std::string ts = nlohmann::json::parse(line.json())["ts"];
+    EXPECT_TRUE(std::regex_match(ts, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)")))
+        << ts;
+    const std::string now = format_time(std::chrono::system_clock::now());  // taken later
+    EXPECT_LE(before, ts);
+    EXPECT_LE(ts, now);
+  }
 }
 
 TEST(LogLine, NumbersHaveThreeDecimalsAndStayJson) {

@@ -76,7 +76,7 @@ void add_routes(http::Router& router, RealtimeRoutes deps) {
          if (!principal) return fail(principal.error());
          if (!principal->org_id)
            return fail(Error{Code::kPermissionDenied, "a WebSocket needs an organization", {}, 0});
-         req.principal = *principal;  // for the access log
+         req.principal = std::make_shared<const Principal>(*principal);  // for the access log
 
          auto session = std::make_shared<Session>(*principal, session_deps);
          if (!session_deps->hub->admit(*principal->org_id, session.get()))

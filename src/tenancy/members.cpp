@@ -230,8 +230,8 @@ Result<void> MemberService::remove(const Principal& caller, std::string_view use
   return {};
 }
 
-Result<identity::Bundle> MemberService::accept(const std::optional<Principal>& caller,
-                                               const Acceptance& in, const http::Request& req) {
+Result<identity::Bundle> MemberService::accept(const Principal* caller, const Acceptance& in,
+                                               const http::Request& req) {
   if (caller && caller->kind == Principal::Kind::kApiKey)
     return fail(Error{Code::kPermissionDenied, "an API key cannot accept invitations", {}, 0});
   const std::string token_hash = hash_token(in.token);

@@ -72,11 +72,11 @@ class MemberService {
                         const std::vector<std::string>& roles, const http::Request& req);
   Result<void> remove(const Principal& caller, std::string_view user_id, const http::Request& req);
 
-  // `caller`: the bearer's principal when the request carried one. Errors: 404 for an unknown,
-  // used or expired token; 403 when the bearer is not the invited address (or is an API key);
-  // 401 when the invited address has an account and no bearer came (sign in, then accept); 400
-  // for a new account without a valid password; 409 when already a member.
-  Result<identity::Bundle> accept(const std::optional<Principal>& caller, const Acceptance& in,
+  // `caller`: the bearer's principal when the request carried one, else null. Errors: 404 for an
+  // unknown, used or expired token; 403 when the bearer is not the invited address (or is an API
+  // key); 401 when the invited address has an account and no bearer came (sign in, then accept);
+  // 400 for a new account without a valid password; 409 when already a member.
+  Result<identity::Bundle> accept(const Principal* caller, const Acceptance& in,
                                   const http::Request& req);
 
  private:

@@ -164,7 +164,7 @@ Result<Response> accept(MemberService& s, Request& req) {
     f.invalid(in.password ? "password" : "name", "is not used when accepting as a signed-in user");
   if (auto ok = f.finish(); !ok) return fail(ok.error());
   in.token = std::move(*token);
-  auto bundle = s.accept(req.principal, in, req);
+  auto bundle = s.accept(req.principal.get(), in, req);
   if (!bundle) return fail(bundle.error());
   return Response::json(200, bundle->to_json());
 }
