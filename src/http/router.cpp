@@ -1,6 +1,7 @@
 #include "http/router.hpp"
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 namespace atrium::http {
@@ -17,6 +18,29 @@ std::vector<std::string_view> split_path(std::string_view path) {
     path.remove_prefix(slash + 1);
   }
   return out;
+}
+
+// A request path's segments, split without allocating (a vector cost two allocations per
+// request). No route has more (add() refuses one), so a longer path matches nothing.
+constexpr std::size_t kMaxSegments = 16;
+struct Segments {
+  std::array<std::string_view, kMaxSegments> part;
+  std::size_t count = 0;
+  std::size_t size() const { return count; }
+  std::string_view operator[](std::size_t i) const { return part[i]; }
+};
+
+// False when the path is not absolute or has too many segments to match any route.
+bool split_request_path(std::string_view path, Segments& out) {
+  if (path.empty() || path.front() != '/') return false;
+  path.remove_prefix(1);
+  while (true) {
+    if (out.count == kMaxSegments) return false;
+    auto slash = path.find('/');
+    out.part[out.count++] = path.substr(0, slash);
+    if (slash == std::string_view::npos) return true;
+    path.remove_prefix(slash + 1);
+  }
 }
 
 bool is_param(std::string_view segment) {
@@ -36,6 +60,8 @@ void Router::add(Route route) {
     if (!is_param(s)) ++literals;
     segments.emplace_back(s);
   }
+  if (segments.size() > kMaxSegments)
+    throw std::invalid_argument("too many segments in " + route.path);
   auto pattern = std::find_if(patterns_.begin(), patterns_.end(),
                               [&](const Pattern& p) { return p.segments == segments; });
   if (pattern == patterns_.end()) {
@@ -56,8 +82,8 @@ void Router::add(Route route) {
 
 Router::Match Router::match(Method method, std::string_view path) const {
   Match result;
-  const auto parts = split_path(path);
-  if (parts.empty()) return result;
+  Segments parts;
+  if (!split_request_path(path, parts)) return result;
   for (const auto& pattern : patterns_) {
     if (pattern.segments.size() != parts.size()) continue;
     std::vector<std::pair<std::string, std::string>> params;

@@ -52,8 +52,8 @@ struct Route {
 
 class Router {
  public:
-  // Adds a route; throws std::invalid_argument for a malformed template or a duplicate
-  // method + template (a programming error found at start-up).
+  // Adds a route; throws std::invalid_argument for a malformed template, one of more than 16
+  // segments, or a duplicate method + template (a programming error found at start-up).
   void add(Route route);
 
   struct Match {

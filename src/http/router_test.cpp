@@ -57,6 +57,20 @@ TEST(Router, UnknownPathIs404) {
   // A parameter that does not decode matches nothing.
   EXPECT_EQ(r.match(Method::kGet, "/api/orgs/%zz").outcome, Router::Match::Outcome::kNotFound);
   EXPECT_EQ(r.match(Method::kGet, "/api/orgs/a%00").outcome, Router::Match::Outcome::kNotFound);
+  std::string deep;
+  for (int i = 0; i < 40; ++i) deep += "/api";
+  EXPECT_EQ(r.match(Method::kGet, deep).outcome, Router::Match::Outcome::kNotFound);
+}
+
+TEST(Router, SixteenSegmentsAtMost) {
+  std::string path;
+  for (int i = 0; i < 16; ++i) path += "/s" + std::to_string(i);
+  Router r;
+  r.add({Method::kGet, path, Access::anyone(), named("deep")});
+  EXPECT_EQ(r.match(Method::kGet, path).outcome, Router::Match::Outcome::kFound);
+  EXPECT_EQ(r.match(Method::kGet, path + "/s16").outcome, Router::Match::Outcome::kNotFound);
+  EXPECT_THROW(r.add({Method::kGet, path + "/s16", Access::anyone(), named("deeper")}),
+               std::invalid_argument);
 }
 
 TEST(Router, HeadFallsBackToGet) {

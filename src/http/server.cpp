@@ -13,6 +13,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <charconv>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -109,9 +110,15 @@ void append_header(std::string& out, std::string_view name, std::string_view val
     for (char c : text) out.push_back(c == '\r' || c == '\n' ? ' ' : c);
   };
   clean(name);
-  out += ": ";
+  out.append(": ", 2);
   clean(value);
-  out += "\r\n";
+  out.append("\r\n", 2);
+}
+
+void append_number(std::string& out, std::size_t n) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+  out.append(digits, static_cast<std::size_t>(end - digits));
 }
 
 std::string serialize(Response& res, bool keep_alive, bool head, unsigned version) {
@@ -120,11 +127,12 @@ std::string serialize(Response& res, bool keep_alive, bool head, unsigned versio
   const HeaderBlock* block = res.headers.block();
   out.reserve(128 + 48 * res.headers.own_fields().size() + (block ? block->wire().size() : 0) +
               (head || bodiless ? 0 : res.body.size()));
-  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  using namespace std::string_view_literals;  // appends without strlen
+  out += version == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv;
   out += std::to_string(res.status);
   out += ' ';
   out += bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
-  out += "\r\n";
+  out += "\r\n"sv;
   for (const auto& [name, value] : res.headers.own_fields()) {
     if (beast::iequals(name, "Content-Length") || beast::iequals(name, "Connection") ||
         beast::iequals(name, "Transfer-Encoding"))
@@ -132,13 +140,17 @@ std::string serialize(Response& res, bool keep_alive, bool head, unsigned versio
     append_header(out, name, value);
   }
   if (block) out += block->wire();  // checked when it was built: no framing field, no CR or LF
-  if (!bodiless) append_header(out, "Content-Length", std::to_string(res.body.size()));
-  if (!keep_alive) {
-    out += "Connection: close\r\n";
-  } else if (version == 10) {
-    out += "Connection: keep-alive\r\n";
+  if (!bodiless) {
+    out += "Content-Length: "sv;
+    append_number(out, res.body.size());
+    out += "\r\n"sv;
   }
-  out += "\r\n";
+  if (!keep_alive) {
+    out += "Connection: close\r\n"sv;
+  } else if (version == 10) {
+    out += "Connection: keep-alive\r\n"sv;
+  }
+  out += "\r\n"sv;
   if (!head && !bodiless) out += res.body;
   return out;
 }
@@ -380,6 +392,8 @@ struct Server::Impl final : WsRegistry {
   net::awaitable<void> accept_loop();
   net::awaitable<void> session(std::shared_ptr<Connection> conn);
   net::awaitable<void> refuse(tcp::socket socket);
+  // The rest of an answer that write_now() could not send, with the write timeout.
+  net::awaitable<bool> write_rest(beast::tcp_stream& stream, std::string_view out);
   net::awaitable<bool> write(beast::tcp_stream& stream, Response res, bool keep_alive, bool head,
                              unsigned version = 11);
 };
@@ -448,7 +462,10 @@ net::awaitable<bool> Server::Impl::write(beast::tcp_stream& stream, Response res
   const std::string text = serialize(res, keep_alive, head, version);
   std::string_view out = text;
   if (!write_now(stream.socket(), out)) co_return false;
-  if (out.empty()) co_return true;
+  co_return out.empty() || co_await write_rest(stream, out);
+}
+
+net::awaitable<bool> Server::Impl::write_rest(beast::tcp_stream& stream, std::string_view out) {
   stream.expires_after(options.write_timeout);
   error_code ec;
   co_await net::async_write(stream, net::buffer(out.data(), out.size()),
@@ -575,9 +592,13 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn) {
       res = handler.reject(req, Error::invalid("not a WebSocket upgrade"));
     }
     keep_alive = keep_alive && !stopping.load();
-    if (!co_await write(stream, std::move(res), keep_alive, req.method == Method::kHead,
-                        header.version()))
-      break;
+    // Not through write(): the usual answer is sent whole by write_now(), and a coroutine call
+    // per request for it cost a frame and a resumption.
+    const std::string text =
+        serialize(res, keep_alive, req.method == Method::kHead, header.version());
+    std::string_view out = text;
+    if (!write_now(stream.socket(), out)) break;
+    if (!out.empty() && !co_await write_rest(stream, out)) break;
     if (!keep_alive) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -50,14 +51,20 @@ class MeCache {
     std::string org_id;
     TimePoint loaded_at;
   };
-  static std::string key_of(const Principal& caller);
-  const Entry* fresh(const std::string& key) const;
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // The key of `caller` ("k:<key id>" or "u:<user>/<org>"), built in a buffer kept per thread:
+  // valid until the thread's next call.
+  static std::string_view key_of(const Principal& caller);
+  const Entry* fresh(std::string_view key) const;
 
   const Clock& clock_;
   const std::chrono::milliseconds ttl_;
   const std::size_t max_entries_;
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;
+  std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>> entries_;
 };
 
 }  // namespace atrium::identity

@@ -1,8 +1,29 @@
 #include "identity/verified_tokens.hpp"
 
+#include <atomic>
+
 #include "access/permissions.hpp"
 
 namespace atrium::identity {
+
+namespace {
+
+std::atomic<std::uint64_t> next_cache_id{1};
+
+// The entry this thread found last, and in which cache. A client sends the same token with every
+// request of a connection, and a request asks twice (where it runs, then who calls): comparing
+// the token with the last one skips the signature's hash and the shard's lock. Entries are
+// immutable, so a remembered one answers exactly what the shard would have.
+struct Memo {
+  std::uint64_t cache = 0;
+  std::string token;
+  std::shared_ptr<const VerifiedToken> entry;
+};
+thread_local Memo memo;
+
+}  // namespace
+
+VerifiedTokenCache::VerifiedTokenCache() : id_(next_cache_id.fetch_add(1)) {}
 
 std::string_view VerifiedTokenCache::signature_of(std::string_view token) {
   const auto dot = token.rfind('.');
@@ -19,14 +40,21 @@ VerifiedTokenCache::Shard& VerifiedTokenCache::shard(std::string_view signature)
 
 std::optional<Result<std::shared_ptr<const VerifiedToken>>> VerifiedTokenCache::find(
     std::string_view token, TimePoint now) const {
-  const auto signature = signature_of(token);
-  const Shard& s = shard(signature);
   std::shared_ptr<const VerifiedToken> entry;
-  {
-    std::lock_guard lock(s.mu);
-    auto it = s.entries.find(signature);
-    if (it == s.entries.end() || it->second.first != token) return std::nullopt;
-    entry = it->second.second;
+  if (memo.cache == id_ && memo.token == token) {
+    entry = memo.entry;
+  } else {
+    const auto signature = signature_of(token);
+    const Shard& s = shard(signature);
+    {
+      std::lock_guard lock(s.mu);
+      auto it = s.entries.find(signature);
+      if (it == s.entries.end() || it->second.first != token) return std::nullopt;
+      entry = it->second.second;
+    }
+    memo.cache = id_;
+    memo.token.assign(token);
+    memo.entry = entry;
   }
   if (auto times = check_times(entry->claims, now); !times)
     return Result<std::shared_ptr<const VerifiedToken>>(fail(times.error()));

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -36,6 +37,8 @@ class VerifiedTokenCache {
  public:
   static constexpr std::size_t kShards = 16;
   static constexpr std::size_t kPerShard = 512;
+
+  VerifiedTokenCache();
 
   // The entry of `token` if it verified before and its time rules still hold at `now`;
   // Code::kUnauthenticated if it verified before but has expired since; nullopt if unknown.
@@ -61,6 +64,7 @@ class VerifiedTokenCache {
   const Shard& shard(std::string_view signature) const;
   Shard& shard(std::string_view signature);
 
+  const std::uint64_t id_;  // tells this cache's entries in a thread's memo (see find())
   std::array<Shard, kShards> shards_;
 };
 

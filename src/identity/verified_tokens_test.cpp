@@ -73,6 +73,28 @@ TEST(VerifiedTokenCache, ATokenWithACachedSignatureButOtherBytesIsNotAHit) {
   EXPECT_FALSE(verify_access_token(keys, forged, kNow));
 }
 
+TEST(VerifiedTokenCache, AHitInOneCacheIsNotAHitInAnother) {
+  // A thread remembers its last hit; another cache (other keys, say) must still answer alone.
+  KeyRing keys(std::vector<JwtKey>{{"k", "a-key-for-the-cache-tests-000000000000"}});
+  auto t = issue(keys, "u1");
+  auto verified = verify_access_token(keys, t.token, kNow);
+  ASSERT_TRUE(verified);
+  VerifiedTokenCache first;
+  first.put(t.token, *verified);
+  ASSERT_TRUE(first.find(t.token, kNow));
+  ASSERT_TRUE(first.find(t.token, kNow));  // the remembered hit
+  {
+    VerifiedTokenCache other;
+    EXPECT_FALSE(other.find(t.token, kNow));
+  }
+  VerifiedTokenCache later;  // possibly where `other` was
+  EXPECT_FALSE(later.find(t.token, kNow));
+  // And a remembered entry still has its time rules checked.
+  auto expired = first.find(t.token, kNow + 2h);
+  ASSERT_TRUE(expired);
+  EXPECT_FALSE(*expired);
+}
+
 TEST(VerifiedTokenCache, StaysWithinItsBound) {
   KeyRing keys(std::vector<JwtKey>{{"k", "a-key-for-the-cache-tests-000000000000"}});
   VerifiedTokenCache cache;

@@ -48,6 +48,24 @@ TEST(LogLine, EscapesWhereverTheCharacterFalls) {
   }
 }
 
+TEST(LogLine, EscapesShortValuesToo) {
+  // Values shorter than a word are checked padded; up to two words, overlapping.
+  set_level(Level::kInfo);
+  for (char special : {'"', '\\', '\n', '\x01', '\x7f'}) {
+    for (std::size_t size = 0; size < 17; ++size) {
+      for (std::size_t at = 0; at <= size; ++at) {
+        std::string value(size, 'x');
+        value.insert(at, 1, special);
+        Line line(Level::kInfo, "escape");
+        line.field("v", value).field("plain", std::string(size, 'y'));
+        auto parsed = nlohmann::json::parse(line.json());
+        EXPECT_EQ(parsed["v"], value) << size << " " << at << " " << int(special);
+        EXPECT_EQ(parsed["plain"], std::string(size, 'y'));
+      }
+    }
+  }
+}
+
 TEST(LogLine, TimestampIsRfc3339WithMicroseconds) {
   set_level(Level::kInfo);
   for (int i = 0; i < 3; ++i) {
