@@ -68,7 +68,7 @@ scenario_agents() {
 warm-up; median of ${BENCH_RUNS} runs (by req/s). One organization; the list answers the default
 page (50 agents, newest first, each a full agent object), the create inserts an agent and its
 \`agent.create\` audit entry in one transaction. A fresh \`atrium serve\` per backend,
-\`ATRIUM_LOG_LEVEL=warn\`. ${pg_note}
+\`ATRIUM_LOG_LEVEL=info\` (one access-log line per request, as the Node.js stack's). ${pg_note}
 
 | store | request | req/s | p50 | p99 |
 |---|---|---|---|---|
