@@ -8,6 +8,7 @@
 
 #include "broker/embedded/embedded_event_bus.hpp"
 #include "support/backends.hpp"
+#include "support/eventually.hpp"
 #include "support/tenants.hpp"
 
 namespace atrium::app {
@@ -16,14 +17,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::Backend;
 
-bool eventually(const std::function<bool()>& done, std::chrono::seconds timeout = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return done();
-}
+using testing::eventually;
 
 class TaskRuntimeTest : public ::testing::TestWithParam<Backend> {
  protected:

@@ -16,6 +16,7 @@
 #include "platform/ids.hpp"
 #include "support/backends.hpp"
 #include "support/counting_queue.hpp"
+#include "support/eventually.hpp"
 #include "support/fake_clock.hpp"
 #include "support/fake_http_server.hpp"
 #include "support/tenants.hpp"
@@ -28,15 +29,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::Backend;
 
-// Polls `done` until it holds or the deadline passes.
-bool eventually(const std::function<bool()>& done, std::chrono::seconds timeout = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return done();
-}
+using testing::eventually;
 
 // Holds every run until opened (or stopped); counts runs per task.
 class GateExecutor final : public Executor {

@@ -8,8 +8,8 @@
 // statement in that round trip (READ COMMITTED shows a statement the same data either way) until
 // it takes a lock(); from then on its statements share one server transaction, whose COMMIT is
 // sent without waiting for the answer (the connection's next round trip reads it). A writing
-// transaction waits for its COMMIT. Statements are unnamed (PQsendQueryParams), with parameters sent
-// as text and no declared type, so the server infers uuid, timestamptz or jsonb from the
+// transaction waits for its COMMIT. Statements are unnamed (PQsendQueryParams), with parameters
+// sent as text and no declared type, so the server infers uuid, timestamptz or jsonb from the
 // context. Nothing is set at session level or expected to survive a transaction.
 //
 // Results: bool as bool, integer types as integers, float types as doubles, timestamptz and
@@ -21,8 +21,9 @@
 // restart connects afresh and succeeds; a transaction that lost its connection before COMMIT is
 // re-run on a new one. Every round trip has a client-side deadline (statement timeout plus a
 // margin, and for the first, whose BEGIN may queue in PgBouncer, the connect timeout on top): past
-// it the connection is dropped and the caller gets kUnavailable. While the server is unreachable, transactions fail
-// with kUnavailable at once for a short back-off after each failed connection attempt.
+// it the connection is dropped and the caller gets kUnavailable. While the server is unreachable,
+// transactions fail with kUnavailable at once for a short back-off after each failed connection
+// attempt.
 //
 // Thread-safe, like every Database.
 #pragma once
