@@ -183,8 +183,16 @@ bool TaskStore::must_count(const std::string& org, int max_queued) {
   std::lock_guard lock(estimates_mu_);
   auto it = estimates_.find(org);
   if (it == estimates_.end()) return true;
-  const QueuedEstimate& e = it->second;
-  return clock_.now() - e.at >= kQueuedRecount || e.counted + e.added >= max_queued;
+  QueuedEstimate& e = it->second;
+  if (e.counted + e.added >= max_queued) return true;
+  const TimePoint now = clock_.now();
+  if (now - e.at < kQueuedRecount) return false;
+  // Only an estimate that has aged needs a count, and one count renews it: the other creators
+  // meanwhile go on with the estimate, which stays below the limit, instead of all counting the
+  // same backlog at once (each count reads every queued task of the organization). A count that
+  // fails leaves the estimate as it was, to be renewed a kQueuedRecount later.
+  e.at = now;
+  return true;
 }
 
 void TaskStore::note_created(const std::string& org, std::optional<std::int64_t> counted,

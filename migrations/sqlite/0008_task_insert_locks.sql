@@ -1,0 +1,5 @@
+-- Nothing to do on SQLite. On PostgreSQL this migration drops the tasks' separate foreign key to
+-- organizations (migrations/postgres/0008): there each check locked the organization's row, which
+-- every concurrent insert of the organization shared. SQLite checks a foreign key by a lookup that
+-- locks nothing (its write transactions run one at a time), and it can drop a constraint only by
+-- rebuilding the table.
