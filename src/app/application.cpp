@@ -34,6 +34,7 @@ identity::IdentityOptions identity_options(const Config& config) {
   o.hashing.threads = config.hash_threads;
   o.hashing.queue_limit = static_cast<std::size_t>(config.hash_queue);
   o.hashing.nice = config.hash_nice;
+  o.hashing.idle = config.hash_idle;
   return o;
 }
 

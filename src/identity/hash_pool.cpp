@@ -1,10 +1,51 @@
 #include "identity/hash_pool.hpp"
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdint>
+
 namespace atrium::identity {
+namespace {
+
+// struct sched_attr of sched_setattr(2), first version (48 bytes; the kernel accepts it from any
+// later one). <linux/sched/types.h> cannot be included beside <sched.h>, and glibc before 2.41 has
+// no wrapper.
+struct SchedAttr {
+  std::uint32_t size;
+  std::uint32_t sched_policy;
+  std::uint64_t sched_flags;
+  std::int32_t sched_nice;
+  std::uint32_t sched_priority;
+  std::uint64_t sched_runtime;
+  std::uint64_t sched_deadline;
+  std::uint64_t sched_period;
+};
+
+constexpr std::uint64_t kHashSliceNs = 100'000;  // the kernel's minimum custom slice
+
+// Applies to the calling thread only (Linux schedules threads, not processes).
+void lower_priority(const HashPool::Options& options) {
+  if (options.idle) {
+    sched_param param{};
+    pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
+    return;
+  }
+  if (options.nice <= 0) return;
+  const auto tid = static_cast<pid_t>(syscall(SYS_gettid));
+  SchedAttr attr{};
+  attr.size = sizeof attr;
+  attr.sched_policy = SCHED_OTHER;
+  attr.sched_nice = options.nice;
+  attr.sched_runtime = kHashSliceNs;
+  if (syscall(SYS_sched_setattr, tid, &attr, 0u) != 0)
+    setpriority(PRIO_PROCESS, static_cast<id_t>(tid), options.nice);
+}
+
+}  // namespace
 
 struct HashPool::Job {
   enum class State { kQueued, kRunning, kDone, kDropped };
@@ -34,10 +75,7 @@ HashPool::~HashPool() {
 }
 
 void HashPool::work() {
-  if (options_.nice > 0) {
-    // Per-thread on Linux: only this worker yields the CPU to the I/O and handler threads.
-    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice);
-  }
+  lower_priority(options_);
   for (;;) {
     std::shared_ptr<Job> job;
     {

@@ -3,9 +3,13 @@
 // wait; beyond that a caller is refused at once (Code::kUnavailable, Retry-After 1 → 503), and a
 // job that has not started within `max_wait` is dropped and refused the same way.
 //
-// Workers run at a lower CPU priority (nice +10 per thread by default) so the I/O thread and
-// other handlers win the CPU while hashing soaks up what is left. On a host shared with other
-// busy processes that also starves hashing; ATRIUM_HASH_NICE tunes it. Thread-safe.
+// Workers run at a lower CPU priority so the I/O thread and other handlers win the CPU while
+// hashing soaks up what is left: niceness +10 by default, with the shortest time slice the kernel
+// allows (0.1 ms; Linux ≥ 6.12 honours it, older kernels ignore it) — a 40 ms hash otherwise runs
+// to the end of its slice before a request's thread that wakes up gets the CPU. `idle` instead runs
+// them under SCHED_IDLE: any other runnable thread of the host preempts a hash at once, and a busy
+// host defers sign-ins until they are refused after `max_wait`. ATRIUM_HASH_NICE chooses.
+// Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -28,7 +32,8 @@ class HashPool {
     int threads = 2;
     std::size_t queue_limit = 8;
     std::chrono::milliseconds max_wait{5000};
-    int nice = 10;  // per-thread niceness (0 = none)
+    int nice = 10;      // per-thread niceness (0 = as the caller); ignored when `idle`
+    bool idle = false;  // SCHED_IDLE: only CPU time no other thread wants
   };
 
   explicit HashPool(Options options);

@@ -1,6 +1,10 @@
 #include "identity/hash_pool.hpp"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <future>
@@ -20,6 +24,52 @@ TEST(HashPool, RunsJobsAndWaitsForThem) {
         std::async(std::launch::async, [&, i] { return pool.run([&, i] { sum += i; }); }));
   for (auto& r : results) EXPECT_TRUE(r.get());
   EXPECT_EQ(sum.load(), 10);
+}
+
+struct ThreadPriority {
+  int policy = -1;
+  int nice = 0;
+  std::uint64_t slice_ns = 0;  // 0 where the kernel reports none (before Linux 6.12)
+};
+
+ThreadPriority priority_of_this_thread() {
+  ThreadPriority p;
+  sched_param param{};
+  pthread_getschedparam(pthread_self(), &p.policy, &param);
+  const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+  p.nice = getpriority(PRIO_PROCESS, tid);
+  // sched_getattr(2), the first version of struct sched_attr (48 bytes).
+  struct {
+    std::uint32_t size, policy;
+    std::uint64_t flags;
+    std::int32_t nice;
+    std::uint32_t priority;
+    std::uint64_t runtime, deadline, period;
+  } attr{};
+  if (syscall(SYS_sched_getattr, tid, &attr, sizeof attr, 0u) == 0) p.slice_ns = attr.runtime;
+  return p;
+}
+
+TEST(HashPool, HashesAtLowPriorityWithAShortSlice) {
+  const ThreadPriority caller = priority_of_this_thread();
+  HashPool pool({.threads = 1, .queue_limit = 1, .nice = 10});
+  ThreadPriority worker;
+  ASSERT_TRUE(pool.run([&] { worker = priority_of_this_thread(); }));
+  EXPECT_EQ(worker.policy, SCHED_OTHER);
+  EXPECT_EQ(worker.nice, 10);
+  // Kernels that schedule with custom slices report them; the others report 0 or their default.
+  if (caller.slice_ns != 0) {
+    EXPECT_EQ(worker.slice_ns, 100'000u);
+  }
+  EXPECT_EQ(priority_of_this_thread().nice, caller.nice) << "the caller's priority changed";
+}
+
+TEST(HashPool, IdleHashesOnlyOnCpuTimeNothingElseWants) {
+  HashPool pool({.threads = 1, .queue_limit = 1, .nice = 10, .idle = true});
+  ThreadPriority worker;
+  ASSERT_TRUE(pool.run([&] { worker = priority_of_this_thread(); }));
+  EXPECT_EQ(worker.policy, SCHED_IDLE);
+  EXPECT_NE(priority_of_this_thread().policy, SCHED_IDLE);
 }
 
 TEST(HashPool, RefusesAtOnceWhenTheQueueIsFull) {

@@ -213,6 +213,13 @@ Problem set_int(int& field, std::string_view v) {
   return std::nullopt;
 }
 
+Problem set_hash_nice(Config& c, std::string_view v) {
+  c.hash_idle = trim(v) == "idle";
+  if (c.hash_idle) return std::nullopt;
+  if (!parse_int<int>(v, c.hash_nice, 0, 19)) return "expected an integer from 0 to 19 or idle";
+  return std::nullopt;
+}
+
 const std::vector<Setting> kSettings = {
     {"listen", "ATRIUM_LISTEN", false, "HTTP/WebSocket address host:port (:0 picks a free port)",
      set_listen},
@@ -302,8 +309,9 @@ const std::vector<Setting> kSettings = {
      "sign-ins that may wait for a hashing thread (503 beyond)",
      [](Config& c, std::string_view v) { return set_int<1, 1024>(c.hash_queue, v); }},
     {"hash_nice", "ATRIUM_HASH_NICE", false,
-     "CPU niceness of the hashing threads, 0-19 (higher yields more to other requests)",
-     [](Config& c, std::string_view v) { return set_int<0, 19>(c.hash_nice, v); }},
+     "CPU niceness of the hashing threads, 0-19 (higher yields more to other requests), or idle "
+     "(hash only on CPU time nothing else wants)",
+     set_hash_nice},
 };
 
 const Setting* find_setting(std::string_view key) {

@@ -68,9 +68,10 @@ struct Config {
 
   // Password hashing (identity/): its own bounded pool, so a login storm cannot take every
   // handler thread; beyond the queue, sign-ins get 503 + Retry-After.
-  int hash_threads = 0;  // 0 = number of cores - 1 (at least 1)
-  int hash_queue = 16;   // sign-ins that may wait for a hashing thread
-  int hash_nice = 10;    // CPU niceness of the hashing threads (0 = as the rest)
+  int hash_threads = 0;    // 0 = number of cores - 1 (at least 1)
+  int hash_queue = 16;     // sign-ins that may wait for a hashing thread
+  int hash_nice = 10;      // CPU niceness of the hashing threads (0 = as the rest)
+  bool hash_idle = false;  // ATRIUM_HASH_NICE=idle: SCHED_IDLE instead of a niceness
 
   bool production() const { return env == Env::kProduction; }
   const std::string& migration_url() const {

@@ -119,6 +119,25 @@ TEST(Config, TaskSettings) {
   }
 }
 
+TEST(Config, HashPriorityIsANicenessOrIdle) {
+  auto defaults = load(Env{});
+  ASSERT_TRUE(defaults) << defaults.error().detail;
+  EXPECT_EQ(defaults->hash_nice, 10);
+  EXPECT_FALSE(defaults->hash_idle);
+  auto idle = load(Env{{{"ATRIUM_HASH_NICE", "idle"}}});
+  ASSERT_TRUE(idle) << idle.error().detail;
+  EXPECT_TRUE(idle->hash_idle);
+  auto five = load(Env{{{"ATRIUM_HASH_NICE", "5"}}});
+  ASSERT_TRUE(five) << five.error().detail;
+  EXPECT_EQ(five->hash_nice, 5);
+  EXPECT_FALSE(five->hash_idle);
+  for (const char* bad : {"20", "-1", "idler", ""}) {
+    auto c = load(Env{{{"ATRIUM_HASH_NICE", bad}}});
+    ASSERT_FALSE(c) << bad;
+    EXPECT_NE(c.error().detail.find("ATRIUM_HASH_NICE"), std::string::npos);
+  }
+}
+
 TEST(Config, MigrationUrlDefaultsToTheDatabaseUrl) {
   auto plain = load(Env{{{"ATRIUM_DATABASE_URL", "postgresql://app@db/atrium"}}});
   ASSERT_TRUE(plain) << plain.error().detail;
