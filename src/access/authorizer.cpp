@@ -4,14 +4,6 @@
 
 namespace atrium::access {
 
-Result<std::shared_ptr<const Principal>> Authenticator::authenticate_shared(
-    const http::Request& req) {
-  auto principal = authenticate(req);
-  if (!principal) return fail(principal.error());
-  if (!*principal) return std::shared_ptr<const Principal>();
-  return std::make_shared<const Principal>(std::move(**principal));
-}
-
 Result<void> authorize(const http::Access& access, const Principal* principal) {
   const int index = access.kind() == http::Access::Kind::kPermission
                         ? catalog_index(access.permission())

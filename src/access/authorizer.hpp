@@ -2,7 +2,6 @@
 #pragma once
 
 #include <memory>
-#include <optional>
 
 #include "http/message.hpp"
 #include "http/router.hpp"
@@ -14,14 +13,11 @@ namespace atrium::access {
 class Authenticator {
  public:
   virtual ~Authenticator() = default;
-  // nullopt when the request carries no credential; Code::kUnauthenticated when it carries one
-  // that does not verify (malformed, expired, wrongly signed, revoked). Thread-safe.
-  virtual Result<std::optional<Principal>> authenticate(const http::Request& req) = 0;
-  // The same, shared and immutable: null when the request carries no credential. The request
-  // path calls this one; an implementation that keeps the Principal of a verified credential
-  // (a cache) overrides it to hand that out instead of a copy per request. By default it wraps
-  // authenticate(). Thread-safe.
-  virtual Result<std::shared_ptr<const Principal>> authenticate_shared(const http::Request& req);
+  // The request's Principal, shared and immutable (an implementation that caches verified
+  // credentials hands out the cached one instead of a copy per request); null when the request
+  // carries no credential; Code::kUnauthenticated when it carries one that does not verify
+  // (malformed, expired, wrongly signed, revoked). Thread-safe.
+  virtual Result<std::shared_ptr<const Principal>> authenticate(const http::Request& req) = 0;
 };
 
 // The route policy, deny by default: a public route admits anyone; an authenticated route needs a

@@ -203,7 +203,7 @@ void Api::build_pipeline() {
     if (req.route->access.kind() != http::Access::Kind::kPublic ||
         req.headers.has("Authorization")) {
       if (authenticator_) {
-        auto principal = authenticator_->authenticate_shared(req);
+        auto principal = authenticator_->authenticate(req);
         if (!principal) {
           if (req.route->access.kind() != http::Access::Kind::kPublic)
             return fail(principal.error());

@@ -20,15 +20,15 @@ using http::Response;
 // Accepts "Bearer good-<perm>" as a principal holding <perm>; anything else is refused.
 class FakeAuthenticator final : public access::Authenticator {
  public:
-  Result<std::optional<Principal>> authenticate(const Request& req) override {
+  Result<std::shared_ptr<const Principal>> authenticate(const Request& req) override {
     auto h = req.headers.get("Authorization");
-    if (!h) return std::optional<Principal>();
+    if (!h) return std::shared_ptr<const Principal>();
     if (!h->starts_with("Bearer good-")) return fail(Error::unauthenticated("bad token"));
     Principal p;
     p.user_id = "u1";
     p.org_id = "o1";
     p.permissions = {std::string(h->substr(12))};
-    return std::optional<Principal>(p);
+    return std::make_shared<const Principal>(std::move(p));
   }
 };
 

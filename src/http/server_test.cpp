@@ -8,12 +8,14 @@
 #include <mutex>
 #include <thread>
 
+#include "support/eventually.hpp"
 #include "support/http_client.hpp"
 #include "support/ws_client.hpp"
 
 namespace atrium::http {
 namespace {
 
+using atrium::testing::eventually;
 using atrium::testing::HttpConnection;
 using namespace std::chrono_literals;
 
@@ -386,15 +388,6 @@ TEST_F(ServerTest, ExpectContinueIsHonoured) {
   auto r = c.read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->json()["body"], "ok");
-}
-
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(10ms);  // polling a condition, not waiting for time to pass
-  }
-  return condition();
 }
 
 TEST_F(ServerTest, WebSocketUpgradeAndEcho) {

@@ -57,7 +57,7 @@ Result<std::optional<std::string_view>> bearer_credential(const http::Request& r
   return std::optional<std::string_view>(credential);
 }
 
-Result<std::shared_ptr<const Principal>> TokenAuthenticator::authenticate_shared(
+Result<std::shared_ptr<const Principal>> TokenAuthenticator::authenticate(
     const http::Request& req) {
   auto credential = bearer_credential(req);
   if (!credential) return fail(credential.error());
@@ -68,13 +68,6 @@ Result<std::shared_ptr<const Principal>> TokenAuthenticator::authenticate_shared
     return std::make_shared<const Principal>(std::move(*p));
   }
   return token_principal(**credential);
-}
-
-Result<std::optional<Principal>> TokenAuthenticator::authenticate(const http::Request& req) {
-  auto p = authenticate_shared(req);
-  if (!p) return fail(p.error());
-  if (!*p) return std::optional<Principal>();
-  return std::optional<Principal>(**p);
 }
 
 }  // namespace atrium::identity

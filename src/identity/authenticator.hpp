@@ -2,7 +2,7 @@
 // → Principal, where the credential is an access token (JWT) or an API key (`atr_…`).
 //
 // Only that header is read: a token in the query string (`?access_token=`, `?token=`) or a cookie
-// is never accepted. A request with no Authorization header has no credential (nullopt); one
+// is never accepted. A request with no Authorization header has no credential (null); one
 // with a malformed header, two Authorization headers, or a credential that does not verify
 // (bad signature, expired, revoked, unknown key…) is Code::kUnauthenticated. Thread-safe.
 #pragma once
@@ -25,9 +25,8 @@ class TokenAuthenticator final : public access::Authenticator {
   TokenAuthenticator(const KeyRing& keys, const RevocationList& revocations, ApiKeys& api_keys,
                      const Clock& clock);
 
-  Result<std::optional<Principal>> authenticate(const http::Request& req) override;
   // For an access token, the Principal kept with its cache entry (no copy per request).
-  Result<std::shared_ptr<const Principal>> authenticate_shared(const http::Request& req) override;
+  Result<std::shared_ptr<const Principal>> authenticate(const http::Request& req) override;
 
   // The access-token half alone (also used by the WebSocket upgrade and benchmarks).
   Result<Principal> authenticate_token(std::string_view token) const;

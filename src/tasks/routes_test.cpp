@@ -27,9 +27,9 @@ using testing::Backend;
 // "Bearer <org id>|<permission>,<permission>" is a user of that organization holding those.
 class FakeAuthenticator final : public access::Authenticator {
  public:
-  Result<std::optional<Principal>> authenticate(const Request& req) override {
+  Result<std::shared_ptr<const Principal>> authenticate(const Request& req) override {
     auto h = req.headers.get("Authorization");
-    if (!h) return std::optional<Principal>();
+    if (!h) return std::shared_ptr<const Principal>();
     std::string token(h->substr(h->find(' ') + 1));
     auto bar = token.find('|');
     if (bar == std::string::npos) return fail(Error::unauthenticated("bad token"));
@@ -43,7 +43,7 @@ class FakeAuthenticator final : public access::Authenticator {
       if (comma > start) p.permissions.push_back(perms.substr(start, comma - start));
       start = comma + 1;
     }
-    return std::optional<Principal>(p);
+    return std::make_shared<const Principal>(std::move(p));
   }
 };
 

@@ -9,6 +9,7 @@
 #include "db/migrations.hpp"
 #include "db/open.hpp"
 #include "db/postgres/postgres_database.hpp"
+#include "support/eventually.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
 #include "support/services.hpp"
@@ -18,18 +19,8 @@ namespace atrium {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::eventually;
 using testing::PrivateServices;
-
-// Polls `done` until it holds or `timeout` passes.
-template <class F>
-bool eventually(F&& done, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return done();
-}
 
 class PostgresRestart : public ::testing::Test {
  protected:
