@@ -9,22 +9,26 @@ constexpr std::string_view kColumns =
     "id, organization_id, name, description, executor, model, instructions, config, created_by,"
     " created_at, updated_at";
 
-Agent read(const db::Row& r) {
+constexpr std::string_view kColumnNames[] = {
+    "id",           "organization_id", "name",       "description", "executor",  "model",
+    "instructions", "config",          "created_by", "created_at",  "updated_at"};
+
+Agent read(const db::Row& r, std::size_t first = 0) {
   Agent a;
-  a.id = r.text(0);
-  a.organization_id = r.text(1);
-  a.name = r.text(2);
-  a.description = r.text(3);
-  a.executor = r.text(4);
-  a.model = r.text(5);
-  a.instructions = r.text(6);
-  const std::string config = r.text(7);
+  a.id = r.text(first);
+  a.organization_id = r.text(first + 1);
+  a.name = r.text(first + 2);
+  a.description = r.text(first + 3);
+  a.executor = r.text(first + 4);
+  a.model = r.text(first + 5);
+  a.instructions = r.text(first + 6);
+  const std::string config = r.text(first + 7);
   // Most agents have no configuration: no parser for that.
   if (config != "{}") a.config = nlohmann::json::parse(config, nullptr, false);
   if (!a.config.is_object()) a.config = nlohmann::json::object();
-  a.created_by = r.optional_text(8);
-  a.created_at = r.text(9);
-  a.updated_at = r.text(10);
+  a.created_by = r.optional_text(first + 8);
+  a.created_at = r.text(first + 9);
+  a.updated_at = r.text(first + 10);
   return a;
 }
 
@@ -84,6 +88,19 @@ Result<std::optional<Agent>> find(db::Tx& tx, const Principal& principal, std::s
   if (!*row) return std::optional<Agent>();
   return std::optional<Agent>(read(**row));
 }
+
+std::string columns(std::string_view alias) {
+  std::string out;
+  for (std::string_view name : kColumnNames) {
+    if (!out.empty()) out += ", ";
+    out += alias;
+    out += '.';
+    out += name;
+  }
+  return out;
+}
+
+Agent read_columns(const db::Row& row, std::size_t first) { return read(row, first); }
 
 Result<std::optional<Agent>> find_of_task(db::Tx& tx, const Principal& principal,
                                           std::string_view task_id) {

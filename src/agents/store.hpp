@@ -47,6 +47,11 @@ Result<std::optional<Agent>> find(db::Tx& tx, const Principal& principal, std::s
 // know the task, not its agent); nullopt when there is no such task.
 Result<std::optional<Agent>> find_of_task(db::Tx& tx, const Principal& principal,
                                           std::string_view task_id);
+// For another store's statement that returns an agent beside its own row (a task's claim): the
+// agent columns, each prefixed with `alias.`, and the agent read from `row`'s columns `first`
+// on, in that order.
+std::string columns(std::string_view alias);
+Agent read_columns(const db::Row& row, std::size_t first);
 // `agent.organization_id` must be the principal's organization.
 Result<void> insert(db::Tx& tx, const Principal& principal, const Agent& agent);
 // Writes every editable field of `agent`; false when no such agent in the organization.

@@ -89,11 +89,19 @@ class Tx {
   virtual Result<std::int64_t> execute(std::string_view sql, Params params) = 0;
   // Several statements without parameters (migrations).
   virtual Result<void> execute_script(std::string_view sql) = 0;
+  // Runs `sql` as the transaction's last statement and commits the transaction with it; its rows
+  // once committed. On PostgreSQL the COMMIT travels in the statement's round trip (and so do
+  // BEGIN, the scope and a lock() taken before any statement): a one-statement write is one
+  // round trip, and holds its lock only while the server runs it. An error rolls the transaction
+  // back as any statement's does. The body returns after it: a further statement is refused
+  // (kInternal), and the commit stands whatever the body returns.
+  virtual Result<Rows> query_and_commit(std::string_view sql, Params params) = 0;
   // Waits for, then holds until the transaction ends, an exclusive lock named `key`:
   // transactions that read, decide and then write (a count checked against a limit) take the
   // same key so that they run one at a time. PostgreSQL: a transaction-scoped advisory lock
-  // (valid through PgBouncer); SQLite: nothing to do, its write transactions already run one at
-  // a time.
+  // (valid through PgBouncer), taken before the transaction's next statement, in its round trip
+  // when it is the first; SQLite: nothing to do, its write transactions already run one at a
+  // time.
   virtual Result<void> lock(std::string_view key) = 0;
   // Acts, from here on, for `tenant` and `user` (as TxOptions::tenant and ::user would have),
   // for flows that learn them inside the transaction: login picks the organization, a refresh
@@ -110,6 +118,9 @@ class Tx {
   }
   Result<std::int64_t> execute(std::string_view sql, std::initializer_list<Value> params = {}) {
     return execute(sql, Params(params.begin(), params.size()));
+  }
+  Result<Rows> query_and_commit(std::string_view sql, std::initializer_list<Value> params = {}) {
+    return query_and_commit(sql, Params(params.begin(), params.size()));
   }
   // The first row, or nullopt when there is none.
   Result<std::optional<Row>> query_one(std::string_view sql, Params params);

@@ -310,6 +310,81 @@ TEST_P(DatabaseContract, ALockedReadModifyWriteLosesNoUpdate) {
   EXPECT_EQ((*n)->integer(0), kThreads * kEach);
 }
 
+// The last statement commits the transaction, first in it or not: what the body returns
+// afterwards cannot undo it, and a statement after it is refused.
+TEST_P(DatabaseContract, QueryAndCommitCommitsWithTheLastStatement) {
+  for (const bool alone : {true, false}) {
+    const std::string id = alone ? "alone" : "second";
+    auto r = db().transact({}, [&](Tx& tx) -> Result<void> {
+      if (!alone) {
+        auto first = tx.execute("INSERT INTO items (id, name) VALUES ($1, $1)", {"first"});
+        if (!first) return fail(first.error());
+      }
+      auto rows = tx.query_and_commit(
+          "INSERT INTO items (id, name, n) VALUES ($1, $1, $2) RETURNING n", {id, alone ? 1 : 2});
+      if (!rows) return fail(rows.error());
+      EXPECT_EQ(rows->size(), 1u);
+      if (!rows->empty()) {
+        EXPECT_EQ(rows->front().integer(0), alone ? 1 : 2);
+      }
+      auto after = tx.execute("INSERT INTO items (id, name) VALUES ($1, $1)", {id + " after"});
+      EXPECT_FALSE(after);
+      if (!after) {
+        EXPECT_EQ(after.error().code, Code::kInternal);
+      }
+      return fail(Error::invalid("changed my mind too late"));
+    });
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Code::kInvalidRequest);
+  }
+  EXPECT_EQ(count(), 3);  // alone, first, second
+}
+
+TEST_P(DatabaseContract, AFailedLastStatementRollsBackItsTransaction) {
+  ASSERT_TRUE(insert("a", "alpha"));
+  auto r = db().transact({}, [](Tx& tx) -> Result<Rows> {
+    auto b = tx.execute("INSERT INTO items (id, name) VALUES ($1, $2)", {"b", "beta"});
+    if (!b) return fail(b.error());
+    return tx.query_and_commit("INSERT INTO items (id, name) VALUES ($1, $2)", {"c", "alpha"});
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kConflict);
+  EXPECT_EQ(count(), 1);
+  ASSERT_TRUE(insert("d", "delta"));  // the connection serves the next transaction
+  EXPECT_EQ(count(), 2);
+}
+
+// A lock taken before the transaction's only statement holds before that statement reads: each
+// insert counts every one before it, so no two count the same.
+TEST_P(DatabaseContract, ALockBeforeTheOnlyStatementHoldsWhileItReads) {
+  constexpr int kThreads = 6, kEach = 20;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        auto r = db().transact({}, [](Tx& tx) -> Result<void> {
+          if (auto l = tx.lock("contract:numbering"); !l) return l;
+          auto rows = tx.query_and_commit(
+              "INSERT INTO items (id, name, n) SELECT $1, $1, COUNT(*) FROM items RETURNING n",
+              {new_id()});
+          if (!rows) return fail(rows.error());
+          return {};
+        });
+        if (!r) failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto n = db().transact({.read_only = true}, [](Tx& tx) {
+    return tx.query_one("SELECT COUNT(DISTINCT n), MAX(n) FROM items");
+  });
+  ASSERT_TRUE(n && *n);
+  EXPECT_EQ((*n)->integer(0), kThreads * kEach) << "two inserts counted the same rows";
+  EXPECT_EQ((*n)->integer(1), kThreads * kEach - 1);
+}
+
 TEST_P(DatabaseContract, PingAnswers) { EXPECT_TRUE(db().ping()); }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DatabaseContract,

@@ -11,6 +11,18 @@ namespace {
 constexpr std::string_view kColumns =
     "id, organization_id, agent_id, status, input, output, error, attempts, idempotency_key, "
     "created_by, created_at, started_at, finished_at, queue_generation";
+constexpr std::size_t kColumnCount = 14;
+
+// queued → running for a message of the task's generation ($1 id, $2 organization, $3 now,
+// $4 lease end, $5 generation), when the task is due and its organization runs fewer than $6
+// tasks ($6 <= 0: no cap) and its agent exists; RETURNING follows.
+constexpr std::string_view kClaimUpdate =
+    "UPDATE tasks SET status = 'running', attempts = attempts + 1, started_at = $3, "
+    "lease_expires_at = $4 WHERE id = $1 AND organization_id = $2 AND status = 'queued' "
+    "AND queue_generation = $5 AND available_at <= $3 AND ($6 <= 0 OR (SELECT COUNT(*) "
+    "FROM tasks r WHERE r.organization_id = $2 AND r.status = 'running') < $6) "
+    "AND EXISTS (SELECT 1 FROM agents a WHERE a.organization_id = $2 AND a.id = tasks.agent_id) "
+    "RETURNING ";
 
 std::string sql(std::string_view head, std::string_view tail) {
   std::string s(head);
@@ -282,36 +294,60 @@ Result<std::variant<Claimed, ClaimRefusal>> TaskStore::claim(const TaskRef& ref,
                                                              TimePoint lease_until, int max_running,
                                                              std::chrono::milliseconds busy_delay) {
   using Outcome = std::variant<Claimed, ClaimRefusal>;
+  const TimePoint now = clock_.now();
+  const std::string now_text = format_time(now);
+  const std::string lock_key = "tasks.claim:" + ref.organization_id;
+  Principal worker;
+  worker.org_id = ref.organization_id;
+
+  // The common case, a current message of a due task whose organization is under its cap, in
+  // one statement that also reads the task's agent. Two workers claiming for one organization at
+  // once must not both see room under the cap: the organization's lock comes first. On
+  // PostgreSQL the lock, the claim and its COMMIT travel in one round trip, so the lock is held
+  // only while the server runs them, and each statement's snapshot follows the lock.
+  auto taken = db_.transact(
+      for_tenant(ref.organization_id), [&](db::Tx& tx) -> Result<std::optional<Claimed>> {
+        if (max_running > 0) {
+          if (auto l = tx.lock(lock_key); !l) return fail(l.error());
+        }
+        const db::Value params[] = {ref.id,     ref.organization_id,
+                                    now_text,   format_time(lease_until),
+                                    generation, max_running};
+        if (on_postgres(tx)) {
+          static const std::string claim_with_agent = "WITH t AS (" + std::string(kClaimUpdate) +
+                                                      std::string(kColumns) + ") SELECT t.*, " +
+                                                      agents::store::columns("a") +
+                                                      " FROM t JOIN agents a ON a.organization_id "
+                                                      "= t.organization_id AND a.id = t.agent_id";
+          auto rows = tx.query_and_commit(claim_with_agent, params);
+          if (!rows) return fail(rows.error());
+          if (rows->empty()) return std::optional<Claimed>();
+          const db::Row& row = rows->front();
+          return Claimed{read_task(row), agents::store::read_columns(row, kColumnCount)};
+        }
+        static const std::string claim = std::string(kClaimUpdate) + std::string(kColumns);
+        auto task = one_task(tx.query(claim, params));
+        if (!task) return fail(task.error());
+        if (!*task) return std::optional<Claimed>();
+        auto agent = agents::store::find_of_task(tx, worker, ref.id);
+        if (!agent) return fail(agent.error());
+        if (!*agent) return fail(Error::internal());  // the claim saw it in this transaction
+        return Claimed{std::move(**task), std::move(**agent)};
+      });
+  if (!taken) return fail(taken.error());
+  if (*taken) return Outcome(std::move(**taken));
+
+  // Anything else: sorted out in a transaction of its own.
   return db_.transact(for_tenant(ref.organization_id), [&](db::Tx& tx) -> Result<Outcome> {
-    const TimePoint now = clock_.now();
-    const std::string now_text = format_time(now);
-    // The agent first, read for the worker's organization alone: with a cap, every claim of the
-    // organization waits for the lock below, so what follows it is kept to one statement.
-    Principal worker;
-    worker.org_id = ref.organization_id;
     auto agent = agents::store::find_of_task(tx, worker, ref.id);
     if (!agent) return fail(agent.error());
     if (!*agent) return Outcome(ClaimRefusal::kNotClaimable);
     auto claimed = [&](Task task) -> Result<Outcome> {
       return Outcome(Claimed{std::move(task), std::move(**agent)});
     };
-    // Two workers claiming for one tenant at once must not both see room under the cap.
     if (max_running > 0) {
-      if (auto l = tx.lock("tasks.claim:" + ref.organization_id); !l) return fail(l.error());
+      if (auto l = tx.lock(lock_key); !l) return fail(l.error());
     }
-
-    // The common case in one statement: a current message of a due task whose organization is
-    // under its cap. Anything else is sorted out below.
-    auto taken = one_task(tx.query(
-        sql("UPDATE tasks SET status = 'running', attempts = attempts + 1, started_at = $3, "
-            "lease_expires_at = $4 WHERE id = $1 AND organization_id = $2 AND status = 'queued' "
-            "AND queue_generation = $5 AND available_at <= $3 AND ($6 <= 0 OR (SELECT COUNT(*) "
-            "FROM tasks r WHERE r.organization_id = $2 AND r.status = 'running') < $6) RETURNING ",
-            ""),
-        {ref.id, ref.organization_id, now_text, format_time(lease_until), generation,
-         max_running}));
-    if (!taken) return fail(taken.error());
-    if (*taken) return claimed(std::move(**taken));
 
     auto state = tx.query_one(
         "SELECT status, available_at, queue_generation FROM tasks WHERE id = $1 AND "
@@ -356,8 +392,8 @@ Result<std::variant<Claimed, ClaimRefusal>> TaskStore::claim(const TaskRef& ref,
       if ((*running)->integer(0) >= max_running) return defer(now + busy_delay, /*seen=*/true);
     }
 
-    // Due and under the cap after all (a due time the statement above did not compare as this
-    // does, e.g. one written before times were uniform).
+    // Due and under the cap after all (a due time the first claim did not compare as this does,
+    // e.g. one written before times were uniform; or room made since).
     auto updated = one_task(tx.query(
         sql("UPDATE tasks SET status = 'running', attempts = attempts + 1, started_at = $3, "
             "lease_expires_at = $4 WHERE id = $1 AND organization_id = $2 AND status = 'queued' "
@@ -386,8 +422,9 @@ Result<std::optional<Task>> TaskStore::finish(const TaskRef& ref, int attempt, S
                                               const std::optional<std::string>& error) {
   std::optional<std::string> output_text;
   if (status == Status::kSucceeded) output_text = output.dump();
+  // One statement: on PostgreSQL, BEGIN, the statement and COMMIT are one round trip.
   return db_.transact(for_tenant(ref.organization_id), [&](db::Tx& tx) {
-    return one_task(tx.query(
+    return one_task(tx.query_and_commit(
         sql("UPDATE tasks SET status = $3, output = $4, error = $5, finished_at = $6, "
             "lease_expires_at = NULL WHERE id = $1 AND organization_id = $2 AND status = 'running' "
             "AND attempts = $7 RETURNING ",

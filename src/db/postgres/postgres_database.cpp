@@ -430,6 +430,9 @@ constexpr const char* kScope =
     " set_config('app.cross_tenant_read', $3, true), set_config('statement_timeout', $4, true),"
     " set_config('DateStyle', 'ISO', true)";
 
+// Tx::lock(): a transaction-scoped advisory lock on the key's 64-bit hash.
+constexpr const char* kLock = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+
 // A statement's parameters as libpq takes them: text, or null for NULL.
 class ParamTexts {
  public:
@@ -482,7 +485,37 @@ class PgTx final : public Tx {
     return to_rows(r->get());
   }
 
+  Result<Rows> query_and_commit(std::string_view sql, Params params) override {
+    using Step = Channel::Step;
+    if (committed_) return after_commit(sql);
+    ParamTexts texts;
+    if (auto ok = texts.set(params, sql); !ok) return fail(ok.error());
+    const std::string text(sql);
+    // From here a lost connection leaves the outcome unknown: the body is not run again.
+    commit_sent_ = true;
+    Result<PgResult> r;
+    if (!open_) {
+      r = track(open(text, texts, "query", /*and_commit=*/true));
+    } else {
+      constexpr Step kSteps[] = {Step::kStatement, Step::kCommit, Step::kSync};
+      r = track(channel_.pipeline(
+          [&](PGconn* c) {
+            return PQsendQueryParams(c, text.c_str(), texts.size(), nullptr, texts.values(),
+                                     nullptr, nullptr, 0) &&
+                   PQsendQueryParams(c, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) &&
+                   PQpipelineSync(c);
+          },
+          kSteps, statement_deadline(), "query", sql));
+    }
+    // A failed statement skipped the COMMIT: the transaction is open, aborted, for rollback().
+    if (!r) return fail(r.error());
+    open_ = false;
+    committed_ = true;
+    return to_rows(r->get());
+  }
+
   Result<std::int64_t> execute(std::string_view sql, Params params) override {
+    if (committed_) return after_commit(sql);
     auto r = run_params(sql, params, "execute");
     if (!r) return fail(r.error());
     std::int64_t n = 0;
@@ -491,6 +524,7 @@ class PgTx final : public Tx {
   }
 
   Result<void> execute_script(std::string_view sql) override {
+    if (committed_) return after_commit(sql);
     if (!open_) {
       if (auto begun = run_params({}, {}, "begin"); !begun) return fail(begun.error());
     }
@@ -504,10 +538,15 @@ class PgTx final : public Tx {
   Result<void> lock(std::string_view key) override {
     // Held until the transaction ends: from here on, a read-only transaction's statements share
     // one server transaction.
+    if (committed_) return after_commit("lock");
     locked_ = true;
+    // Before the first statement: taken in its round trip.
+    if (!open_) {
+      pending_lock_ = std::string(key);
+      return {};
+    }
     const Value name(key);
-    auto r = run_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", Params(&name, 1),
-                        "lock");
+    auto r = run_params(kLock, Params(&name, 1), "lock");
     if (!r) return fail(r.error());
     return {};
   }
@@ -570,6 +609,11 @@ class PgTx final : public Tx {
     return std::min(deadline, SteadyClock::now() + max_wait_);
   }
 
+  tl::unexpected<Error> after_commit(std::string_view sql) {
+    log::error("postgres statement after the transaction's commit", {{"sql", cut(sql)}});
+    return fail(Error::internal());
+  }
+
   template <class T>
   Result<T> track(Result<T> r) {
     if (!r) statement_failed_ = true;
@@ -579,6 +623,7 @@ class PgTx final : public Tx {
   // Runs a statement; one with no transaction open on the server opens one (open()). An empty
   // `sql` only opens the transaction.
   Result<PgResult> run_params(std::string_view sql, Params params, std::string_view op) {
+    if (committed_) return after_commit(sql);
     ParamTexts texts;
     if (auto ok = texts.set(params, sql); !ok) return fail(ok.error());
     const std::string text(sql);
@@ -599,10 +644,15 @@ class PgTx final : public Tx {
   // what was committed when it started, in one server transaction or in one per statement, and
   // the next statement opens another with the same scope. BEGIN is where PgBouncer queues a
   // client until a server connection is free, so the deadline allows the connect timeout for
-  // that on top of the statement's own.
-  Result<PgResult> open(const std::string& sql, const ParamTexts& params, std::string_view op) {
+  // that on top of the statement's own. A lock() taken before it goes after the scope, and with
+  // `and_commit` the transaction's COMMIT after the statement (query_and_commit()).
+  Result<PgResult> open(const std::string& sql, const ParamTexts& params, std::string_view op,
+                        bool and_commit = false) {
     using Step = Channel::Step;
-    const bool commit = read_only_ && !locked_ && !sql.empty();
+    const bool commit = and_commit || (read_only_ && !locked_ && !sql.empty());
+    const std::optional<std::string> lock_key = std::move(pending_lock_);
+    pending_lock_.reset();
+    const char* lock_params[] = {lock_key ? lock_key->c_str() : nullptr};
     const std::string timeout = std::to_string(options_.statement_timeout.count());
     const std::string idle_timeout = std::to_string(options_.statement_timeout.count() * 3);
     const bool idle = options_.statement_timeout.count() > 0;
@@ -612,6 +662,7 @@ class PgTx final : public Tx {
     std::vector<Step> steps;
     if (conn_.commit_pending) steps = {Step::kEarlier, Step::kSync};
     steps.insert(steps.end(), {Step::kStatement, Step::kStatement});
+    if (lock_key) steps.push_back(Step::kStatement);
     if (!sql.empty()) steps.push_back(Step::kStatement);
     if (commit) steps.push_back(Step::kCommit);
     steps.push_back(Step::kSync);
@@ -628,6 +679,8 @@ class PgTx final : public Tx {
                                    nullptr, nullptr, 0) &&
                  PQsendQueryParams(c, idle ? kScopeWithIdleTimeout : kScope, idle ? 5 : 4, nullptr,
                                    scope, nullptr, nullptr, 0) &&
+                 (!lock_key ||
+                  PQsendQueryParams(c, kLock, 1, nullptr, lock_params, nullptr, nullptr, 0)) &&
                  (sql.empty() || PQsendQueryParams(c, sql.c_str(), params.size(), nullptr,
                                                    params.values(), nullptr, nullptr, 0)) &&
                  (!commit ||
@@ -650,6 +703,8 @@ class PgTx final : public Tx {
   std::string user_;
   bool open_ = false;    // a server transaction is open (or may be: a round trip failed)
   bool locked_ = false;  // lock() was called
+  std::optional<std::string> pending_lock_;  // lock()'s key, to be taken with the first statement
+  bool committed_ = false;                   // by query_and_commit()
   bool commit_sent_ = false;
   bool statement_failed_ = false;
 };

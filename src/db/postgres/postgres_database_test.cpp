@@ -122,6 +122,28 @@ TEST_P(PgBouncerQueue, AReadOnlyTransactionHoldsItsServerConnectionNoLongerThanI
   }
 }
 
+// A write of one statement, with its lock, is one round trip: BEGIN, the scope, the lock, the
+// statement and COMMIT travel together, and the server connection is free again at once.
+TEST_P(PgBouncerQueue, AOneStatementWriteHoldsItsServerConnectionForOneRoundTrip) {
+  auto writer = open_app({.pool_size = 1});
+  auto other = open_app({.pool_size = 1, .statement_timeout = 500ms, .connect_timeout = 1s});
+  ASSERT_TRUE(writer && other);
+  auto r = writer->transact({}, [&](Tx& tx) -> Result<std::int64_t> {
+    if (auto l = tx.lock("one round trip"); !l) return fail(l.error());
+    auto rows = tx.query_and_commit("SELECT 40 + $1", {2});
+    if (!rows) return fail(rows.error());
+    // Would wait in PgBouncer's queue past its deadline if the writer still held the connection.
+    auto o = other->transact({}, [](Tx& otx) {
+      return otx.query_one("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
+                           {"one round trip"});
+    });
+    EXPECT_TRUE(o && *o && (**o).boolean(0)) << "the lock outlived the commit";
+    return rows->front().integer(0);
+  });
+  ASSERT_TRUE(r) << r.error().detail;
+  EXPECT_EQ(*r, 42);
+}
+
 // Direct connections only: through the test PgBouncer's one server connection, the second
 // transaction below would wait for the first.
 class PostgresDirect : public PostgresDriver {};

@@ -52,8 +52,10 @@ class SqliteTx final : public Tx {
   explicit SqliteTx(Connection& conn) : conn_(conn) {}
 
   bool busy() const { return busy_; }
+  bool committed() const { return committed_; }
 
   Result<Rows> query(std::string_view sql, Params params) override {
+    if (committed_) return after_commit(sql);
     Rows rows;
     auto status = step_all(sql, params, &rows);
     if (!status) return fail(status.error());
@@ -61,9 +63,22 @@ class SqliteTx final : public Tx {
   }
 
   Result<std::int64_t> execute(std::string_view sql, Params params) override {
+    if (committed_) return after_commit(sql);
     auto status = step_all(sql, params, nullptr);
     if (!status) return fail(status.error());
     return static_cast<std::int64_t>(sqlite3_changes(conn_.handle));
+  }
+
+  Result<Rows> query_and_commit(std::string_view sql, Params params) override {
+    auto rows = query(sql, params);
+    if (!rows) return rows;
+    const int rc = sqlite3_exec(conn_.handle, "COMMIT", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) {
+      busy_ = busy_ || is_busy(rc);
+      return fail(translate(conn_.handle, rc, "commit"));
+    }
+    committed_ = true;
+    return rows;
   }
 
   Result<void> lock(std::string_view) override { return {}; }  // writers are serialised
@@ -74,6 +89,7 @@ class SqliteTx final : public Tx {
   }
 
   Result<void> execute_script(std::string_view sql) override {
+    if (committed_) return after_commit(sql);
     char* message = nullptr;
     std::string text(sql);
     int rc = sqlite3_exec(conn_.handle, text.c_str(), nullptr, nullptr, &message);
@@ -87,6 +103,11 @@ class SqliteTx final : public Tx {
   }
 
  private:
+  tl::unexpected<Error> after_commit(std::string_view sql) {
+    log::error("sqlite statement after the transaction's commit", {{"sql", std::string(sql)}});
+    return fail(Error::internal());
+  }
+
   Result<sqlite3_stmt*> prepare(std::string_view sql) {
     auto it = conn_.statements.find(std::string(sql));
     if (it != conn_.statements.end()) return it->second;
@@ -179,6 +200,7 @@ class SqliteTx final : public Tx {
 
   Connection& conn_;
   bool busy_ = false;
+  bool committed_ = false;  // by query_and_commit()
 };
 
 class SqliteDatabase final : public Database {
@@ -255,6 +277,7 @@ class SqliteDatabase final : public Database {
         sqlite3_exec(conn.handle, "ROLLBACK", nullptr, nullptr, nullptr);
         throw;
       }
+      if (tx.committed()) return {};  // query_and_commit(): the commit stands
       if (!result) {
         sqlite3_exec(conn.handle, "ROLLBACK", nullptr, nullptr, nullptr);
         if (tx.busy() && attempt < kMaxAttempts) continue;
