@@ -1,71 +1,145 @@
 #include "db/database.hpp"
 
 #include <charconv>
+#include <cstdlib>
+#include <iterator>
+#include <stdexcept>
 
 #include "platform/log.hpp"
 
 namespace atrium::db {
 
-std::string Row::text(std::size_t i) const { return optional_text(i).value_or(std::string()); }
+ResultSet::ResultSet(std::size_t columns, std::size_t rows_hint, std::shared_ptr<const void> owner)
+    : columns_(columns), owner_(std::move(owner)) {
+  cells_.reserve(columns * rows_hint);
+}
+
+void ResultSet::add_text_ref(std::string_view v) {
+  cells_.push_back(Cell{.kind = Kind::kText, .data = v.data(), .size = v.size()});
+}
+
+void ResultSet::add_text_copy(std::string_view v) {
+  cells_.push_back(Cell{.kind = Kind::kText,
+                        .copied = true,
+                        .number = static_cast<std::int64_t>(buffer_.size()),
+                        .size = v.size()});
+  buffer_.append(v);
+}
+
+void ResultSet::add_integer(std::int64_t v) {
+  char digits[24];
+  const auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), v);
+  const auto size = static_cast<std::size_t>(end - digits);
+  cells_.push_back(Cell{.kind = Kind::kInteger,
+                        .copied = true,
+                        .number = static_cast<std::int64_t>(buffer_.size()),
+                        .integer = v,
+                        .size = size});
+  buffer_.append(digits, size);
+}
+
+void ResultSet::add_real(double v) {
+  char digits[32];
+  const auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), v);
+  const auto size = static_cast<std::size_t>(end - digits);
+  cells_.push_back(Cell{.kind = Kind::kReal,
+                        .copied = true,
+                        .number = static_cast<std::int64_t>(buffer_.size()),
+                        .real = v,
+                        .size = size});
+  buffer_.append(digits, size);
+}
+
+void ResultSet::finish() {
+  // Offsets until now: the buffer moves while it grows.
+  for (auto& c : cells_) {
+    if (!c.copied) continue;
+    c.data = buffer_.data() + c.number;
+    c.copied = false;
+  }
+}
+
+const ResultSet::Cell& ResultSet::cell(std::size_t row, std::size_t column) const {
+  if (column >= columns_ || row >= rows()) throw std::out_of_range("no such result cell");
+  return cells_[row * columns_ + column];
+}
+
+const ResultSet::Cell& Row::cell(std::size_t i) const {
+  if (!set_) throw std::out_of_range("no such result row");
+  return set_->cell(index_, i);
+}
+
+std::string_view Row::view(std::size_t i) const {
+  const auto& c = cell(i);
+  switch (c.kind) {
+    case ResultSet::Kind::kNull:
+      return {};
+    case ResultSet::Kind::kBool:
+      return c.integer != 0 ? "true" : "false";
+    default:
+      return {c.data, c.size};
+  }
+}
+
+std::optional<std::string_view> Row::optional_view(std::size_t i) const {
+  if (is_null(i)) return std::nullopt;
+  return view(i);
+}
 
 std::optional<std::string> Row::optional_text(std::size_t i) const {
-  return std::visit(
-      [](const auto& v) -> std::optional<std::string> {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::nullptr_t>)
-          return std::nullopt;
-        else if constexpr (std::is_same_v<T, std::string>)
-          return v;
-        else if constexpr (std::is_same_v<T, bool>)
-          return std::string(v ? "true" : "false");
-        else
-          return std::to_string(v);
-      },
-      cells_.at(i).variant());
+  if (is_null(i)) return std::nullopt;
+  return std::string(view(i));
 }
 
 std::int64_t Row::integer(std::size_t i) const {
-  return std::visit(
-      [](const auto& v) -> std::int64_t {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::nullptr_t>)
-          return 0;
-        else if constexpr (std::is_same_v<T, std::string>) {
-          std::int64_t out = 0;
-          std::from_chars(v.data(), v.data() + v.size(), out);
-          return out;
-        } else
-          return static_cast<std::int64_t>(v);
-      },
-      cells_.at(i).variant());
+  const auto& c = cell(i);
+  switch (c.kind) {
+    case ResultSet::Kind::kNull:
+      return 0;
+    case ResultSet::Kind::kBool:
+    case ResultSet::Kind::kInteger:
+      return c.integer;
+    case ResultSet::Kind::kReal:
+      return static_cast<std::int64_t>(c.real);
+    case ResultSet::Kind::kText:
+      break;
+  }
+  std::int64_t out = 0;
+  std::from_chars(c.data, c.data + c.size, out);
+  return out;
 }
 
 double Row::real(std::size_t i) const {
-  return std::visit(
-      [](const auto& v) -> double {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::nullptr_t>)
-          return 0;
-        else if constexpr (std::is_same_v<T, std::string>)
-          return std::strtod(v.c_str(), nullptr);
-        else
-          return static_cast<double>(v);
-      },
-      cells_.at(i).variant());
+  const auto& c = cell(i);
+  switch (c.kind) {
+    case ResultSet::Kind::kNull:
+      return 0;
+    case ResultSet::Kind::kBool:
+    case ResultSet::Kind::kInteger:
+      return static_cast<double>(c.integer);
+    case ResultSet::Kind::kReal:
+      return c.real;
+    case ResultSet::Kind::kText:
+      break;
+  }
+  return std::strtod(std::string(c.data, c.size).c_str(), nullptr);
 }
 
 bool Row::boolean(std::size_t i) const {
-  return std::visit(
-      [](const auto& v) -> bool {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::nullptr_t>)
-          return false;
-        else if constexpr (std::is_same_v<T, std::string>)
-          return v == "t" || v == "true" || v == "1";
-        else
-          return v != 0;
-      },
-      cells_.at(i).variant());
+  const auto& c = cell(i);
+  switch (c.kind) {
+    case ResultSet::Kind::kNull:
+      return false;
+    case ResultSet::Kind::kBool:
+    case ResultSet::Kind::kInteger:
+      return c.integer != 0;
+    case ResultSet::Kind::kReal:
+      return c.real != 0;
+    case ResultSet::Kind::kText:
+      break;
+  }
+  const std::string_view v(c.data, c.size);
+  return v == "t" || v == "true" || v == "1";
 }
 
 Result<void> Database::admit(const TxOptions& options) {
@@ -89,7 +163,7 @@ Result<std::optional<Row>> Tx::query_one(std::string_view sql, Params params) {
   auto rows = query(sql, params);
   if (!rows) return fail(rows.error());
   if (rows->empty()) return std::optional<Row>();
-  return std::optional<Row>(std::move(rows->front()));
+  return std::optional<Row>(rows->front());
 }
 
 }  // namespace atrium::db

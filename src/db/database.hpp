@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <iterator>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -59,25 +61,129 @@ class Value {
 
 using Params = std::span<const Value>;
 
-// One result row; cells by column index. Accessors convert between the drivers' representations
-// (SQLite's native types, PostgreSQL's text) so stores read the same way on both.
+class Row;
+class Rows;
+
+// The cells of one query's result, filled by a driver and read only after that; shared by its
+// Rows and every Row taken from them. Text is stored once, in the driver's own result memory
+// (PostgreSQL: the PGresult, kept alive by `owner`) or in one buffer of this set (SQLite, and
+// values a driver rewrites, such as PostgreSQL's timestamps), never one string per cell.
+class ResultSet {
+ public:
+  enum class Kind : std::uint8_t { kNull, kBool, kInteger, kReal, kText };
+
+  // `owner` keeps memory that add_text_ref() cells point into alive for the set's lifetime.
+  ResultSet(std::size_t columns, std::size_t rows_hint, std::shared_ptr<const void> owner = {});
+
+  void add_null() { cells_.push_back(Cell{}); }
+  void add_bool(bool v) { cells_.push_back(Cell{.kind = Kind::kBool, .integer = v ? 1 : 0}); }
+  void add_integer(std::int64_t v);
+  void add_real(double v);
+  // Text that lives as long as `owner` does: not copied.
+  void add_text_ref(std::string_view v);
+  // Text copied into the set's buffer.
+  void add_text_copy(std::string_view v);
+  // Room for `bytes` of copied text, so that the buffer grows once.
+  void reserve_copies(std::size_t bytes) { buffer_.reserve(buffer_.size() + bytes); }
+  // Makes the copied texts readable; called once, after the last add_*().
+  void finish();
+
+  std::size_t columns() const { return columns_; }
+  std::size_t rows() const { return columns_ == 0 ? 0 : cells_.size() / columns_; }
+
+ private:
+  friend class Row;
+  struct Cell {
+    Kind kind = Kind::kNull;
+    bool copied = false;  // its text is in buffer_ at offset `number` until finish()
+    std::int64_t number = 0;
+    std::int64_t integer = 0;    // kBool (0 or 1), kInteger
+    double real = 0;             // kReal
+    const char* data = nullptr;  // the text of kText, kInteger and kReal
+    std::size_t size = 0;
+  };
+  const Cell& cell(std::size_t row, std::size_t column) const;
+
+  std::size_t columns_;
+  std::vector<Cell> cells_;
+  std::string buffer_;
+  std::shared_ptr<const void> owner_;
+};
+
+// One result row; cells by column index (out of range: std::out_of_range, a programming error).
+// Accessors convert between the drivers' representations (SQLite's native types, PostgreSQL's
+// text) so stores read the same way on both. A Row is a handle on its query's ResultSet: cheap to
+// copy, and view()/optional_view() stay valid while any Row or Rows of that query lives. Reading
+// is thread-safe (the set never changes once handed out).
 class Row {
  public:
-  explicit Row(std::vector<Value> cells) : cells_(std::move(cells)) {}
+  Row(std::shared_ptr<const ResultSet> set, std::size_t index)
+      : set_(std::move(set)), index_(index) {}
 
-  std::size_t size() const { return cells_.size(); }
-  bool is_null(std::size_t i) const { return cells_.at(i).is_null(); }
-  std::string text(std::size_t i) const;  // "" for NULL
+  std::size_t size() const { return set_ ? set_->columns() : 0; }
+  bool is_null(std::size_t i) const { return cell(i).kind == ResultSet::Kind::kNull; }
+  // The cell as text without copying: "" for NULL; booleans read "true"/"false", numbers in
+  // decimal.
+  std::string_view view(std::size_t i) const;
+  std::optional<std::string_view> optional_view(std::size_t i) const;
+  std::string text(std::size_t i) const { return std::string(view(i)); }  // "" for NULL
   std::optional<std::string> optional_text(std::size_t i) const;
   std::int64_t integer(std::size_t i) const;  // 0 for NULL
   double real(std::size_t i) const;
   bool boolean(std::size_t i) const;
 
  private:
-  std::vector<Value> cells_;
+  const ResultSet::Cell& cell(std::size_t i) const;
+
+  std::shared_ptr<const ResultSet> set_;
+  std::size_t index_;
 };
 
-using Rows = std::vector<Row>;
+// A query's rows: a read-only sequence of Row handles over one ResultSet (empty when default
+// constructed).
+class Rows {
+ public:
+  class Iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Row;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = Row;
+
+    Iterator() = default;
+    Iterator(const Rows* rows, std::size_t index) : rows_(rows), index_(index) {}
+    Row operator*() const { return (*rows_)[index_]; }
+    Iterator& operator++() {
+      ++index_;
+      return *this;
+    }
+    Iterator operator++(int) {
+      Iterator before = *this;
+      ++index_;
+      return before;
+    }
+    bool operator==(const Iterator& other) const { return index_ == other.index_; }
+
+   private:
+    const Rows* rows_ = nullptr;
+    std::size_t index_ = 0;
+  };
+
+  Rows() = default;
+  explicit Rows(std::shared_ptr<const ResultSet> set) : set_(std::move(set)) {}
+
+  std::size_t size() const { return set_ ? set_->rows() : 0; }
+  bool empty() const { return size() == 0; }
+  Row operator[](std::size_t i) const { return Row(set_, i); }
+  Row front() const { return (*this)[0]; }
+  Row back() const { return (*this)[size() - 1]; }
+  Iterator begin() const { return Iterator(this, 0); }
+  Iterator end() const { return Iterator(this, size()); }
+
+ private:
+  std::shared_ptr<const ResultSet> set_;
+};
 
 // A transaction in progress.
 class Tx {

@@ -3,6 +3,9 @@
 
 #include <atomic>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
 #include <thread>
 
 #include "db/database.hpp"
@@ -78,6 +81,54 @@ TEST_P(DatabaseContract, ParametersMayRepeatAndComeInAnyOrder) {
   ASSERT_TRUE(r) << r.error().detail;
   ASSERT_EQ(r->size(), 1u);
   EXPECT_EQ((*r)[0].text(0), "alpha");
+}
+
+TEST_P(DatabaseContract, RowsAreReadInPlaceAndOutliveTheirQuery) {
+  // Enough long text that a driver copying cells into one buffer has to grow it many times.
+  auto inserted = db().transact({}, [](Tx& tx) -> Result<void> {
+    for (int i = 0; i < 200; ++i) {
+      const std::string id = "k" + std::to_string(1000 + i);
+      auto r = tx.execute("INSERT INTO items (id, name, n, flag, note) VALUES ($1, $2, $3, $4, $5)",
+                          {id, id + std::string(100, 'x') + "\u00e9t\u00e9", std::int64_t{i} - 7,
+                           i % 2 == 0, i % 3 == 0 ? Value(nullptr) : Value("note " + id)});
+      if (!r) return fail(r.error());
+    }
+    return {};
+  });
+  ASSERT_TRUE(inserted) << inserted.error().detail;
+  std::optional<Row> kept;
+  std::string_view kept_name;
+  {
+    auto rows = db().transact({.read_only = true}, [](Tx& tx) {
+      return tx.query("SELECT id, name, n, flag, note FROM items ORDER BY id");
+    });
+    ASSERT_TRUE(rows) << rows.error().detail;
+    ASSERT_EQ(rows->size(), 200u);
+    int i = 0;
+    for (const Row& row : *rows) {
+      const std::string id = "k" + std::to_string(1000 + i);
+      ASSERT_EQ(row.size(), 5u);
+      EXPECT_EQ(row.view(0), id);
+      EXPECT_EQ(row.view(1), id + std::string(100, 'x') + "\u00e9t\u00e9");
+      EXPECT_EQ(row.integer(2), i - 7);
+      EXPECT_EQ(row.view(2), std::to_string(i - 7));
+      EXPECT_EQ(row.boolean(3), i % 2 == 0);
+      EXPECT_EQ(row.is_null(4), i % 3 == 0);
+      EXPECT_EQ(row.optional_view(4),
+                i % 3 == 0 ? std::nullopt : std::optional<std::string_view>("note " + id));
+      EXPECT_EQ(row.view(4), i % 3 == 0 ? "" : "note " + id);
+      ++i;
+    }
+    EXPECT_EQ(i, 200);
+    EXPECT_EQ(rows->back().view(0), "k1199");
+    kept = (*rows)[42];
+    kept_name = kept->view(1);
+  }
+  // The Rows are gone; a Row taken from them still holds the result, and its views stay valid.
+  EXPECT_EQ(kept_name, "k1042" + std::string(100, 'x') + "\u00e9t\u00e9");
+  EXPECT_EQ(kept->text(0), "k1042");
+  EXPECT_THROW((void)kept->view(5), std::out_of_range);
+  EXPECT_TRUE(Rows().empty());
 }
 
 TEST_P(DatabaseContract, CommitsOnSuccess) {

@@ -147,48 +147,74 @@ bool parse_int(std::string_view s, std::int64_t& out) {
   return ec == std::errc{} && ptr == s.data() + s.size();
 }
 
-Value cell(const PGresult* r, int row, int col, Oid type) {
-  if (PQgetisnull(r, row, col)) return Value(nullptr);
-  const std::string_view text(PQgetvalue(r, row, col),
-                              static_cast<std::size_t>(PQgetlength(r, row, col)));
-  switch (type) {
-    case kBoolOid:
-      return Value(text == "t");
-    case kInt2Oid:
-    case kInt4Oid:
-    case kInt8Oid:
-    case kOidOid: {
-      std::int64_t v = 0;
-      if (parse_int(text, v)) return Value(v);
-      break;
-    }
-    case kFloat4Oid:
-    case kFloat8Oid:
-      return Value(std::strtod(std::string(text).c_str(), nullptr));
-    case kTimestamptzOid:
-      return Value(iso_timestamp_to_rfc3339(text, true));
-    case kTimestampOid:
-      return Value(iso_timestamp_to_rfc3339(text, false));
-    default:
-      break;
-  }
-  return Value(std::string(text));
-}
+// Writes the RFC 3339 form of PostgreSQL's ISO DateStyle `s` (kRfc3339Size characters) to `out`;
+// false, `out` untouched, for anything else.
+constexpr std::size_t kRfc3339Size = 27;
+bool write_rfc3339(std::string_view s, bool with_zone, char* out);
 
-Rows to_rows(const PGresult* r) {
+// The result's cells are read in place: text stays in the PGresult, which the ResultSet keeps.
+Rows to_rows(PgResult result) {
+  const PGresult* r = result.get();
   const int n = PQntuples(r);
   const int m = PQnfields(r);
   std::vector<Oid> types(static_cast<std::size_t>(m));
-  for (int c = 0; c < m; ++c) types[static_cast<std::size_t>(c)] = PQftype(r, c);
-  Rows rows;
-  rows.reserve(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    std::vector<Value> cells;
-    cells.reserve(static_cast<std::size_t>(m));
-    for (int c = 0; c < m; ++c) cells.push_back(cell(r, i, c, types[static_cast<std::size_t>(c)]));
-    rows.emplace_back(std::move(cells));
+  std::size_t times = 0;
+  for (int c = 0; c < m; ++c) {
+    types[static_cast<std::size_t>(c)] = PQftype(r, c);
+    if (types[static_cast<std::size_t>(c)] == kTimestamptzOid ||
+        types[static_cast<std::size_t>(c)] == kTimestampOid)
+      ++times;
   }
-  return rows;
+  auto set =
+      std::make_shared<ResultSet>(static_cast<std::size_t>(m), static_cast<std::size_t>(n),
+                                  std::shared_ptr<const void>(result.release(), [](const void* p) {
+                                    PQclear(static_cast<PGresult*>(const_cast<void*>(p)));
+                                  }));
+  set->reserve_copies(times * static_cast<std::size_t>(n) * kRfc3339Size);
+  for (int i = 0; i < n; ++i) {
+    for (int c = 0; c < m; ++c) {
+      if (PQgetisnull(r, i, c)) {
+        set->add_null();
+        continue;
+      }
+      const std::string_view text(PQgetvalue(r, i, c),
+                                  static_cast<std::size_t>(PQgetlength(r, i, c)));
+      switch (types[static_cast<std::size_t>(c)]) {
+        case kBoolOid:
+          set->add_bool(text == "t");
+          continue;
+        case kInt2Oid:
+        case kInt4Oid:
+        case kInt8Oid:
+        case kOidOid: {
+          std::int64_t v = 0;
+          if (parse_int(text, v)) {
+            set->add_integer(v);
+            continue;
+          }
+          break;
+        }
+        case kFloat4Oid:
+        case kFloat8Oid:
+          set->add_real(std::strtod(text.data(), nullptr));  // PQgetvalue's text ends with a NUL
+          continue;
+        case kTimestamptzOid:
+        case kTimestampOid: {
+          char time[kRfc3339Size];
+          if (write_rfc3339(text, types[static_cast<std::size_t>(c)] == kTimestamptzOid, time)) {
+            set->add_text_copy(std::string_view(time, kRfc3339Size));
+            continue;
+          }
+          break;
+        }
+        default:
+          break;
+      }
+      set->add_text_ref(text);
+    }
+  }
+  set->finish();
+  return Rows(std::move(set));
 }
 
 // One request/response exchange on a connection, with a deadline. Keeps what the transaction
@@ -482,7 +508,7 @@ class PgTx final : public Tx {
   Result<Rows> query(std::string_view sql, Params params) override {
     auto r = run_params(sql, params, "query");
     if (!r) return fail(r.error());
-    return to_rows(r->get());
+    return to_rows(std::move(*r));
   }
 
   Result<Rows> query_and_commit(std::string_view sql, Params params) override {
@@ -511,7 +537,7 @@ class PgTx final : public Tx {
     if (!r) return fail(r.error());
     open_ = false;
     committed_ = true;
-    return to_rows(r->get());
+    return to_rows(std::move(*r));
   }
 
   Result<std::int64_t> execute(std::string_view sql, Params params) override {
@@ -914,7 +940,7 @@ Result<Rows> AdminSession::run(std::string_view sql) {
   auto r = channel.exchange([&](PGconn* c) { return PQsendQuery(c, text.c_str()); },
                             SteadyClock::time_point::max(), "admin", sql);
   if (!r) return fail(r.error());
-  return to_rows(r->get());
+  return to_rows(std::move(*r));
 }
 
 std::string AdminSession::literal(std::string_view text) const {
@@ -935,7 +961,9 @@ std::string AdminSession::identifier(std::string_view text) const {
 
 // ------------------------------------------------------------------------------ timestamps
 
-std::string iso_timestamp_to_rfc3339(std::string_view s, bool with_zone) {
+namespace {
+
+bool write_rfc3339(std::string_view s, bool with_zone, char* result) {
   // ISO DateStyle: "YYYY-MM-DD HH:MM:SS[.ffffff][±HH[:MM[:SS]]]"
   auto digits = [&](std::size_t pos, std::size_t n, int& out) {
     if (pos + n > s.size()) return false;
@@ -950,7 +978,7 @@ std::string iso_timestamp_to_rfc3339(std::string_view s, bool with_zone) {
   if (s.size() < 19 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':' ||
       !digits(0, 4, year) || !digits(5, 2, mon) || !digits(8, 2, day) || !digits(11, 2, hour) ||
       !digits(14, 2, min) || !digits(17, 2, sec))
-    return std::string(s);
+    return false;
   std::size_t pos = 19;
   char frac[7] = "000000";
   if (pos < s.size() && s[pos] == '.') {
@@ -961,26 +989,26 @@ std::string iso_timestamp_to_rfc3339(std::string_view s, bool with_zone) {
       ++n;
       ++pos;
     }
-    if (n == 0) return std::string(s);
+    if (n == 0) return false;
   }
   int offset_seconds = 0;
   if (with_zone) {
-    if (pos >= s.size() || (s[pos] != '+' && s[pos] != '-')) return std::string(s);
+    if (pos >= s.size() || (s[pos] != '+' && s[pos] != '-')) return false;
     const int sign = s[pos] == '-' ? -1 : 1;
     int oh = 0, om = 0, os = 0;
-    if (!digits(pos + 1, 2, oh)) return std::string(s);
+    if (!digits(pos + 1, 2, oh)) return false;
     pos += 3;
     if (pos < s.size() && s[pos] == ':') {
-      if (!digits(pos + 1, 2, om)) return std::string(s);
+      if (!digits(pos + 1, 2, om)) return false;
       pos += 3;
       if (pos < s.size() && s[pos] == ':') {
-        if (!digits(pos + 1, 2, os)) return std::string(s);
+        if (!digits(pos + 1, 2, os)) return false;
         pos += 3;
       }
     }
     offset_seconds = sign * (oh * 3600 + om * 60 + os);
   }
-  if (pos != s.size()) return std::string(s);  // " BC", or anything unexpected
+  if (pos != s.size()) return false;  // " BC", or anything unexpected
 
   if (offset_seconds != 0) {
     std::tm tm{};
@@ -991,8 +1019,7 @@ std::string iso_timestamp_to_rfc3339(std::string_view s, bool with_zone) {
     tm.tm_min = min;
     tm.tm_sec = sec;
     std::time_t t = timegm(&tm) - offset_seconds;
-    if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
-      return std::string(s);
+    if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0) return false;
     year = tm.tm_year + 1900;
     mon = tm.tm_mon + 1;
     day = tm.tm_mday;
@@ -1002,7 +1029,8 @@ std::string iso_timestamp_to_rfc3339(std::string_view s, bool with_zone) {
   }
   // Written digit by digit: this runs for every time column of every row read, and snprintf
   // cost ~3k instructions a call.
-  std::string out("0000-00-00T00:00:00.000000Z");
+  char out[] = "0000-00-00T00:00:00.000000Z";
+  static_assert(sizeof(out) == kRfc3339Size + 1);
   auto put = [&out](std::size_t pos, std::size_t width, int value) {
     for (std::size_t i = width; i-- > 0; value /= 10)
       out[pos + i] = static_cast<char>('0' + value % 10);
@@ -1013,8 +1041,17 @@ std::string iso_timestamp_to_rfc3339(std::string_view s, bool with_zone) {
   put(11, 2, hour);
   put(14, 2, min);
   put(17, 2, sec);
-  std::memcpy(out.data() + 20, frac, 6);
-  return out;
+  std::memcpy(out + 20, frac, 6);
+  std::memcpy(result, out, kRfc3339Size);
+  return true;
+}
+
+}  // namespace
+
+std::string iso_timestamp_to_rfc3339(std::string_view s, bool with_zone) {
+  char out[kRfc3339Size];
+  if (!write_rfc3339(s, with_zone, out)) return std::string(s);
+  return std::string(out, kRfc3339Size);
 }
 
 }  // namespace atrium::db::postgres

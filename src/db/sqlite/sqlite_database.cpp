@@ -2,8 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <charconv>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -18,7 +20,12 @@ constexpr int kMaxAttempts = 5;
 
 struct Connection {
   sqlite3* handle = nullptr;
-  std::unordered_map<std::string, sqlite3_stmt*> statements;
+  // Looked up by the statement's text without copying it (transparent hashing).
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, sqlite3_stmt*, Hash, std::equal_to<>> statements;
 
   ~Connection() {
     for (auto& [_, stmt] : statements) sqlite3_finalize(stmt);
@@ -56,10 +63,11 @@ class SqliteTx final : public Tx {
 
   Result<Rows> query(std::string_view sql, Params params) override {
     if (committed_) return after_commit(sql);
-    Rows rows;
+    std::shared_ptr<ResultSet> rows;
     auto status = step_all(sql, params, &rows);
     if (!status) return fail(status.error());
-    return rows;
+    rows->finish();
+    return Rows(std::move(rows));
   }
 
   Result<std::int64_t> execute(std::string_view sql, Params params) override {
@@ -109,7 +117,7 @@ class SqliteTx final : public Tx {
   }
 
   Result<sqlite3_stmt*> prepare(std::string_view sql) {
-    auto it = conn_.statements.find(std::string(sql));
+    auto it = conn_.statements.find(sql);
     if (it != conn_.statements.end()) return it->second;
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v3(conn_.handle, sql.data(), static_cast<int>(sql.size()),
@@ -126,8 +134,9 @@ class SqliteTx final : public Tx {
       return fail(Error::internal());
     }
     for (std::size_t i = 0; i < params.size(); ++i) {
-      const std::string name = "$" + std::to_string(i + 1);
-      int idx = sqlite3_bind_parameter_index(stmt, name.c_str());
+      char name[24] = "$";
+      *std::to_chars(name + 1, name + sizeof name - 1, i + 1).ptr = '\0';
+      int idx = sqlite3_bind_parameter_index(stmt, name);
       if (idx == 0) {
         log::error("sqlite parameter missing", {{"sql", sqlite3_sql(stmt)}, {"name", name}});
         return fail(Error::internal());
@@ -153,7 +162,9 @@ class SqliteTx final : public Tx {
     return {};
   }
 
-  Result<void> step_all(std::string_view sql, Params params, Rows* rows) {
+  // Collects the rows into `*rows` (made here) when `rows` is given. A statement's cells live
+  // only until its next step: their text is copied, into the one buffer of the ResultSet.
+  Result<void> step_all(std::string_view sql, Params params, std::shared_ptr<ResultSet>* rows) {
     auto stmt = prepare(sql);
     if (!stmt) return fail(stmt.error());
     sqlite3_stmt* s = *stmt;
@@ -165,6 +176,8 @@ class SqliteTx final : public Tx {
       }
     } reset{s};
     if (auto b = bind(s, params); !b) return b;
+    const int n = sqlite3_column_count(s);
+    if (rows) *rows = std::make_shared<ResultSet>(static_cast<std::size_t>(n), 0);
     for (;;) {
       int rc = sqlite3_step(s);
       if (rc == SQLITE_DONE) return {};
@@ -173,28 +186,25 @@ class SqliteTx final : public Tx {
         return fail(translate(conn_.handle, sqlite3_extended_errcode(conn_.handle), "step"));
       }
       if (!rows) continue;
-      const int n = sqlite3_column_count(s);
-      std::vector<Value> cells;
-      cells.reserve(static_cast<std::size_t>(n));
+      ResultSet& set = **rows;
       for (int c = 0; c < n; ++c) {
         switch (sqlite3_column_type(s, c)) {
           case SQLITE_NULL:
-            cells.emplace_back(nullptr);
+            set.add_null();
             break;
           case SQLITE_INTEGER:
-            cells.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(s, c)));
+            set.add_integer(static_cast<std::int64_t>(sqlite3_column_int64(s, c)));
             break;
           case SQLITE_FLOAT:
-            cells.emplace_back(sqlite3_column_double(s, c));
+            set.add_real(sqlite3_column_double(s, c));
             break;
           default: {
             auto text = reinterpret_cast<const char*>(sqlite3_column_text(s, c));
-            cells.emplace_back(std::string(text ? text : "",
-                                           static_cast<std::size_t>(sqlite3_column_bytes(s, c))));
+            set.add_text_copy(std::string_view(
+                text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(s, c))));
           }
         }
       }
-      rows->emplace_back(std::move(cells));
     }
   }
 
