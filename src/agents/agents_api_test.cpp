@@ -69,6 +69,27 @@ TEST_P(AgentsApi, OpenAiAgentWithConfig) {
   EXPECT_EQ(a["model"], "gpt-4o-mini");
 }
 
+TEST_P(AgentsApi, ListItemsAreTheBytesOfTheObjects) {
+  // The list writes its page as text (JsonText), a single agent through nlohmann: the same bytes.
+  auto plain = create(admin_, {{"name", "Plain"}, {"executor", "echo"}});
+  auto odd = create(admin_, {{"name", "Odd \"quoted\" caf\u00e9 \U0001F600"},
+                             {"description", "back\\slash\ttab\nline"},
+                             {"executor", "openai"},
+                             {"model", "gpt-4o-mini"},
+                             {"instructions", "  {\"not\": json}\r\n\u00e9  "},
+                             {"config", {{"temperature", 0.2}, {"base_url", "https://x/v1"}}}});
+  auto list = app().call(Method::kGet, "/api/agents", {}, admin_.token);
+  ASSERT_EQ(list.status, 200) << list.raw;
+  ASSERT_EQ(list.body["items"].size(), 2u);
+  for (const auto& a : {plain, odd}) {
+    auto one =
+        app().call(Method::kGet, "/api/agents/" + a["id"].get<std::string>(), {}, admin_.token);
+    ASSERT_EQ(one.status, 200) << one.raw;
+    EXPECT_NE(list.raw.find(one.raw), std::string::npos) << list.raw << "\n" << one.raw;
+  }
+  EXPECT_EQ(list.raw, list.body.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
 TEST_P(AgentsApi, ValidationNamesEveryField) {
   const auto before = app().count("agents");
   auto r = app().call(

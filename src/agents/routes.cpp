@@ -35,9 +35,9 @@ void check_executor(const AgentService& service, JsonFields& f, const std::strin
 }
 
 Result<Response> list(AgentService& service, Request& req) {
-  return http::list_response(
+  return http::list_text_response(
       req, is_uuid, [&](const http::PageQuery& page) { return service.list(*req.principal, page); },
-      [](const Agent& a) { return to_json(a); });
+      [](http::JsonText& out, const AgentRow& a) { write_json(out, a); });
 }
 
 Result<Response> create(AgentService& service, Request& req) {

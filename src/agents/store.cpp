@@ -1,5 +1,7 @@
 #include "agents/store.hpp"
 
+#include <algorithm>
+
 #include "platform/ids.hpp"
 
 namespace atrium::agents {
@@ -22,7 +24,7 @@ Agent read(const db::Row& r, std::size_t first = 0) {
   a.executor = r.text(first + 4);
   a.model = r.text(first + 5);
   a.instructions = r.text(first + 6);
-  const std::string config = r.text(first + 7);
+  const std::string_view config = r.view(first + 7);
   // Most agents have no configuration: no parser for that.
   if (config != "{}") a.config = nlohmann::json::parse(config, nullptr, false);
   if (!a.config.is_object()) a.config = nlohmann::json::object();
@@ -60,6 +62,43 @@ nlohmann::json to_json(const Agent& a) {
   return out;
 }
 
+void write_json(http::JsonText& out, const AgentRow& agent) {
+  const db::Row& r = agent.row;
+  // Keys in nlohmann's (sorted) order, so that the bytes are to_json()'s; columns as kColumns.
+  out.begin_object();
+  out.key("config");
+  if (const auto config = r.view(7); config == "{}") {
+    out.begin_object();
+    out.end_object();
+  } else {
+    // Through nlohmann, as read() does: its member order and number format, not the engine's.
+    auto parsed = nlohmann::json::parse(config, nullptr, false);
+    out.value(parsed.is_object() ? parsed : nlohmann::json::object());
+  }
+  out.key("created_at");
+  out.string(r.view(9));
+  out.key("created_by");
+  if (const auto created_by = r.optional_view(8))
+    out.string(*created_by);
+  else
+    out.null();
+  out.key("description");
+  out.string(r.view(3));
+  out.key("executor");
+  out.string(r.view(4));
+  out.key("id");
+  out.string(r.view(0));
+  out.key("instructions");
+  out.string(r.view(6));
+  out.key("model");
+  out.string(r.view(5));
+  out.key("name");
+  out.string(r.view(2));
+  out.key("updated_at");
+  out.string(r.view(10));
+  out.end_object();
+}
+
 namespace store {
 
 Result<AgentPage> list(db::Tx& tx, const Principal& principal, const http::PageQuery& page) {
@@ -71,12 +110,13 @@ Result<AgentPage> list(db::Tx& tx, const Principal& principal, const http::PageQ
                   : tx.query(select(" ORDER BY id DESC LIMIT $2"), {*principal.org_id, limit});
   if (!rows) return fail(rows.error());
   AgentPage out;
-  for (const auto& row : *rows) {
+  out.items.reserve(std::min(rows->size(), page.limit));
+  for (auto row : *rows) {
     if (out.items.size() == page.limit) {
-      out.next_key = out.items.back().id;
+      out.next_key = out.items.back().row.text(0);
       break;
     }
-    out.items.push_back(read(row));
+    out.items.push_back(AgentRow{std::move(row)});
   }
   return out;
 }

@@ -32,9 +32,17 @@ struct Agent {
 // {id, name, description, executor, model, instructions, config, created_by, created_at,
 // updated_at}
 nlohmann::json to_json(const Agent& agent);
+// An agent of a list page: its row as the store read it, written by write_json() without a copy
+// of any field.
+struct AgentRow {
+  db::Row row;
+};
+
+// The object to_json() makes, for the same agent, written straight into `out`: the same bytes.
+void write_json(http::JsonText& out, const AgentRow& agent);
 
 struct AgentPage {
-  std::vector<Agent> items;
+  std::vector<AgentRow> items;
   std::optional<std::string> next_key;  // the last item's id when another page follows
 };
 

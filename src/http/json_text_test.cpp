@@ -1,0 +1,66 @@
+#include "http/json_text.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace atrium::http {
+namespace {
+
+std::string dumped(const nlohmann::json& v) {
+  return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string written(std::string_view s) {
+  JsonText out;
+  out.string(s);
+  return out.take();
+}
+
+TEST(JsonText, StringsAreTheBytesNlohmannWrites) {
+  std::vector<std::string> cases = {
+      "",
+      "plain ascii",
+      "quote \" backslash \\ slash /",
+      "line\nfeed\rtab\tbell\abackspace\bform\f",
+      std::string("nul \0 inside", 12),
+      "del \x7f",
+      "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",  // 2-, 3- and 4-byte sequences
+      "cut \xe2\x82",                               // a sequence cut short
+      "overlong \xc0\xaf",
+      "surrogate \xed\xa0\x80",
+      "beyond \xf4\x90\x80\x80",
+      "lone continuation \x80 byte",
+  };
+  for (int c = 0; c < 0x20; ++c) cases.push_back(std::string(1, static_cast<char>(c)) + "x");
+  for (const auto& s : cases) EXPECT_EQ(written(s), dumped(nlohmann::json(s))) << s;
+}
+
+TEST(JsonText, ContainersSeparateTheirMembers) {
+  JsonText out;
+  out.begin_object();
+  out.key("a");
+  out.begin_array();
+  out.begin_object();
+  out.end_object();
+  out.string("x");
+  out.null();
+  out.value(nlohmann::json{{"k", 1}, {"j", {true, 2.5}}});
+  out.begin_array();
+  out.end_array();
+  out.end_array();
+  out.key("b");
+  out.null();
+  out.end_object();
+  nlohmann::json expected = {
+      {"a",
+       {nlohmann::json::object(), "x", nullptr, nlohmann::json{{"k", 1}, {"j", {true, 2.5}}},
+        nlohmann::json::array()}},
+      {"b", nullptr}};
+  EXPECT_EQ(out.text(), dumped(expected));
+}
+
+}  // namespace
+}  // namespace atrium::http
