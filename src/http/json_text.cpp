@@ -1,20 +1,35 @@
 #include "http/json_text.hpp"
 
-#include <array>
+#include <cstdint>
 #include <cstring>
 
 namespace atrium::http {
 namespace {
 
-// Bytes a JSON string cannot hold as they are (nlohmann's escaping: control characters, '"',
-// '\\') or that need UTF-8 checking (0x80 and up).
-constexpr auto kSpecial = [] {
-  std::array<bool, 256> table{};
-  for (int c = 0; c < 0x20; ++c) table[c] = true;
-  table['"'] = table['\\'] = true;
-  for (int c = 0x80; c < 0x100; ++c) table[c] = true;
-  return table;
-}();
+// Whether any of the 8 bytes of `w` is below 0x20, '"', '\\' or 0x80 and up (to escape, or to
+// check as UTF-8): the classic "has a byte less than n" and "has a zero byte" tests.
+bool word_is_special(std::uint64_t w) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  const auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  const std::uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;
+  return (below_space | has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\')) | (w & kHigh)) !=
+         0;
+}
+
+bool byte_is_special(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c >= 0x80; }
+
+// The length of the prefix of `s` made of bytes that need nothing, 8 at a time.
+std::size_t plain_run(std::string_view s, std::size_t from) {
+  std::size_t run = from;
+  std::uint64_t w;
+  for (; run + 8 <= s.size(); run += 8) {
+    std::memcpy(&w, s.data() + run, sizeof w);
+    if (word_is_special(w)) break;
+  }
+  while (run < s.size() && !byte_is_special(static_cast<unsigned char>(s[run]))) ++run;
+  return run;
+}
 
 // Whether `s` is valid UTF-8 (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF).
 bool valid_utf8(std::string_view s) {
@@ -106,26 +121,24 @@ void JsonText::value(const nlohmann::json& v) {
 
 void JsonText::string(std::string_view s) {
   separate();
-  bool ascii = true;
-  for (const char c : s) {
-    if (static_cast<unsigned char>(c) >= 0x80) {
-      ascii = false;
-      break;
-    }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::size_t at = plain_run(s, 0);
+  if (at == s.size()) {  // the common case: nothing to escape, nothing to check
+    out_ += '"';
+    out_.append(s);
+    out_ += '"';
+    return;
   }
   // Invalid UTF-8 is replaced as nlohmann does it: the rare case, left to it.
-  if (!ascii && !valid_utf8(s)) {
+  if (!valid_utf8(s.substr(at))) {
     out_ += nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return;
   }
-  static constexpr char kHex[] = "0123456789abcdef";
   out_ += '"';
-  std::size_t plain = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (!kSpecial[c] || c >= 0x80) continue;
-    out_.append(s.data() + plain, i - plain);
-    plain = i + 1;
+  out_.append(s.data(), at);
+  while (at < s.size()) {
+    const auto c = static_cast<unsigned char>(s[at]);
+    ++at;
     switch (c) {
       case '"':
         out_ += "\\\"";
@@ -148,13 +161,18 @@ void JsonText::string(std::string_view s) {
       case '\t':
         out_ += "\\t";
         break;
-      default: {
-        const char u[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-        out_.append(u, sizeof u);
-      }
+      default:
+        if (c >= 0x80) {
+          out_ += static_cast<char>(c);  // valid UTF-8, checked above
+        } else {
+          const char u[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+          out_.append(u, sizeof u);
+        }
     }
+    const std::size_t next = plain_run(s, at);
+    out_.append(s.data() + at, next - at);
+    at = next;
   }
-  out_.append(s.data() + plain, s.size() - plain);
   out_ += '"';
 }
 

@@ -38,6 +38,19 @@ TEST(JsonText, StringsAreTheBytesNlohmannWrites) {
   for (const auto& s : cases) EXPECT_EQ(written(s), dumped(nlohmann::json(s))) << s;
 }
 
+TEST(JsonText, ASpecialByteIsFoundAtEveryPositionOfAWord) {
+  // Strings are scanned 8 bytes at a time: put each kind of byte at every offset of a few words.
+  for (const std::string special : {"\"", "\\", "\n", "\x01", "\x1f", "\xc3\xa9", "\xff"}) {
+    for (std::size_t length = 0; length <= 24; ++length) {
+      for (std::size_t at = 0; at <= length; ++at) {
+        std::string s(length, 'a');
+        s.insert(at, special);
+        EXPECT_EQ(written(s), dumped(nlohmann::json(s))) << s;
+      }
+    }
+  }
+}
+
 TEST(JsonText, ContainersSeparateTheirMembers) {
   JsonText out;
   out.begin_object();
