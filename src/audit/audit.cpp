@@ -67,7 +67,7 @@ Result<void> record(db::Tx& tx, const Entry& entry) {
   std::string details = scrub(entry.details.is_object() ? entry.details : nlohmann::json::object())
                             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (details.size() > kMaxDetailsBytes) details = R"({"truncated":true})";
-  auto r = tx.execute(
+  auto r = tx.execute_deferred(
       "INSERT INTO audit_log (id, organization_id, actor_type, actor_id, action, target_type,"
       " target_id, ip, user_agent, request_id, details, created_at)"
       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",

@@ -57,7 +57,9 @@ struct Entry {
   }
 };
 
-// Inserts the entry. Errors are the database's (the caller's transaction then rolls back).
+// Inserts the entry, with Tx::execute_deferred: on PostgreSQL it travels with the transaction's
+// next statement or its COMMIT. Errors are the database's, from here or from that statement or
+// commit (the caller's transaction then rolls back).
 Result<void> record(db::Tx& tx, const Entry& entry);
 
 // `details` without members that look like secrets (recursively).

@@ -11,7 +11,7 @@ namespace atrium::broker {
 Result<std::string> add_to_outbox(db::Tx& tx, std::string_view topic, std::string_view key,
                                   std::string_view body, TimePoint now, TimePoint available_at) {
   std::string id = new_id();
-  auto r = tx.execute(
+  auto r = tx.execute_deferred(
       "INSERT INTO outbox (id, topic, tenant, payload, created_at, available_at) "
       "VALUES ($1, $2, $3, $4, $5, $6)",
       {id, topic, key, body, format_time(now), format_time(available_at)});

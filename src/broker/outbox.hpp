@@ -23,7 +23,9 @@
 namespace atrium::broker {
 
 // Adds a message for `topic` to the outbox inside the caller's transaction; returns its id (also
-// the QueueMessage id). `key` is the fairness key (organization id). Errors are the database's.
+// the QueueMessage id). `key` is the fairness key (organization id). Errors are the database's;
+// the row is written with Tx::execute_deferred, so a failed write may instead fail the caller's
+// next statement or its commit.
 Result<std::string> add_to_outbox(db::Tx& tx, std::string_view topic, std::string_view key,
                                   std::string_view body, TimePoint now, TimePoint available_at);
 

@@ -193,6 +193,17 @@ class Tx {
   virtual Result<Rows> query(std::string_view sql, Params params) = 0;
   // Returns the number of rows changed.
   virtual Result<std::int64_t> execute(std::string_view sql, Params params) = 0;
+  // A write whose result the caller does not read: it runs, in order, no later than the
+  // transaction's next statement or its commit, and its error is that statement's or the
+  // commit's (a unique or foreign-key violation at commit is kConflict, and the transaction rolls
+  // back as for any failed statement). Parameters are checked at once (kInvalidRequest for text
+  // holding NUL). PostgreSQL sends deferred statements in the same round trip as the next one or
+  // as COMMIT; the default (SQLite) runs the statement at once.
+  virtual Result<void> execute_deferred(std::string_view sql, Params params) {
+    auto r = execute(sql, params);
+    if (!r) return fail(r.error());
+    return {};
+  }
   // Several statements without parameters (migrations).
   virtual Result<void> execute_script(std::string_view sql) = 0;
   // Runs `sql` as the transaction's last statement and commits the transaction with it; its rows
@@ -227,6 +238,9 @@ class Tx {
   }
   Result<Rows> query_and_commit(std::string_view sql, std::initializer_list<Value> params = {}) {
     return query_and_commit(sql, Params(params.begin(), params.size()));
+  }
+  Result<void> execute_deferred(std::string_view sql, std::initializer_list<Value> params = {}) {
+    return execute_deferred(sql, Params(params.begin(), params.size()));
   }
   // The first row, or nullopt when there is none.
   Result<std::optional<Row>> query_one(std::string_view sql, Params params);

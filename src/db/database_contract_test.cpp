@@ -436,6 +436,61 @@ TEST_P(DatabaseContract, ALockBeforeTheOnlyStatementHoldsWhileItReads) {
   EXPECT_EQ((*n)->integer(1), kThreads * kEach - 1);
 }
 
+TEST_P(DatabaseContract, DeferredWritesRunBeforeTheNextStatementAndCommit) {
+  auto r = db().transact({}, [](Tx& tx) -> Result<std::int64_t> {
+    if (auto d = tx.execute_deferred("INSERT INTO items (id, name, n) VALUES ($1, $2, $3)",
+                                     {"a", "alpha", 1});
+        !d)
+      return fail(d.error());
+    if (auto d = tx.execute_deferred("UPDATE items SET n = n + $2 WHERE id = $1", {"a", 41}); !d)
+      return fail(d.error());
+    auto row = tx.query_one("SELECT n FROM items WHERE id = $1", {"a"});
+    if (!row) return fail(row.error());
+    if (!*row) return fail(Error::internal());
+    if (auto d = tx.execute_deferred("INSERT INTO items (id, name) VALUES ($1, $2)", {"b", "beta"});
+        !d)
+      return fail(d.error());
+    return (*row)->integer(0);
+  });
+  ASSERT_TRUE(r) << r.error().detail;
+  EXPECT_EQ(*r, 42);
+  EXPECT_EQ(count(), 2);
+  // A transaction of deferred writes alone commits them too.
+  ASSERT_TRUE(db().transact({}, [](Tx& tx) {
+    return tx.execute_deferred("INSERT INTO items (id, name) VALUES ($1, $2)", {"c", "gamma"});
+  }));
+  EXPECT_EQ(count(), 3);
+}
+
+TEST_P(DatabaseContract, AFailedDeferredWriteFailsTheCommitAndRollsEverythingBack) {
+  ASSERT_TRUE(insert("a", "alpha"));
+  auto r = db().transact({}, [](Tx& tx) -> Result<void> {
+    auto first = tx.execute("INSERT INTO items (id, name) VALUES ($1, $2)", {"b", "beta"});
+    if (!first) return fail(first.error());
+    if (auto d =
+            tx.execute_deferred("INSERT INTO items (id, name) VALUES ($1, $2)", {"c", "gamma"});
+        !d)
+      return fail(d.error());
+    return tx.execute_deferred("INSERT INTO items (id, name) VALUES ($1, $2)", {"d", "alpha"});
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kConflict);
+  EXPECT_EQ(count(), 1);
+  // A failed deferred write before a statement fails that statement; the connection stays usable.
+  auto s = db().transact({}, [](Tx& tx) -> Result<Rows> {
+    if (auto d = tx.execute_deferred("INSERT INTO children (id, item_id) VALUES ($1, $2)",
+                                     {"x", "missing"});
+        !d)
+      return fail(d.error());
+    return tx.query("SELECT id FROM items");
+  });
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Code::kConflict);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(count(), 1);
+  ASSERT_TRUE(insert("e", "epsilon"));
+  EXPECT_EQ(count(), 2);
+}
+
 TEST_P(DatabaseContract, PingAnswers) { EXPECT_TRUE(db().ping()); }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DatabaseContract,

@@ -166,7 +166,9 @@ Result<Created> TaskStore::create(const Principal& caller, const NewTask& task,
       t.idempotency_key = task.idempotency_key;
       if (!caller.user_id.empty()) t.created_by = caller.user_id;
       t.created_at = format_time(now);
-      auto inserted = tx.execute(
+      // Deferred with the outbox row and the audit entry: on PostgreSQL the three go with the
+      // COMMIT in one round trip (a duplicate idempotency key then fails the commit, kConflict).
+      auto inserted = tx.execute_deferred(
           "INSERT INTO tasks (id, organization_id, agent_id, status, input, attempts, "
           "idempotency_key, created_by, created_at, available_at) "
           "VALUES ($1, $2, $3, 'queued', $4, 0, $5, $6, $7, $7)",

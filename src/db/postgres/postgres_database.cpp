@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -272,11 +273,13 @@ class Channel {
 
   // One round trip in pipeline mode: `send` queues statements and syncs (PQsendQueryParams,
   // PQpipelineSync) as `steps` lists them. Returns the result of the last kStatement, or the
-  // first kStatement error translated. Leaves pipeline mode, everything read.
+  // first kStatement error translated. Leaves pipeline mode, everything read. `texts`, when given,
+  // has the text of each kStatement and kCommit step in order: an error is logged with its own
+  // statement's (otherwise with `sql`).
   template <class Send>
   Result<PgResult> pipeline(Send&& send, std::span<const Step> steps,
                             SteadyClock::time_point deadline, std::string_view op,
-                            std::string_view sql) {
+                            std::string_view sql, std::span<const std::string_view> texts = {}) {
     last_failure_ = Failure::kNone;
     PGconn* c = conn_.handle;
     if (conn_.broken) return lost(op, sql, "connection already broken");
@@ -287,7 +290,11 @@ class Channel {
     conn_.commit_pending = false;
     PgResult last;
     PgResult error;
+    std::string_view error_sql = sql;
+    std::size_t statement = 0;
     for (const Step step : steps) {
+      const std::size_t index = statement;
+      if (step == Step::kStatement || step == Step::kCommit) ++statement;
       if (step == Step::kSync) {
         auto r = next_result(deadline, op, sql);
         if (!r) return fail(r.error());
@@ -311,15 +318,18 @@ class Channel {
             log::error("postgres deferred commit failed", {{"message", message}});
           }
         } else if (bad) {
-          if (!error) error = std::move(result);
+          if (!error) {
+            error = std::move(result);
+            if (index < texts.size()) error_sql = texts[index];
+          }
         } else if (status != PGRES_PIPELINE_ABORTED && step == Step::kStatement) {
           last = std::move(result);
         }
-        if (PQstatus(c) == CONNECTION_BAD) return failed(error.get(), op, sql);
+        if (PQstatus(c) == CONNECTION_BAD) return failed(error.get(), op, error_sql);
       }
     }
     if (!PQexitPipelineMode(c)) return lost(op, sql, PQerrorMessage(c));
-    if (error) return failed(error.get(), op, sql);
+    if (error) return failed(error.get(), op, error_sql);
     if (!last) return lost(op, sql, "no result");
     return last;
   }
@@ -523,15 +533,23 @@ class PgTx final : public Tx {
     if (!open_) {
       r = track(open(text, texts, "query", /*and_commit=*/true));
     } else {
-      constexpr Step kSteps[] = {Step::kStatement, Step::kCommit, Step::kSync};
+      // Deferred statements go first, in the same round trip.
+      std::vector<std::string_view> sqls;
+      for (const Deferred& d : deferred_) sqls.push_back(d.sql);
+      sqls.insert(sqls.end(), {sql, "COMMIT"});
+      std::vector<Step> steps(deferred_.size() + 1, Step::kStatement);
+      steps.insert(steps.end(), {Step::kCommit, Step::kSync});
+      const auto deferred = std::move(deferred_);
+      deferred_.clear();
       r = track(channel_.pipeline(
           [&](PGconn* c) {
-            return PQsendQueryParams(c, text.c_str(), texts.size(), nullptr, texts.values(),
+            return send_all(c, deferred) &&
+                   PQsendQueryParams(c, text.c_str(), texts.size(), nullptr, texts.values(),
                                      nullptr, nullptr, 0) &&
                    PQsendQueryParams(c, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) &&
                    PQpipelineSync(c);
           },
-          kSteps, statement_deadline(), "query", sql));
+          steps, statement_deadline(), "query", sql, sqls));
     }
     // A failed statement skipped the COMMIT: the transaction is open, aborted, for rollback().
     if (!r) return fail(r.error());
@@ -549,9 +567,30 @@ class PgTx final : public Tx {
     return n;
   }
 
+  // Queued and sent in pipeline mode ahead of the transaction's next statement or its COMMIT, in
+  // the same round trip: a write of n statements whose results nobody reads costs one round trip
+  // with its COMMIT instead of n + 1 (each waits at the server and in PgBouncer, and each
+  // message is a wake-up, a read and a write in all three processes). A read-only transaction
+  // has no deferred COMMIT to carry them (it is not waited for): there they run at once.
+  Result<void> execute_deferred(std::string_view sql, Params params) override {
+    if (committed_) return after_commit(sql);
+    if (read_only_) {
+      auto r = execute(sql, params);
+      if (!r) return fail(r.error());
+      return {};
+    }
+    Deferred& d = deferred_.emplace_back();
+    d.sql = std::string(sql);
+    if (auto ok = d.params.set(params, sql); !ok) {
+      deferred_.pop_back();
+      return fail(ok.error());
+    }
+    return {};
+  }
+
   Result<void> execute_script(std::string_view sql) override {
     if (committed_) return after_commit(sql);
-    if (!open_) {
+    if (!open_ || !deferred_.empty()) {
       if (auto begun = run_params({}, {}, "begin"); !begun) return fail(begun.error());
     }
     const std::string text(sql);
@@ -581,6 +620,10 @@ class PgTx final : public Tx {
 
   Result<void> set_scope(const std::optional<std::string>& tenant,
                          const std::optional<std::string>& user) override {
+    // Deferred statements were written for the scope they were deferred in.
+    if (!open_ && !deferred_.empty()) {
+      if (auto begun = run_params({}, {}, "begin"); !begun) return fail(begun.error());
+    }
     tenant_ = scope_value(tenant);
     user_ = scope_value(user);
     // Otherwise the next statement's round trip sets it.
@@ -598,6 +641,23 @@ class PgTx final : public Tx {
   // one with nothing open on the server (no statement, or only statements that committed in
   // their own round trip) has nothing to end.
   Result<void> commit() {
+    if (!deferred_.empty() && !open_) {
+      // Only deferred statements: they open the transaction in a round trip of their own, which
+      // may be re-run on a fresh connection when the pooled one turns out dead (run()); a COMMIT
+      // in the same round trip would leave its outcome unknown then.
+      if (auto begun = run_params({}, {}, "begin"); !begun) return fail(begun.error());
+    }
+    if (!deferred_.empty()) {
+      // The deferred statements and the COMMIT in one round trip.
+      commit_sent_ = true;
+      auto r = run_params("COMMIT", {}, "commit");
+      if (!r) return fail(r.error());
+      if (std::string_view(PQcmdStatus(r->get())) != "COMMIT") {
+        log::error("postgres transaction was rolled back at commit: a statement had failed");
+        return fail(Error::internal());
+      }
+      return {};
+    }
     if (!open_) return {};
     commit_sent_ = true;
     if (read_only_ && !statement_failed_) {
@@ -654,6 +714,7 @@ class PgTx final : public Tx {
     if (auto ok = texts.set(params, sql); !ok) return fail(ok.error());
     const std::string text(sql);
     if (!open_) return track(open(text, texts, op));
+    if (!deferred_.empty()) return track(with_deferred(text, texts, op));
     return track(channel_.exchange(
         [&](PGconn* c) {
           return PQsendQueryParams(c, text.c_str(), texts.size(), nullptr, texts.values(), nullptr,
@@ -689,6 +750,7 @@ class PgTx final : public Tx {
     if (conn_.commit_pending) steps = {Step::kEarlier, Step::kSync};
     steps.insert(steps.end(), {Step::kStatement, Step::kStatement});
     if (lock_key) steps.push_back(Step::kStatement);
+    steps.insert(steps.end(), deferred_.size(), Step::kStatement);
     if (!sql.empty()) steps.push_back(Step::kStatement);
     if (commit) steps.push_back(Step::kCommit);
     steps.push_back(Step::kSync);
@@ -699,6 +761,12 @@ class PgTx final : public Tx {
     // Until it is known to have committed, a failed round trip may leave the server in the
     // (aborted) transaction: rollback() ends it.
     open_ = true;
+    std::vector<std::string_view> texts{"BEGIN", "scope"};
+    if (lock_key) texts.push_back(kLock);
+    for (const Deferred& d : deferred_) texts.push_back(d.sql);
+    texts.push_back(sql);
+    const auto deferred = std::move(deferred_);
+    deferred_.clear();
     auto r = channel_.pipeline(
         [&](PGconn* c) {
           return PQsendQueryParams(c, read_only_ ? "BEGIN READ ONLY" : "BEGIN", 0, nullptr, nullptr,
@@ -707,6 +775,7 @@ class PgTx final : public Tx {
                                    scope, nullptr, nullptr, 0) &&
                  (!lock_key ||
                   PQsendQueryParams(c, kLock, 1, nullptr, lock_params, nullptr, nullptr, 0)) &&
+                 send_all(c, deferred) &&
                  (sql.empty() || PQsendQueryParams(c, sql.c_str(), params.size(), nullptr,
                                                    params.values(), nullptr, nullptr, 0)) &&
                  (!commit ||
@@ -714,9 +783,45 @@ class PgTx final : public Tx {
                  PQpipelineSync(c);
         },
         steps, capped(deadline), op,
-        sql.empty() ? std::string_view("BEGIN") : std::string_view(sql));
+        sql.empty() ? std::string_view("BEGIN") : std::string_view(sql), texts);
     if (r && commit) open_ = false;
     return r;
+  }
+
+  // A statement after the deferred ones, in one round trip of an open transaction. An empty
+  // `sql` sends only those.
+  Result<PgResult> with_deferred(const std::string& sql, const ParamTexts& params,
+                                 std::string_view op) {
+    using Step = Channel::Step;
+    std::vector<std::string_view> texts;
+    for (const Deferred& d : deferred_) texts.push_back(d.sql);
+    if (!sql.empty()) texts.push_back(sql);
+    std::vector<Step> steps(texts.size(), Step::kStatement);
+    steps.push_back(Step::kSync);
+    const auto deferred = std::move(deferred_);
+    deferred_.clear();
+    return channel_.pipeline(
+        [&](PGconn* c) {
+          return send_all(c, deferred) &&
+                 (sql.empty() || PQsendQueryParams(c, sql.c_str(), params.size(), nullptr,
+                                                   params.values(), nullptr, nullptr, 0)) &&
+                 PQpipelineSync(c);
+        },
+        steps, statement_deadline(), op, texts.back(), texts);
+  }
+
+  struct Deferred {
+    std::string sql;
+    ParamTexts params;
+  };
+
+  static bool send_all(PGconn* c, const std::deque<Deferred>& deferred) {
+    for (const Deferred& d : deferred) {
+      if (!PQsendQueryParams(c, d.sql.c_str(), d.params.size(), nullptr, d.params.values(), nullptr,
+                             nullptr, 0))
+        return false;
+    }
+    return true;
   }
 
   Connection& conn_;
@@ -733,6 +838,8 @@ class PgTx final : public Tx {
   bool committed_ = false;                   // by query_and_commit()
   bool commit_sent_ = false;
   bool statement_failed_ = false;
+  // execute_deferred()'s statements not sent yet (a deque: their parameter texts stay in place).
+  std::deque<Deferred> deferred_;
 };
 
 void ignore_notice(void*, const char* message) {
