@@ -8,6 +8,20 @@
 #include "platform/log.hpp"
 
 namespace atrium::db {
+namespace {
+
+// Appends the shortest text of `v` (an integer, or a double that reads back the same) to `out`;
+// returns its length.
+template <class T>
+std::size_t append_number(std::string& out, T v) {
+  char digits[32];
+  const auto end = std::to_chars(std::begin(digits), std::end(digits), v).ptr;
+  const auto size = static_cast<std::size_t>(end - digits);
+  out.append(digits, size);
+  return size;
+}
+
+}  // namespace
 
 ResultSet::ResultSet(std::size_t columns, std::size_t rows_hint, std::shared_ptr<const void> owner)
     : columns_(columns), owner_(std::move(owner)) {
@@ -27,27 +41,17 @@ void ResultSet::add_text_copy(std::string_view v) {
 }
 
 void ResultSet::add_integer(std::int64_t v) {
-  char digits[24];
-  const auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), v);
-  const auto size = static_cast<std::size_t>(end - digits);
-  cells_.push_back(Cell{.kind = Kind::kInteger,
-                        .copied = true,
-                        .number = static_cast<std::int64_t>(buffer_.size()),
-                        .integer = v,
-                        .size = size});
-  buffer_.append(digits, size);
+  const auto offset = static_cast<std::int64_t>(buffer_.size());
+  const auto size = append_number(buffer_, v);
+  cells_.push_back(
+      Cell{.kind = Kind::kInteger, .copied = true, .number = offset, .integer = v, .size = size});
 }
 
 void ResultSet::add_real(double v) {
-  char digits[32];
-  const auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), v);
-  const auto size = static_cast<std::size_t>(end - digits);
-  cells_.push_back(Cell{.kind = Kind::kReal,
-                        .copied = true,
-                        .number = static_cast<std::int64_t>(buffer_.size()),
-                        .real = v,
-                        .size = size});
-  buffer_.append(digits, size);
+  const auto offset = static_cast<std::int64_t>(buffer_.size());
+  const auto size = append_number(buffer_, v);
+  cells_.push_back(
+      Cell{.kind = Kind::kReal, .copied = true, .number = offset, .real = v, .size = size});
 }
 
 void ResultSet::finish() {
