@@ -5,7 +5,7 @@
 //
 // Workers run at a lower CPU priority so the I/O thread and other handlers win the CPU while
 // hashing soaks up what is left: niceness +10 by default, with the shortest time slice the kernel
-// allows (0.1 ms; Linux ≥ 6.12 honours it, older kernels ignore it) — a 40 ms hash otherwise runs
+// allows (0.1 ms; Linux ≥ 6.12 honours it, older kernels ignore it) — a 20 ms hash otherwise runs
 // to the end of its slice before a request's thread that wakes up gets the CPU. `idle` instead runs
 // them under SCHED_IDLE: any other runnable thread of the host preempts a hash at once, and a busy
 // host defers sign-ins until they are refused after `max_wait`. ATRIUM_HASH_NICE chooses.

@@ -1,7 +1,9 @@
-// Password hashing: Argon2id through libsodium, at OWASP's parameters by default (19 MiB, t = 2,
-// p = 1), on the bounded HashPool. Hashes are libsodium's self-describing strings
-// ("$argon2id$v=19$m=19456,t=2,p=1$…"), so parameters can change and old hashes still verify;
-// `needs_rehash` says when a successful login should store a fresh hash.
+// Password hashing: Argon2id through libargon2 (the reference implementation), at OWASP's
+// parameters by default (19 MiB, t = 2, p = 1), on the bounded HashPool. Each hashing thread keeps
+// its Argon2 memory between hashes (see password.cpp). Hashes are self-describing PHC strings
+// ("$argon2id$v=19$m=19456,t=2,p=1$…", the format libsodium writes too: older hashes verify), so
+// parameters can change and old hashes still verify; `needs_rehash` says when a successful login
+// should store a fresh hash.
 //
 // Enumeration resistance: verify() against no stored hash checks a dummy hash of the same
 // parameters, so an unknown email costs what a wrong password costs. Thread-safe.
