@@ -91,6 +91,31 @@ Result<void> enqueue(db::Tx& tx, const TaskRef& ref, std::int64_t generation, Ti
 
 Error task_not_found() { return Error::not_found("task not found"); }
 
+// A PostgreSQL array literal ('{"a","b",NULL}'), passed as one text parameter and cast in the
+// statement ($1::uuid[]): a batch is one statement with a fixed number of parameters.
+class PgArray {
+ public:
+  void add(std::string_view element) {
+    text_ += text_.size() == 1 ? "\"" : ",\"";
+    for (char c : element) {
+      if (c == '"' || c == '\\') text_ += '\\';
+      text_ += c;
+    }
+    text_ += '"';
+  }
+  void add_or_null(const std::optional<std::string>& element) {
+    if (element) {
+      add(std::string_view(*element));
+    } else {
+      text_ += text_.size() == 1 ? "NULL" : ",NULL";
+    }
+  }
+  std::string text() const { return text_ + "}"; }
+
+ private:
+  std::string text_ = "{";
+};
+
 }  // namespace
 
 Result<std::string> TaskStore::agent_executor(const Principal& caller,
@@ -433,6 +458,70 @@ Result<std::optional<Task>> TaskStore::finish(const TaskRef& ref, int attempt, S
             ""),
         {ref.id, ref.organization_id, status_name(status), output_text, error,
          format_time(clock_.now()), attempt}));
+  });
+}
+
+Result<std::vector<std::optional<Task>>> TaskStore::finish_all(std::span<const Finish> finishes) {
+  using Results = std::vector<std::optional<Task>>;
+  if (finishes.empty()) return Results();
+  if (finishes.size() == 1) {
+    const Finish& f = finishes.front();
+    auto one = finish(f.ref, f.attempt, f.status, f.output, f.error);
+    if (!one) return fail(one.error());
+    return Results{std::move(*one)};
+  }
+  const std::string& org = finishes.front().ref.organization_id;
+  for (const Finish& f : finishes) {
+    if (f.ref.organization_id != org) return fail(Error::internal());
+  }
+  const std::string now_text = format_time(clock_.now());
+  auto output_of = [](const Finish& f) {
+    return f.status == Status::kSucceeded ? std::optional<std::string>(f.output.dump())
+                                          : std::nullopt;
+  };
+  return db_.transact(for_tenant(org), [&](db::Tx& tx) -> Result<Results> {
+    Results out(finishes.size());
+    if (!on_postgres(tx)) {
+      for (std::size_t i = 0; i < finishes.size(); ++i) {
+        const Finish& f = finishes[i];
+        auto t = one_task(tx.query(
+            sql("UPDATE tasks SET status = $3, output = $4, error = $5, finished_at = $6, "
+                "lease_expires_at = NULL WHERE id = $1 AND organization_id = $2 "
+                "AND status = 'running' AND attempts = $7 RETURNING ",
+                ""),
+            {f.ref.id, org, status_name(f.status), output_of(f), f.error, now_text, f.attempt}));
+        if (!t) return fail(t.error());
+        out[i] = std::move(*t);
+      }
+      return out;
+    }
+    // One statement whatever the batch's size: the claims' fields travel as arrays, one element
+    // per claim (a task is running under one claim, so its id appears once).
+    PgArray ids, attempts, statuses, outputs, errors;
+    for (const Finish& f : finishes) {
+      ids.add(f.ref.id);
+      attempts.add(std::to_string(f.attempt));
+      statuses.add(status_name(f.status));
+      outputs.add_or_null(output_of(f));
+      errors.add_or_null(f.error);
+    }
+    auto rows = tx.query_and_commit(
+        sql("UPDATE tasks SET status = f.f_status, output = f.f_output, error = f.f_error, "
+            "finished_at = $2, lease_expires_at = NULL FROM unnest($3::uuid[], $4::int[], "
+            "$5::text[], $6::jsonb[], $7::text[]) AS f(f_id, f_attempts, f_status, f_output, "
+            "f_error) WHERE tasks.id = f.f_id AND tasks.organization_id = $1 "
+            "AND tasks.status = 'running' AND tasks.attempts = f.f_attempts RETURNING ",
+            ""),
+        {org, now_text, ids.text(), attempts.text(), statuses.text(), outputs.text(),
+         errors.text()});
+    if (!rows) return fail(rows.error());
+    std::unordered_map<std::string, std::size_t> index;
+    for (std::size_t i = 0; i < finishes.size(); ++i) index.emplace(finishes[i].ref.id, i);
+    for (const auto& row : *rows) {
+      Task t = read_task(row);
+      if (auto it = index.find(t.id); it != index.end()) out[it->second] = std::move(t);
+    }
+    return out;
   });
 }
 

@@ -25,6 +25,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -88,6 +89,15 @@ struct TaskRef {
   std::string organization_id;
 };
 
+// A claim's outcome for TaskStore::finish_all: the arguments of finish().
+struct Finish {
+  TaskRef ref;
+  int attempt = 0;
+  Status status = Status::kSucceeded;
+  nlohmann::json output;
+  std::optional<std::string> error;
+};
+
 class TaskStore {
  public:
   TaskStore(db::Database& db, const Clock& clock) : db_(db), clock_(clock) {}
@@ -133,6 +143,11 @@ class TaskStore {
   Result<std::optional<Task>> finish(const TaskRef& ref, int attempt, Status status,
                                      const nlohmann::json& output,
                                      const std::optional<std::string>& error);
+  // finish() for several claims of ONE organization (each `ref.organization_id` the same) in one
+  // transaction — on PostgreSQL one statement — so that workers finishing together pay for one
+  // round trip. Results in the order of `finishes`, each as finish()'s. An error is the whole
+  // transaction's: nothing was written.
+  Result<std::vector<std::optional<Task>>> finish_all(std::span<const Finish> finishes);
   // running → queued with the error, not claimable before `available_at` (retry back-off).
   Result<std::optional<Task>> retry(const TaskRef& ref, int attempt, const std::string& error,
                                     TimePoint available_at);

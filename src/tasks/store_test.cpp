@@ -278,6 +278,60 @@ TEST_P(TaskStoreTest, ClaimFinishAndDuplicatesCannotMoveAFinishedTask) {
   EXPECT_EQ(store_->get(alice_, t.id)->status, Status::kSucceeded);
 }
 
+TEST_P(TaskStoreTest, FinishAllWritesEachClaimsOutcomeAndSkipsThoseNoLongerItsOwn) {
+  Task ok = create(alice_, agent_a_);
+  Task failed = create(alice_, agent_a_);
+  Task done = create(alice_, agent_a_);
+  Task taken_over = create(alice_, agent_a_);
+  for (const Task* t : {&ok, &failed, &done, &taken_over}) claim(*t);
+  ASSERT_TRUE(store_->finish(ref(done), 1, Status::kSucceeded, {}, std::nullopt).value());
+  clock_.advance(31s);
+  ASSERT_TRUE(store_->recover(ref(taken_over), 3, [](int) { return 0ms; }).value());
+  claim(taken_over);  // attempt 2 runs it now
+
+  // Text that an array literal must quote: quotes, backslashes, braces, commas, NULL-like words.
+  const nlohmann::json output = {{"echo", "a \"quoted\" {x,y} \\ NULL é"}, {"n", 1}};
+  const std::string error = "bad \"input\", {1,2} \\ NULL";
+  const std::vector<Finish> batch = {
+      {ref(ok), 1, Status::kSucceeded, output, std::nullopt},
+      {ref(done), 1, Status::kFailed, nullptr, "late duplicate"},
+      {ref(failed), 1, Status::kFailed, nullptr, error},
+      {ref(taken_over), 1, Status::kSucceeded, {}, std::nullopt},
+  };
+  auto results = store_->finish_all(batch);
+  ASSERT_TRUE(results) << results.error().detail;
+  ASSERT_EQ(results->size(), 4u);
+  ASSERT_TRUE((*results)[0]);
+  EXPECT_EQ((*results)[0]->id, ok.id);
+  EXPECT_EQ((*results)[0]->status, Status::kSucceeded);
+  EXPECT_EQ((*results)[0]->output, output);
+  EXPECT_TRUE((*results)[0]->finished_at.has_value());
+  EXPECT_FALSE((*results)[1]);
+  ASSERT_TRUE((*results)[2]);
+  EXPECT_EQ((*results)[2]->id, failed.id);
+  EXPECT_EQ((*results)[2]->status, Status::kFailed);
+  EXPECT_EQ((*results)[2]->error, error);
+  EXPECT_FALSE((*results)[3]);
+
+  EXPECT_EQ(store_->get(alice_, ok.id)->output, output);
+  EXPECT_EQ(store_->get(alice_, failed.id)->error, error);
+  EXPECT_EQ(store_->get(alice_, done.id)->status, Status::kSucceeded);
+  EXPECT_EQ(store_->get(alice_, taken_over.id)->status, Status::kRunning);
+  EXPECT_TRUE(store_->finish(ref(taken_over), 2, Status::kSucceeded, {}, std::nullopt).value());
+}
+
+TEST_P(TaskStoreTest, FinishAllRefusesABatchOfSeveralOrganizations) {
+  Task a = create(alice_, agent_a_);
+  Task b = create(bob_, agent_b_);
+  claim(a);
+  claim(b);
+  const std::vector<Finish> batch = {{ref(a), 1, Status::kSucceeded, {}, std::nullopt},
+                                     {ref(b), 1, Status::kSucceeded, {}, std::nullopt}};
+  EXPECT_FALSE(store_->finish_all(batch));
+  EXPECT_EQ(store_->get(alice_, a.id)->status, Status::kRunning);
+  EXPECT_EQ(store_->get(bob_, b.id)->status, Status::kRunning);
+}
+
 TEST_P(TaskStoreTest, ALateWorkerIsFencedOffByTheAttempt) {
   Task t = create(alice_, agent_a_);
   claim(t);

@@ -306,19 +306,20 @@ void WorkerPool::record(const Running& r, const Claimed& claimed, const Outcome&
       [[fallthrough]];
     case StopReason::kNone:
       if (outcome) {
-        result = store_.finish(r.ref, r.attempt, Status::kSucceeded, *outcome, std::nullopt);
+        result = finish_grouped({r.ref, r.attempt, Status::kSucceeded, *outcome, std::nullopt});
       } else if (outcome.error().retryable && r.attempt < options_.max_attempts) {
         result = store_.retry(r.ref, r.attempt, outcome.error().message,
                               clock_.now() + backoff(r.attempt));
         if (on_enqueued_) on_enqueued_();
       } else {
-        result = store_.finish(r.ref, r.attempt, Status::kFailed, nullptr, outcome.error().message);
+        result =
+            finish_grouped({r.ref, r.attempt, Status::kFailed, nullptr, outcome.error().message});
       }
       break;
     case StopReason::kTimeout:
-      result = store_.finish(
-          r.ref, r.attempt, Status::kFailed, nullptr,
-          "the task ran longer than " + std::to_string(options_.timeout.count() / 1000) + " s");
+      result = finish_grouped(
+          {r.ref, r.attempt, Status::kFailed, nullptr,
+           "the task ran longer than " + std::to_string(options_.timeout.count() / 1000) + " s"});
       break;
   }
   if (!result) {
@@ -333,6 +334,45 @@ void WorkerPool::record(const Running& r, const Claimed& claimed, const Outcome&
     return;
   }
   events_.changed(**result);
+}
+
+Result<std::optional<Task>> WorkerPool::finish_grouped(Finish finish) {
+  return finishes_.submit(
+      std::move(finish), std::optional<Task>(),
+      [this](std::span<FinishCommit::Slot* const> batch) { write_finishes(batch); });
+}
+
+void WorkerPool::write_finishes(std::span<FinishCommit::Slot* const> batch) {
+  std::vector<bool> written(batch.size(), false);
+  for (std::size_t first = 0; first < batch.size(); ++first) {
+    if (written[first]) continue;
+    const std::string& org = batch[first]->in.ref.organization_id;
+    std::vector<std::size_t> members;
+    std::vector<Finish> finishes;
+    for (std::size_t i = first; i < batch.size(); ++i) {
+      if (written[i] || batch[i]->in.ref.organization_id != org) continue;
+      written[i] = true;
+      members.push_back(i);
+      finishes.push_back(batch[i]->in);
+    }
+    auto results = store_.finish_all(finishes);
+    if (!results && results.error().code != Code::kUnavailable && finishes.size() > 1) {
+      // One outcome the database refuses (say, output it cannot store) must not take the others
+      // down with it: each is written alone.
+      for (std::size_t k = 0; k < members.size(); ++k) {
+        const Finish& f = finishes[k];
+        batch[members[k]]->out = store_.finish(f.ref, f.attempt, f.status, f.output, f.error);
+      }
+      continue;
+    }
+    for (std::size_t k = 0; k < members.size(); ++k) {
+      if (results) {
+        batch[members[k]]->out = std::move((*results)[k]);
+      } else {
+        batch[members[k]]->out = fail(results.error());
+      }
+    }
+  }
 }
 
 void WorkerPool::maintain() {

@@ -39,6 +39,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,6 +49,7 @@
 #include "platform/metrics.hpp"
 #include "tasks/events.hpp"
 #include "tasks/executor.hpp"
+#include "tasks/group_commit.hpp"
 #include "tasks/store.hpp"
 
 namespace atrium::tasks {
@@ -143,6 +145,12 @@ class WorkerPool {
   void record(const Running& running, const Claimed& claimed, const Outcome& outcome,
               StopReason reason);
   void stop_run(Running& running, StopReason reason);
+  // TaskStore::finish() through a group commit (tasks/group_commit.hpp): outcomes that become
+  // ready while others are being written go together in the next batch (finish_all, per
+  // organization).
+  using FinishCommit = GroupCommit<Finish, Result<std::optional<Task>>>;
+  Result<std::optional<Task>> finish_grouped(Finish finish);
+  void write_finishes(std::span<FinishCommit::Slot* const> batch);
   void maintenance();
   bool wait_unless_stopping(std::chrono::milliseconds d);
   std::chrono::milliseconds backoff(int attempts);
@@ -171,6 +179,8 @@ class WorkerPool {
   std::vector<std::thread> threads_;
   std::map<std::string, std::shared_ptr<Running>> running_;  // by task id
   bool requeued_ = false;  // the queued tasks were queued again after start
+
+  FinishCommit finishes_{64};
 
   std::mutex rng_mu_;
   std::mt19937_64 rng_{std::random_device{}()};
