@@ -31,12 +31,12 @@ class CountingQueue final : public broker::TaskQueue {
     return it == counts_->by_task.end() ? Tally{} : it->second;
   }
 
+  // Counted before the inner queue has them: a consumer may take and settle a message before
+  // the inner publish returns, and a tally must never see a message settled and not published.
   Result<void> publish(std::span<const broker::QueueMessage> batch) override {
+    count_published(batch, +1);
     auto r = inner_.publish(batch);
-    if (r) {
-      std::lock_guard lock(counts_->mu);
-      for (const auto& m : batch) ++counts_->by_task[task_of(m)].published;
-    }
+    if (!r) count_published(batch, -1);
     return r;
   }
 
@@ -55,6 +55,11 @@ class CountingQueue final : public broker::TaskQueue {
     mutable std::mutex mu;
     std::map<std::string, Tally> by_task;
   };
+
+  void count_published(std::span<const broker::QueueMessage> batch, int step) {
+    std::lock_guard lock(counts_->mu);
+    for (const auto& m : batch) counts_->by_task[task_of(m)].published += step;
+  }
 
   static std::string task_of(const broker::QueueMessage& m) {
     auto j = nlohmann::json::parse(m.body, nullptr, false);
