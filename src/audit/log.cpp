@@ -18,10 +18,6 @@ constexpr std::string_view kColumns =
     "id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, request_id,"
     " details, created_at";
 
-nlohmann::json optional(const std::optional<std::string>& v) {
-  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
-}
-
 std::string placeholders(std::size_t first, std::size_t n) {
   std::string out;
   for (std::size_t i = 0; i < n; ++i) {
@@ -32,10 +28,10 @@ std::string placeholders(std::size_t first, std::size_t n) {
 }
 
 // Emails by id: of the users named, and of the creators of the API keys named.
-Result<std::map<std::string, std::string>> actor_emails(db::Tx& tx, const std::string& org,
-                                                        const std::set<std::string>& users,
-                                                        const std::set<std::string>& keys) {
-  std::map<std::string, std::string> out;
+Result<std::map<std::string, std::string, std::less<>>> actor_emails(
+    db::Tx& tx, const std::string& org, const std::set<std::string>& users,
+    const std::set<std::string>& keys) {
+  std::map<std::string, std::string, std::less<>> out;
   if (!users.empty()) {
     std::vector<db::Value> params(users.begin(), users.end());
     auto rows =
@@ -81,10 +77,57 @@ Result<Response> list(AuditLog& log, Request& req) {
   }
   auto result = log.list(*req.principal, action, *page);
   if (!result) return fail(result.error());
-  return Response::json(200, http::page(std::move(result->items), result->next_key));
+  return http::page_text_response(
+      result->items, result->next_key,
+      [](http::JsonText& out, const AuditItem& item) { write_json(out, item); });
 }
 
 }  // namespace
+
+void write_json(http::JsonText& out, const AuditItem& item) {
+  const db::Row& r = item.row;
+  // Keys in nlohmann's (sorted) order, so that the bytes are those of the same object built as
+  // nlohmann::json; columns as kColumns.
+  out.begin_object();
+  out.key("action");
+  out.string(r.view(3));
+  out.key("actor");
+  out.begin_object();
+  out.key("email");
+  out.string_or_null(item.email);
+  out.key("id");
+  out.string_or_null(r.optional_view(2));
+  out.key("type");
+  out.string(r.view(1));
+  out.end_object();
+  out.key("created_at");
+  out.string(r.view(10));
+  out.key("details");
+  if (const auto details = r.view(9); details == "{}") {
+    out.begin_object();
+    out.end_object();
+  } else {
+    // Through nlohmann: its member order and number format, not the engine's.
+    auto parsed = nlohmann::json::parse(details, nullptr, false);
+    out.value(parsed.is_discarded() ? nlohmann::json::object() : parsed);
+  }
+  out.key("id");
+  out.string(r.view(0));
+  out.key("ip");
+  out.string_or_null(r.optional_view(6));
+  out.key("request_id");
+  out.string_or_null(r.optional_view(8));
+  out.key("target");
+  out.begin_object();
+  out.key("id");
+  out.string_or_null(r.optional_view(5));
+  out.key("type");
+  out.string_or_null(r.optional_view(4));
+  out.end_object();
+  out.key("user_agent");
+  out.string_or_null(r.optional_view(7));
+  out.end_object();
+}
 
 bool valid_action(std::string_view action) {
   if (action.empty() || action.size() > 64 || action.front() == '.' || action.back() == '.')
@@ -132,27 +175,14 @@ Result<AuditPage> AuditLog::list(const Principal& caller, const std::optional<st
     if (!emails) return fail(emails.error());
 
     AuditPage out;
+    out.items.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-      const auto& r = (*rows)[i];
-      auto actor_id = r.optional_text(2);
-      auto email = actor_id ? emails->find(*actor_id) : emails->end();
-      auto details = nlohmann::json::parse(r.text(9), nullptr, false);
-      if (details.is_discarded()) details = nlohmann::json::object();
-      out.items.push_back(
-          {{"id", r.text(0)},
-           {"action", r.text(3)},
-           {"actor",
-            {{"type", r.text(1)},
-             {"id", optional(actor_id)},
-             {"email",
-              email != emails->end() ? nlohmann::json(email->second) : nlohmann::json(nullptr)}}},
-           {"target",
-            {{"type", optional(r.optional_text(4))}, {"id", optional(r.optional_text(5))}}},
-           {"ip", optional(r.optional_text(6))},
-           {"user_agent", optional(r.optional_text(7))},
-           {"request_id", optional(r.optional_text(8))},
-           {"details", std::move(details)},
-           {"created_at", r.text(10)}});
+      auto row = (*rows)[i];
+      const auto actor_id = row.optional_view(2);
+      const auto email = actor_id ? emails->find(*actor_id) : emails->end();
+      out.items.push_back(AuditItem{std::move(row), email != emails->end()
+                                                        ? std::optional<std::string>(email->second)
+                                                        : std::nullopt});
     }
     if (rows->size() > page.limit) out.next_key = (*rows)[page.limit - 1].text(0);
     return out;

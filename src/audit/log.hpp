@@ -19,8 +19,17 @@
 
 namespace atrium::audit {
 
+// An entry of a page: its row as the log read it, and its actor's email.
+struct AuditItem {
+  db::Row row;
+  std::optional<std::string> email;
+};
+
+// The entry's object, written straight into `out`.
+void write_json(http::JsonText& out, const AuditItem& item);
+
 struct AuditPage {
-  std::vector<nlohmann::json> items;
+  std::vector<AuditItem> items;
   std::optional<std::string> next_key;
 };
 

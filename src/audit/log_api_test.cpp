@@ -39,6 +39,23 @@ TEST_P(AuditApi, NewestFirstWithActorsAndTargets) {
   EXPECT_EQ(r.raw.find(key.token), std::string::npos);
 }
 
+TEST_P(AuditApi, ThePageIsTheBytesNlohmannWrites) {
+  // The page is written as text (JsonText): the same bytes as the same objects through nlohmann,
+  // details included (a map whose keys the database may keep in another order).
+  auto agent = app().call(Method::kPost, "/api/agents",
+                          json{{"name", "Odd \"quoted\" caf\u00e9 \U0001F600 back\\slash"},
+                               {"description", "tab\tline\n"},
+                               {"executor", "echo"}},
+                          admin_.token);
+  ASSERT_EQ(agent.status, 201) << agent.raw;
+  auto key = app().api_key(admin_, {"agents:read"});
+  for (const std::string path : {"/api/audit", "/api/audit?limit=2"}) {
+    auto r = app().call(Method::kGet, path, {}, admin_.token);
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.raw, r.body.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+}
+
 TEST_P(AuditApi, FilterAndPages) {
   for (int i = 0; i < 5; ++i)
     ASSERT_EQ(app()

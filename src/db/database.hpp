@@ -122,8 +122,9 @@ class Row {
 
   std::size_t size() const { return set_ ? set_->columns() : 0; }
   bool is_null(std::size_t i) const { return cell(i).kind == ResultSet::Kind::kNull; }
-  // The cell as text without copying: "" for NULL; booleans read "true"/"false", numbers in
-  // decimal.
+  // The cell as text without copying: "" for NULL, numbers in decimal. A boolean reads as its
+  // backend holds it: "true"/"false" on PostgreSQL, "1"/"0" on SQLite (an integer there); read
+  // booleans with boolean().
   std::string_view view(std::size_t i) const;
   std::optional<std::string_view> optional_view(std::size_t i) const;
   std::string text(std::size_t i) const { return std::string(view(i)); }  // "" for NULL

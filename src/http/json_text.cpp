@@ -1,5 +1,6 @@
 #include "http/json_text.hpp"
 
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 
@@ -112,6 +113,20 @@ void JsonText::key(std::string_view k) {
 void JsonText::null() {
   separate();
   out_ += "null";
+}
+
+void JsonText::string_or_null(const std::optional<std::string_view>& s) {
+  if (s)
+    string(*s);
+  else
+    null();
+}
+
+void JsonText::integer(std::int64_t v) {
+  separate();
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+  out_.append(digits, end);
 }
 
 void JsonText::value(const nlohmann::json& v) {

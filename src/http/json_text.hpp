@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,8 @@ class JsonText {
   void key(std::string_view k);
 
   void string(std::string_view s);
+  void string_or_null(const std::optional<std::string_view>& s);
+  void integer(std::int64_t v);
   void null();
   // Any value through nlohmann (the rare or irregular ones: a configuration object).
   void value(const nlohmann::json& v);

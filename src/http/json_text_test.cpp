@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -72,6 +73,26 @@ TEST(JsonText, ContainersSeparateTheirMembers) {
        {nlohmann::json::object(), "x", nullptr, nlohmann::json{{"k", 1}, {"j", {true, 2.5}}},
         nlohmann::json::array()}},
       {"b", nullptr}};
+  EXPECT_EQ(out.text(), dumped(expected));
+}
+
+TEST(JsonText, IntegersAndOptionalStrings) {
+  JsonText out;
+  out.begin_array();
+  for (std::int64_t v :
+       {std::int64_t{0}, std::int64_t{-7}, std::int64_t{42},
+        std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()})
+    out.integer(v);
+  out.string_or_null(std::nullopt);
+  out.string_or_null("x");
+  out.end_array();
+  nlohmann::json expected = {0,
+                             -7,
+                             42,
+                             std::numeric_limits<std::int64_t>::min(),
+                             std::numeric_limits<std::int64_t>::max(),
+                             nullptr,
+                             "x"};
   EXPECT_EQ(out.text(), dumped(expected));
 }
 

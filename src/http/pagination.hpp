@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "http/json_text.hpp"
 #include "http/message.hpp"
@@ -55,25 +56,21 @@ Result<Response> list_response(const Request& req, KeyCheck valid_key, Fetch&& f
   return Response::json(200, page(std::move(items), result->next_key));
 }
 
-// As list_response, for the lists read on every page view: `write(JsonText&, item)` writes one
-// item straight into the answer's text (the same bytes as list_response with the equivalent
-// to_json; the item's keys in nlohmann's order).
-template <class Fetch, class Write>
-Result<Response> list_text_response(const Request& req, KeyCheck valid_key, Fetch&& fetch,
-                                    Write&& write) {
-  auto query = page_query(req, valid_key);
-  if (!query) return fail(query.error());
-  auto result = fetch(*query);
-  if (!result) return fail(result.error());
+// 200 with page() of `items`, written as text: `write(JsonText&, item)` writes one item straight
+// into the answer (the same bytes as page() of the equivalent to_json; the item's keys in
+// nlohmann's order).
+template <class Items, class Write>
+Response page_text_response(const Items& items, const std::optional<std::string>& next_key,
+                            Write&& write) {
   JsonText out;
   out.begin_object();
   out.key("items");
   out.begin_array();
-  for (const auto& item : result->items) write(out, item);
+  for (const auto& item : items) write(out, item);
   out.end_array();
   out.key("next_cursor");
-  if (result->next_key)
-    out.string(make_cursor(*result->next_key));
+  if (next_key)
+    out.string(make_cursor(*next_key));
   else
     out.null();
   out.end_object();
@@ -81,6 +78,18 @@ Result<Response> list_text_response(const Request& req, KeyCheck valid_key, Fetc
   response.headers.set("Content-Type", "application/json");
   response.body = out.take();
   return response;
+}
+
+// As list_response, for the lists read on every page view: the page is written by
+// page_text_response() with `write(JsonText&, item)`.
+template <class Fetch, class Write>
+Result<Response> list_text_response(const Request& req, KeyCheck valid_key, Fetch&& fetch,
+                                    Write&& write) {
+  auto query = page_query(req, valid_key);
+  if (!query) return fail(query.error());
+  auto result = fetch(*query);
+  if (!result) return fail(result.error());
+  return page_text_response(result->items, result->next_key, std::forward<Write>(write));
 }
 
 }  // namespace atrium::http

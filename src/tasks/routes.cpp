@@ -101,9 +101,8 @@ Result<Response> list_tasks(TaskService& service, Request& req) {
     tasks->resize(page->limit);
     next = tasks->back().id;
   }
-  nlohmann::json items = nlohmann::json::array();
-  for (const auto& t : *tasks) items.push_back(to_json(t));
-  return Response::json(200, http::page(std::move(items), next));
+  return http::page_text_response(*tasks, next,
+                                  [](http::JsonText& out, const Task& t) { write_json(out, t); });
 }
 
 }  // namespace

@@ -289,6 +289,32 @@ TEST_P(TaskRoutesTest, ListsPageByPageWithFilters) {
   EXPECT_EQ(b["items"].size(), 1u);
 }
 
+TEST_P(TaskRoutesTest, ListItemsAreTheBytesOfTheObjects) {
+  // The list writes its page as text (JsonText), a single task through nlohmann: the same bytes.
+  const nlohmann::json odd = {
+      {"z", {{"b", 2.5}, {"a", {1, -2, 1e300, nullptr, true}}}},
+      {"text", "Odd \"quoted\" caf\u00e9 \U0001F600 back\\slash\ttab\nline \x01"},
+      {"empty", nlohmann::json::object()}};
+  std::vector<std::string> ids;
+  for (const auto& input : {nlohmann::json("plain"), odd, nlohmann::json(7)})
+    ids.push_back(json(create(org_a_, agent_a_, {{"input", input}}))["id"]);
+  ASSERT_EQ(call(Method::kPost, "/api/tasks/" + ids[1] + "/cancel", admin(org_a_)).status, 200);
+
+  auto list = call(Method::kGet, "/api/tasks", admin(org_a_));
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_EQ(list.headers.get("Content-Type"), "application/json");
+  ASSERT_EQ(json(list)["items"].size(), 3u);
+  for (const auto& id : ids) {
+    auto one = call(Method::kGet, "/api/tasks/" + id, admin(org_a_));
+    ASSERT_EQ(one.status, 200) << one.body;
+    EXPECT_NE(list.body.find(one.body), std::string::npos) << list.body << "\n" << one.body;
+  }
+  EXPECT_EQ(list.body, json(list).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  auto paged = call(Method::kGet, "/api/tasks?limit=1", admin(org_a_));
+  EXPECT_EQ(paged.body, json(paged).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  EXPECT_TRUE(json(paged)["next_cursor"].is_string());
+}
+
 TEST_P(TaskRoutesTest, MalformedQueryValuesAre400) {
   for (const char* query : {"limit=0", "limit=101", "limit=x", "cursor=%%%", "cursor=abc",
                             "status=done", "status=", "agent_id=nope", "agent_id="}) {

@@ -50,6 +50,34 @@ nlohmann::json to_json(const Task& t) {
           {"finished_at", nullable(t.finished_at)}};
 }
 
+void write_json(http::JsonText& out, const Task& t) {
+  // Keys in nlohmann's (sorted) order: the bytes of to_json().
+  out.begin_object();
+  out.key("agent_id");
+  out.string(t.agent_id);
+  out.key("attempts");
+  out.integer(t.attempts);
+  out.key("created_at");
+  out.string(t.created_at);
+  out.key("created_by");
+  out.string_or_null(t.created_by);
+  out.key("error");
+  out.string_or_null(t.error);
+  out.key("finished_at");
+  out.string_or_null(t.finished_at);
+  out.key("id");
+  out.string(t.id);
+  out.key("input");
+  out.value(t.input);
+  out.key("output");
+  out.value(t.output);
+  out.key("started_at");
+  out.string_or_null(t.started_at);
+  out.key("status");
+  out.string(status_name(t.status));
+  out.end_object();
+}
+
 nlohmann::json to_json(const Progress& p) {
   nlohmann::json out = {{"step", p.step}, {"of", p.of ? nlohmann::json(*p.of) : nullptr}};
   if (p.text) out["text"] = *p.text;

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "agents/store.hpp"
+#include "http/json_text.hpp"
 
 namespace atrium::tasks {
 
@@ -42,6 +43,8 @@ struct Task {
 // The API's Task object: {id, agent_id, status, input, output, error, attempts, created_by,
 // created_at, started_at, finished_at}.
 nlohmann::json to_json(const Task& task);
+// The same object written straight into `out` (a list's page): the bytes of to_json().
+void write_json(http::JsonText& out, const Task& task);
 
 // The agent a task runs: the agents module's, read through its store.
 using Agent = agents::Agent;

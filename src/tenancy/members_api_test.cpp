@@ -63,6 +63,10 @@ TEST_P(MembersApi, ListAndGetMembers) {
   auto one = app().call(Method::kGet, "/api/users/" + bob.user_id, {}, bob.token);
   ASSERT_EQ(one.status, 200) << one.raw;
   EXPECT_EQ(one.body, b);
+  // The list writes its page as text (JsonText), a single member through nlohmann: the same bytes.
+  EXPECT_NE(r.raw.find(one.raw), std::string::npos) << r.raw << "\n" << one.raw;
+  EXPECT_EQ(r.raw, r.body.dump(-1, ' ', false, json::error_handler_t::replace));
+  EXPECT_EQ(page.raw, page.body.dump(-1, ' ', false, json::error_handler_t::replace));
   expect_problem(app().call(Method::kGet, "/api/users/" + new_id(), {}, admin_.token), 404,
                  "not_found");
 }

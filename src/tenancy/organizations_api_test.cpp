@@ -53,6 +53,12 @@ TEST_P(OrganizationsApi, ListShowsTheCallersOrganizations) {
   app().member(other_, "admin@acme.example", "USER");
   r = app().call(Method::kGet, "/api/orgs", {}, admin_.token);
   EXPECT_EQ(org_ids(r), (std::vector<std::string>{admin_.org_id, other_.org_id}));
+  // The list writes its page as text (JsonText), a single organization through nlohmann: the
+  // same bytes.
+  EXPECT_EQ(r.raw, r.body.dump(-1, ' ', false, json::error_handler_t::replace));
+  auto one = app().call(Method::kGet, "/api/orgs/" + admin_.org_id, {}, admin_.token);
+  ASSERT_EQ(one.status, 200) << one.raw;
+  EXPECT_NE(r.raw.find(one.raw), std::string::npos) << r.raw << "\n" << one.raw;
   r = app().call(Method::kGet, "/api/orgs?limit=1", {}, admin_.token);
   EXPECT_EQ(org_ids(r), std::vector<std::string>{admin_.org_id});
   r = app().call(Method::kGet,
@@ -74,6 +80,12 @@ TEST_P(OrganizationsApi, SuperAdminListsEveryOrganizationAudited) {
   auto r = app().call(Method::kGet, "/api/orgs", {}, root.token);
   ASSERT_EQ(r.status, 200) << r.raw;
   EXPECT_EQ(org_ids(r), (std::vector<std::string>{admin_.org_id, other_.org_id}));
+  // The list writes its page as text (JsonText), a single organization through nlohmann: the
+  // same bytes.
+  EXPECT_EQ(r.raw, r.body.dump(-1, ' ', false, json::error_handler_t::replace));
+  auto one = app().call(Method::kGet, "/api/orgs/" + admin_.org_id, {}, admin_.token);
+  ASSERT_EQ(one.status, 200) << one.raw;
+  EXPECT_NE(r.raw.find(one.raw), std::string::npos) << r.raw << "\n" << one.raw;
   EXPECT_EQ(app().count("audit_log", "action = 'org.cross_tenant_read' AND actor_id = '" +
                                          root.user_id + "' AND organization_id IS NULL"),
             1);

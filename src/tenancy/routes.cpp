@@ -34,9 +34,9 @@ std::optional<std::string> read_slug(JsonFields& f) {
 // --- organizations
 
 Result<Response> list_orgs(OrganizationService& s, Request& req) {
-  return http::list_response(
+  return http::list_text_response(
       req, is_uuid, [&](const http::PageQuery& page) { return s.list(*req.principal, page, req); },
-      [](const Organization& o) { return to_json(o); });
+      [](http::JsonText& out, const Organization& o) { write_json(out, o); });
 }
 
 Result<Response> create_org(OrganizationService& s, Request& req) {
@@ -103,10 +103,10 @@ Result<Response> put_secret(OrganizationService& s, Request& req) {
 
 Result<Response> list_members(MemberService& s, Request& req) {
   // Members are listed by email: their cursors wrap one.
-  return http::list_response(
+  return http::list_text_response(
       req, http::valid_email,
       [&](const http::PageQuery& page) { return s.list(*req.principal, page); },
-      [](const Member& m) { return to_json(m); });
+      [](http::JsonText& out, const Member& m) { write_json(out, m); });
 }
 
 Result<Response> add_member(MemberService& s, Request& req) {

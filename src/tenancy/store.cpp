@@ -30,6 +30,20 @@ nlohmann::json to_json(const Organization& org) {
   return {{"id", org.id}, {"name", org.name}, {"slug", org.slug}, {"created_at", org.created_at}};
 }
 
+void write_json(http::JsonText& out, const Organization& org) {
+  // Keys in nlohmann's (sorted) order: the bytes of to_json().
+  out.begin_object();
+  out.key("created_at");
+  out.string(org.created_at);
+  out.key("id");
+  out.string(org.id);
+  out.key("name");
+  out.string(org.name);
+  out.key("slug");
+  out.string(org.slug);
+  out.end_object();
+}
+
 std::string slugify(std::string_view name) {
   std::string slug;
   bool hyphen = false;
@@ -313,6 +327,24 @@ nlohmann::json to_json(const Member& m) {
           {"name", m.name},
           {"roles", m.roles},
           {"joined_at", m.joined_at}};
+}
+
+void write_json(http::JsonText& out, const Member& m) {
+  // Keys in nlohmann's (sorted) order: the bytes of to_json().
+  out.begin_object();
+  out.key("email");
+  out.string(m.email);
+  out.key("id");
+  out.string(m.user_id);
+  out.key("joined_at");
+  out.string(m.joined_at);
+  out.key("name");
+  out.string(m.name);
+  out.key("roles");
+  out.begin_array();
+  for (const auto& role : m.roles) out.string(role);
+  out.end_array();
+  out.end_object();
 }
 
 Result<MemberPage> list_members(db::Tx& tx, const Principal& principal,

@@ -30,6 +30,8 @@ struct Organization {
 
 // {id, name, slug, created_at}
 nlohmann::json to_json(const Organization& org);
+// The same object written straight into `out` (a list's page): the bytes of to_json().
+void write_json(http::JsonText& out, const Organization& org);
 
 struct Membership {
   Organization organization;
@@ -113,6 +115,8 @@ struct Member {
 
 // {id (the user's), email, name, roles, joined_at}
 nlohmann::json to_json(const Member& member);
+// The same object written straight into `out` (a list's page): the bytes of to_json().
+void write_json(http::JsonText& out, const Member& member);
 
 struct MemberPage {
   std::vector<Member> items;
