@@ -460,11 +460,13 @@ constexpr const char* kScopeWithIdleTimeout =
     "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true),"
     " set_config('app.cross_tenant_read', $3, true), set_config('statement_timeout', $4, true),"
     " set_config('idle_in_transaction_session_timeout', $5, true),"
-    " set_config('DateStyle', 'ISO', true)";
+    " set_config('DateStyle', 'ISO', true),"
+    " set_config('TimeZone', 'UTC', true)";
 constexpr const char* kScope =
     "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true),"
     " set_config('app.cross_tenant_read', $3, true), set_config('statement_timeout', $4, true),"
-    " set_config('DateStyle', 'ISO', true)";
+    " set_config('DateStyle', 'ISO', true),"
+    " set_config('TimeZone', 'UTC', true)";
 
 // Tx::lock(): a transaction-scoped advisory lock on the key's 64-bit hash.
 constexpr const char* kLock = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
@@ -1070,7 +1072,36 @@ std::string AdminSession::identifier(std::string_view text) const {
 
 namespace {
 
+// Whether the `n` bytes of `s` from `pos` are all ASCII digits.
+bool all_digits(std::string_view s, std::size_t pos, std::size_t n) {
+  for (std::size_t i = pos; i < pos + n; ++i)
+    if (s[i] < '0' || s[i] > '9') return false;
+  return true;
+}
+
+// The common case, a time in UTC (every transaction's scope sets TimeZone):
+// "YYYY-MM-DD HH:MM:SS[.f{1,6}]+00" is the RFC 3339 form's digits as they are, so they are
+// copied rather than read and rewritten. False for anything else.
+bool write_utc_rfc3339(std::string_view s, char* result) {
+  constexpr std::size_t kSeconds = 19;  // "YYYY-MM-DD HH:MM:SS"
+  if (s.size() < kSeconds + 3 || s.size() > kSeconds + 10 || s.substr(s.size() - 3) != "+00" ||
+      s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':' ||
+      !all_digits(s, 0, 4) || !all_digits(s, 5, 2) || !all_digits(s, 8, 2) ||
+      !all_digits(s, 11, 2) || !all_digits(s, 14, 2) || !all_digits(s, 17, 2))
+    return false;
+  const std::size_t fraction = s.size() - kSeconds - 3;  // with its '.'
+  if (fraction == 1 ||
+      (fraction > 1 && (s[kSeconds] != '.' || !all_digits(s, kSeconds + 1, fraction - 1))))
+    return false;
+  std::memcpy(result, s.data(), kSeconds);
+  result[10] = 'T';
+  std::memcpy(result + kSeconds, ".000000Z", 8);
+  if (fraction > 1) std::memcpy(result + kSeconds + 1, s.data() + kSeconds + 1, fraction - 1);
+  return true;
+}
+
 bool write_rfc3339(std::string_view s, bool with_zone, char* result) {
+  if (with_zone && write_utc_rfc3339(s, result)) return true;
   // ISO DateStyle: "YYYY-MM-DD HH:MM:SS[.ffffff][±HH[:MM[:SS]]]"
   auto digits = [&](std::size_t pos, std::size_t n, int& out) {
     if (pos + n > s.size()) return false;

@@ -15,6 +15,10 @@ TEST(IsoTimestamp, UtcBecomesFormatTimeText) {
             "2026-11-27T02:44:23.500000Z");
   EXPECT_EQ(iso_timestamp_to_rfc3339("2026-11-27 02:44:23+00", true),
             "2026-11-27T02:44:23.000000Z");
+  const std::string digits = "123456";
+  for (std::size_t n = 1; n <= 6; ++n)
+    EXPECT_EQ(iso_timestamp_to_rfc3339("1999-12-31 23:59:59." + digits.substr(0, n) + "+00", true),
+              "1999-12-31T23:59:59." + digits.substr(0, n) + std::string(6 - n, '0') + "Z");
 }
 
 TEST(IsoTimestamp, OffsetsAreConvertedToUtc) {
@@ -41,8 +45,10 @@ TEST(IsoTimestamp, AgreesWithFormatTime) {
 }
 
 TEST(IsoTimestamp, WhatItCannotConvertIsKept) {
-  for (const char* text : {"infinity", "-infinity", "0044-03-15 12:00:00+00 BC",
-                           "10000-01-01 00:00:00+00", "2026-11-27T02:44:23Z", ""}) {
+  for (const char* text :
+       {"infinity", "-infinity", "0044-03-15 12:00:00+00 BC", "10000-01-01 00:00:00+00",
+        "2026-11-27T02:44:23Z", "", "2026-11-27 02:44:23.+00", "2026-11-27 02:4x:23+00",
+        "2026-11-27 02:44:23.12x+00", "2026-11-27 02:44:23 +00"}) {
     EXPECT_EQ(iso_timestamp_to_rfc3339(text, true), text);
   }
 }

@@ -665,6 +665,24 @@ TEST_P(RowLevelSecurity, TimesReadBackInUtcWhateverTheSessionTimeZone) {
   EXPECT_EQ(*r, at);
 }
 
+TEST_P(RowLevelSecurity, EveryTransactionReadsTimesInUtc) {
+  // The driver copies a UTC time's text instead of converting it (write_rfc3339): each
+  // transaction sets TimeZone itself, whatever a session-level SET left on the server connection.
+  auto left = app().transact({.tenant = w_.a}, [&](Tx& tx) -> Result<void> {
+    auto set = tx.query("SELECT set_config('TimeZone', 'Asia/Kolkata', false)");
+    if (!set) return fail(set.error());
+    return {};
+  });
+  ASSERT_TRUE(left) << left.error().detail;
+  auto r = app().transact({.tenant = w_.a, .read_only = true}, [&](Tx& tx) -> Result<std::string> {
+    auto row = tx.query_one("SELECT current_setting('TimeZone')");
+    if (!row) return fail(row.error());
+    return (*row)->text(0);
+  });
+  ASSERT_TRUE(r) << r.error().detail;
+  EXPECT_EQ(*r, "UTC");
+}
+
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(RowLevelSecurity);
 INSTANTIATE_TEST_SUITE_P(Backends, RowLevelSecurity,
                          ::testing::ValuesIn(atrium::testing::rls_backends()),
