@@ -433,6 +433,83 @@ Result<std::variant<Claimed, ClaimRefusal>> TaskStore::claim(const TaskRef& ref,
   });
 }
 
+Result<std::vector<std::optional<Claimed>>> TaskStore::claim_all(
+    std::span<const ClaimRequest> requests, TimePoint lease_until, int max_running) {
+  using Results = std::vector<std::optional<Claimed>>;
+  if (requests.empty()) return Results();
+  const std::string& org = requests.front().ref.organization_id;
+  for (const ClaimRequest& r : requests) {
+    if (r.ref.organization_id != org) return fail(Error::internal());
+  }
+  const TimePoint now = clock_.now();
+  const std::string now_text = format_time(now);
+  const std::string lease_text = format_time(lease_until);
+  // The first request of each task id; a repeat is left to claim().
+  std::unordered_map<std::string, std::size_t> first;
+  for (std::size_t i = 0; i < requests.size(); ++i) first.emplace(requests[i].ref.id, i);
+  Principal worker;
+  worker.org_id = org;
+
+  return db_.transact(for_tenant(org), [&](db::Tx& tx) -> Result<Results> {
+    Results out(requests.size());
+    if (max_running > 0) {
+      if (auto l = tx.lock("tasks.claim:" + org); !l) return fail(l.error());
+    }
+    if (!on_postgres(tx)) {
+      static const std::string claim = std::string(kClaimUpdate) + std::string(kColumns);
+      for (std::size_t i = 0; i < requests.size(); ++i) {
+        const ClaimRequest& r = requests[i];
+        if (first.at(r.ref.id) != i) continue;
+        auto task = one_task(
+            tx.query(claim, {r.ref.id, org, now_text, lease_text, r.generation, max_running}));
+        if (!task) return fail(task.error());
+        if (!*task) continue;
+        auto agent = agents::store::find_of_task(tx, worker, r.ref.id);
+        if (!agent) return fail(agent.error());
+        if (!*agent) return fail(Error::internal());  // the claim saw it in this transaction
+        out[i] = Claimed{std::move(**task), std::move(**agent)};
+      }
+      return out;
+    }
+    // kClaimUpdate for a set of messages: the due, current ones, in the order given, as many as
+    // the cap leaves room for (LIMIT NULL: no cap). Each task is looked up by its id alone (a
+    // lateral subquery kept apart by OFFSET 0, and `id = ANY` for the UPDATE; `(status =
+    // 'queued') IS TRUE` is not an index condition): with the statistics of a fresh or just
+    // filled table the planner otherwise reads the organization's tasks whole (4,067 buffers
+    // instead of 105 for three claims among 2,000 queued tasks, EXPLAIN ANALYZE).
+    PgArray ids, generations;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      if (first.at(requests[i].ref.id) != i) continue;
+      ids.add(requests[i].ref.id);
+      generations.add(std::to_string(requests[i].generation));
+    }
+    static const std::string claim_all_with_agents =
+        "WITH m AS (SELECT * FROM unnest($5::uuid[], $6::bigint[]) WITH ORDINALITY "
+        "AS m(m_id, m_generation, m_order)), "
+        "picked AS (SELECT q.id AS p_id FROM m CROSS JOIN LATERAL (SELECT t.id FROM tasks t "
+        "WHERE t.id = m.m_id AND t.organization_id = $1 AND (t.status = 'queued') IS TRUE "
+        "AND t.queue_generation = m.m_generation AND t.available_at <= $2 AND EXISTS (SELECT 1 "
+        "FROM agents a WHERE a.organization_id = $1 AND a.id = t.agent_id) OFFSET 0) q "
+        "ORDER BY m.m_order LIMIT CASE WHEN $4 <= 0 THEN NULL ELSE greatest($4 - (SELECT "
+        "COUNT(*) FROM tasks r WHERE r.organization_id = $1 AND r.status = 'running'), 0) END), "
+        "t AS (UPDATE tasks SET status = 'running', attempts = attempts + 1, started_at = $2, "
+        "lease_expires_at = $3 WHERE tasks.id = ANY (ARRAY(SELECT p_id FROM picked)) AND "
+        "tasks.organization_id = $1 AND (tasks.status = 'queued') IS TRUE RETURNING " +
+        std::string(kColumns) + ") SELECT t.*, " + agents::store::columns("a") +
+        " FROM t JOIN agents a ON a.organization_id = t.organization_id AND a.id = t.agent_id";
+    auto rows = tx.query_and_commit(claim_all_with_agents, {org, now_text, lease_text, max_running,
+                                                            ids.text(), generations.text()});
+    if (!rows) return fail(rows.error());
+    for (const auto& row : *rows) {
+      Task task = read_task(row);
+      if (auto it = first.find(task.id); it != first.end()) {
+        out[it->second] = Claimed{std::move(task), agents::store::read_columns(row, kColumnCount)};
+      }
+    }
+    return out;
+  });
+}
+
 Result<bool> TaskStore::heartbeat(const TaskRef& ref, int attempt, TimePoint lease_until) {
   auto n = db_.transact(for_tenant(ref.organization_id), [&](db::Tx& tx) {
     return tx.execute(

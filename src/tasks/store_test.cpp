@@ -278,6 +278,78 @@ TEST_P(TaskStoreTest, ClaimFinishAndDuplicatesCannotMoveAFinishedTask) {
   EXPECT_EQ(store_->get(alice_, t.id)->status, Status::kSucceeded);
 }
 
+TEST_P(TaskStoreTest, ClaimAllTakesDueCurrentTasksInOrderUpToTheCap) {
+  Task running = create(alice_, agent_a_);
+  claim(running);
+  Task t1 = create(alice_, agent_a_);
+  Task t2 = create(alice_, agent_a_);
+  Task t3 = create(alice_, agent_a_);
+  const std::vector<ClaimRequest> batch = {
+      {ref(t2), generation(t2)}, {ref(t1), generation(t1)}, {ref(t3), generation(t3)}};
+  // The cap of 3 leaves room for two: the first two requests, in the order given.
+  auto claimed = store_->claim_all(batch, clock_.now() + 30s, 3);
+  ASSERT_TRUE(claimed) << claimed.error().detail;
+  ASSERT_EQ(claimed->size(), 3u);
+  ASSERT_TRUE((*claimed)[0]);
+  EXPECT_EQ((*claimed)[0]->task.id, t2.id);
+  EXPECT_EQ((*claimed)[0]->task.status, Status::kRunning);
+  EXPECT_EQ((*claimed)[0]->task.attempts, 1);
+  EXPECT_EQ((*claimed)[0]->agent.id, agent_a_);
+  EXPECT_EQ((*claimed)[0]->agent.executor, "echo");
+  ASSERT_TRUE((*claimed)[1]);
+  EXPECT_EQ((*claimed)[1]->task.id, t1.id);
+  EXPECT_FALSE((*claimed)[2]);
+  EXPECT_EQ(store_->get(alice_, t3.id)->status, Status::kQueued);
+  EXPECT_EQ(store_->get(alice_, t1.id)->status, Status::kRunning);
+
+  // Full: nothing more is taken, and claim() defers as it always did.
+  auto full = store_->claim_all(std::vector<ClaimRequest>{{ref(t3), generation(t3)}},
+                                clock_.now() + 30s, 3);
+  ASSERT_TRUE(full);
+  EXPECT_FALSE((*full)[0]);
+  EXPECT_EQ(refusal(t3, 3), ClaimRefusal::kDeferred);
+}
+
+TEST_P(TaskStoreTest, ClaimAllLeavesStaleRepeatedNotDueAndFinishedTasksToClaim) {
+  Task stale = create(alice_, agent_a_);
+  Task repeated = create(alice_, agent_a_);
+  Task not_due = create(alice_, agent_a_);
+  Task finished = create(alice_, agent_a_);
+  claim(finished);
+  ASSERT_TRUE(store_->finish(ref(finished), 1, Status::kSucceeded, {}, std::nullopt).value());
+  claim(not_due);
+  ASSERT_TRUE(store_->retry(ref(not_due), 1, "again", clock_.now() + 60s).value());
+
+  const std::vector<ClaimRequest> batch = {{ref(stale), generation(stale) + 1},
+                                           {ref(repeated), generation(repeated)},
+                                           {ref(repeated), generation(repeated)},
+                                           {ref(not_due), generation(not_due)},
+                                           {ref(finished), generation(finished)}};
+  auto claimed = store_->claim_all(batch, clock_.now() + 30s, 0);
+  ASSERT_TRUE(claimed) << claimed.error().detail;
+  ASSERT_EQ(claimed->size(), 5u);
+  EXPECT_FALSE((*claimed)[0]);
+  ASSERT_TRUE((*claimed)[1]);
+  EXPECT_EQ((*claimed)[1]->task.id, repeated.id);
+  EXPECT_EQ((*claimed)[1]->task.attempts, 1);
+  EXPECT_FALSE((*claimed)[2]);  // the same task once only
+  EXPECT_FALSE((*claimed)[3]);
+  EXPECT_FALSE((*claimed)[4]);
+  EXPECT_EQ(store_->get(alice_, stale.id)->status, Status::kQueued);
+  EXPECT_EQ(store_->get(alice_, not_due.id)->status, Status::kQueued);
+  EXPECT_EQ(store_->get(alice_, finished.id)->status, Status::kSucceeded);
+  EXPECT_EQ(refusal(repeated), ClaimRefusal::kNotClaimable);
+}
+
+TEST_P(TaskStoreTest, ClaimAllRefusesABatchOfSeveralOrganizations) {
+  Task a = create(alice_, agent_a_);
+  Task b = create(bob_, agent_b_);
+  const std::vector<ClaimRequest> batch = {{ref(a), generation(a)}, {ref(b), generation(b)}};
+  EXPECT_FALSE(store_->claim_all(batch, clock_.now() + 30s, 0));
+  EXPECT_EQ(store_->get(alice_, a.id)->status, Status::kQueued);
+  EXPECT_EQ(store_->get(bob_, b.id)->status, Status::kQueued);
+}
+
 TEST_P(TaskStoreTest, FinishAllWritesEachClaimsOutcomeAndSkipsThoseNoLongerItsOwn) {
   Task ok = create(alice_, agent_a_);
   Task failed = create(alice_, agent_a_);
