@@ -119,6 +119,13 @@ std::size_t Hub::connections(const std::string& tenant) const {
 }
 
 void Hub::on_event(const broker::Event& event) {
+  // Every task transition of every tenant comes here, mostly with nobody of the tenant connected
+  // to this replica: the payload is parsed only when someone may want it. A connection admitted
+  // meanwhile may miss this event, as it could before (events are at most once).
+  {
+    std::shared_lock lock(mu_);
+    if (!tenants_.contains(event.tenant)) return;
+  }
   // Only the task id and status are needed to route; the message is the payload itself with its
   // "type" in front, built once for every recipient.
   auto payload = nlohmann::json::parse(event.payload, nullptr, false);

@@ -41,7 +41,8 @@ class TaskEvents {
   void progress(const Task& task, const Progress& progress);
 
  private:
-  void publish(const Task& task, nlohmann::json payload);
+  // Sends `payload` (JSON text) on the bus, which is not null.
+  void publish(const Task& task, std::string payload);
 
   broker::EventBus* bus_;
   metrics::Registry* metrics_;

@@ -70,8 +70,11 @@ Result<Response> create_task(TaskService& service, Request& req) {
   }
   auto created = service.create(*req.principal, std::move(*task), audit_entry(req, "task.create"));
   if (!created) return fail(created.error());
-  Response res = Response::json(202, to_json(created->task));
+  Response res;
+  res.status = 202;
+  res.headers.set("Content-Type", "application/json");
   res.headers.set("Location", "/api/tasks/" + created->task.id);
+  res.body = json_text(created->task);
   return res;
 }
 

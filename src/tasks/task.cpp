@@ -78,6 +78,12 @@ void write_json(http::JsonText& out, const Task& t) {
   out.end_object();
 }
 
+std::string json_text(const Task& task) {
+  http::JsonText out;
+  write_json(out, task);
+  return out.take();
+}
+
 nlohmann::json to_json(const Progress& p) {
   nlohmann::json out = {{"step", p.step}, {"of", p.of ? nlohmann::json(*p.of) : nullptr}};
   if (p.text) out["text"] = *p.text;

@@ -45,6 +45,8 @@ struct Task {
 nlohmann::json to_json(const Task& task);
 // The same object written straight into `out` (a list's page): the bytes of to_json().
 void write_json(http::JsonText& out, const Task& task);
+// That text alone (the answer to a create, every status event): no nlohmann tree built.
+std::string json_text(const Task& task);
 
 // The agent a task runs: the agents module's, read through its store.
 using Agent = agents::Agent;
