@@ -89,12 +89,6 @@ struct TaskRef {
   std::string organization_id;
 };
 
-// A queue message to claim a task by, for TaskStore::claim_all.
-struct ClaimRequest {
-  TaskRef ref;
-  std::int64_t generation = 0;
-};
-
 // A claim's outcome for TaskStore::finish_all: the arguments of finish().
 struct Finish {
   TaskRef ref;
@@ -141,15 +135,6 @@ class TaskStore {
   Result<std::variant<Claimed, ClaimRefusal>> claim(const TaskRef& ref, std::int64_t generation,
                                                     TimePoint lease_until, int max_running,
                                                     std::chrono::milliseconds busy_delay);
-  // claim()'s common case for several messages of ONE organization (each `ref.organization_id`
-  // the same) in one transaction — on PostgreSQL one statement under the organization's lock —
-  // so that workers claiming together pay for one round trip: each due task of a current message
-  // whose agent exists is claimed, in the order given, while the organization runs fewer than
-  // `max_running` tasks (0 = no cap; exact, as claim()'s). nullopt for a request not claimed so
-  // (also a repeated task id after its first): the caller claims it with claim(), which sorts out
-  // why (deferral, a stale message, a task that moved on).
-  Result<std::vector<std::optional<Claimed>>> claim_all(std::span<const ClaimRequest> requests,
-                                                        TimePoint lease_until, int max_running);
   // Extends the lease of the claim made at `attempt`; false when the task is no longer that
   // claim's (cancelled, or recovered after an expired lease): the worker must stop.
   Result<bool> heartbeat(const TaskRef& ref, int attempt, TimePoint lease_until);

@@ -17,24 +17,6 @@ std::chrono::milliseconds retry_backoff(const WorkerOptions& options, int attemp
   return std::chrono::milliseconds(static_cast<std::int64_t>(spread));
 }
 
-namespace {
-
-// Calls `write` with the slots of each organization in `batch` (its items' `ref`), in order: a
-// store batch is one organization's (one tenant's transaction).
-template <class Slot, class Write>
-void by_organization(std::span<Slot* const> batch, Write&& write) {
-  std::vector<Slot*> rest(batch.begin(), batch.end());
-  while (!rest.empty()) {
-    const std::string org = rest.front()->in.ref.organization_id;
-    auto others = std::stable_partition(
-        rest.begin(), rest.end(), [&](const Slot* s) { return s->in.ref.organization_id == org; });
-    write(std::span<Slot* const>(rest.data(), static_cast<std::size_t>(others - rest.begin())));
-    rest.erase(rest.begin(), others);
-  }
-}
-
-}  // namespace
-
 std::chrono::milliseconds hold_pause(const WorkerOptions& options, int failures) {
   const auto first = std::min<std::chrono::milliseconds>(250ms, options.hold_max_pause);
   const int doublings = std::clamp(failures - 1, 0, 20);
@@ -160,14 +142,6 @@ void WorkerPool::handle(broker::TaskQueue::Consumer& consumer, const broker::Del
   }
   const TaskRef task{ref->task_id, ref->organization_id};
   auto order = events_.order(task.id);
-  if (auto grouped = claim_grouped({task, ref->generation}); grouped && *grouped) {
-    Claimed claimed = std::move(**grouped);
-    events_.changed(claimed.task);
-    order.unlock();
-    run(std::move(claimed));
-    (void)consumer.ack(d.tag);
-    return;
-  }
   auto claim = store_.claim(task, ref->generation, clock_.now() + options_.lease,
                             options_.tenant_max_running, options_.busy_delay);
   // The database is unavailable: keep the message and try again after a growing pause. A nack
@@ -362,28 +336,6 @@ void WorkerPool::record(const Running& r, const Claimed& claimed, const Outcome&
   events_.changed(**result);
 }
 
-Result<std::optional<Claimed>> WorkerPool::claim_grouped(ClaimRequest request) {
-  return claims_.submit(std::move(request), std::optional<Claimed>(),
-                        [this](std::span<ClaimCommit::Slot* const> batch) { write_claims(batch); });
-}
-
-void WorkerPool::write_claims(std::span<ClaimCommit::Slot* const> batch) {
-  const TimePoint lease_until = clock_.now() + options_.lease;
-  by_organization(batch, [&](std::span<ClaimCommit::Slot* const> slots) {
-    std::vector<ClaimRequest> requests;
-    requests.reserve(slots.size());
-    for (const auto* slot : slots) requests.push_back(slot->in);
-    auto claimed = store_.claim_all(requests, lease_until, options_.tenant_max_running);
-    for (std::size_t k = 0; k < slots.size(); ++k) {
-      if (claimed) {
-        slots[k]->out = std::move((*claimed)[k]);
-      } else {
-        slots[k]->out = fail(claimed.error());
-      }
-    }
-  });
-}
-
 Result<std::optional<Task>> WorkerPool::finish_grouped(Finish finish) {
   return finishes_.submit(
       std::move(finish), std::optional<Task>(),
@@ -391,28 +343,36 @@ Result<std::optional<Task>> WorkerPool::finish_grouped(Finish finish) {
 }
 
 void WorkerPool::write_finishes(std::span<FinishCommit::Slot* const> batch) {
-  by_organization(batch, [&](std::span<FinishCommit::Slot* const> slots) {
+  std::vector<bool> written(batch.size(), false);
+  for (std::size_t first = 0; first < batch.size(); ++first) {
+    if (written[first]) continue;
+    const std::string& org = batch[first]->in.ref.organization_id;
+    std::vector<std::size_t> members;
     std::vector<Finish> finishes;
-    finishes.reserve(slots.size());
-    for (const auto* slot : slots) finishes.push_back(slot->in);
+    for (std::size_t i = first; i < batch.size(); ++i) {
+      if (written[i] || batch[i]->in.ref.organization_id != org) continue;
+      written[i] = true;
+      members.push_back(i);
+      finishes.push_back(batch[i]->in);
+    }
     auto results = store_.finish_all(finishes);
     if (!results && results.error().code != Code::kUnavailable && finishes.size() > 1) {
       // One outcome the database refuses (say, output it cannot store) must not take the others
       // down with it: each is written alone.
-      for (std::size_t k = 0; k < slots.size(); ++k) {
+      for (std::size_t k = 0; k < members.size(); ++k) {
         const Finish& f = finishes[k];
-        slots[k]->out = store_.finish(f.ref, f.attempt, f.status, f.output, f.error);
+        batch[members[k]]->out = store_.finish(f.ref, f.attempt, f.status, f.output, f.error);
       }
-      return;
+      continue;
     }
-    for (std::size_t k = 0; k < slots.size(); ++k) {
+    for (std::size_t k = 0; k < members.size(); ++k) {
       if (results) {
-        slots[k]->out = std::move((*results)[k]);
+        batch[members[k]]->out = std::move((*results)[k]);
       } else {
-        slots[k]->out = fail(results.error());
+        batch[members[k]]->out = fail(results.error());
       }
     }
-  });
+  }
 }
 
 void WorkerPool::maintain() {

@@ -145,12 +145,6 @@ class WorkerPool {
   void record(const Running& running, const Claimed& claimed, const Outcome& outcome,
               StopReason reason);
   void stop_run(Running& running, StopReason reason);
-  // TaskStore::claim()'s common case through a group commit: messages received while other
-  // claims are being written are claimed together in the next batch (claim_all, per
-  // organization). nullopt when the batch did not take the task: claim() sorts it out.
-  using ClaimCommit = GroupCommit<ClaimRequest, Result<std::optional<Claimed>>>;
-  Result<std::optional<Claimed>> claim_grouped(ClaimRequest request);
-  void write_claims(std::span<ClaimCommit::Slot* const> batch);
   // TaskStore::finish() through a group commit (tasks/group_commit.hpp): outcomes that become
   // ready while others are being written go together in the next batch (finish_all, per
   // organization).
@@ -186,7 +180,6 @@ class WorkerPool {
   std::map<std::string, std::shared_ptr<Running>> running_;  // by task id
   bool requeued_ = false;  // the queued tasks were queued again after start
 
-  ClaimCommit claims_{64};
   FinishCommit finishes_{64};
 
   std::mutex rng_mu_;
