@@ -214,10 +214,11 @@ Result<Created> TaskStore::create(const Principal& caller, const NewTask& task,
   };
 
   auto created = attempt();
-  // A concurrent request with the same key committed first (unique violation): answer with its
-  // task, as a replay.
-  if (!created && created.error().code == Code::kConflict && task.idempotency_key)
-    created = attempt();
+  // Refused at commit (kConflict): a concurrent request with the same key committed first (a
+  // unique violation), answered with its task as a replay; or, on PostgreSQL, the agent was
+  // deleted after this create had read it (the insert's own check, migrations/postgres/0009,
+  // waited for that delete and no longer found the agent), answered as not found.
+  if (!created && created.error().code == Code::kConflict) created = attempt();
   if (created || created.error().code == Code::kRateLimited)
     note_created(org, queued, created && !created->replayed);
   return created;

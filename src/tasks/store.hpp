@@ -107,7 +107,9 @@ class TaskStore {
   // A new queued task of the caller's agent, with its outbox message; or, when the idempotency
   // key is already used in the organization, that task (kConflict if it was for another agent
   // or input). Concurrent duplicates resolve to one task. One transaction: the agent (kNotFound),
-  // `check` on the input, the key, the queued limit (kRateLimited), the rows.
+  // `check` on the input, the key, the queued limit (kRateLimited), the rows. A create racing
+  // the deletion of its agent either commits first (the deletion then deletes its task) or
+  // answers kNotFound: a task never outlives its agent.
   //
   // The queued limit is enforced from a count of the organization's queued tasks taken at most
   // kQueuedRecount ago plus the tasks this store created since, and counted afresh whenever that

@@ -8,7 +8,9 @@
 #include <thread>
 
 #include "db/migrations.hpp"
+#include "platform/ids.hpp"
 #include "support/backends.hpp"
+#include "support/eventually.hpp"
 #include "support/fake_clock.hpp"
 #include "support/tenants.hpp"
 
@@ -603,6 +605,129 @@ TEST_P(TaskStoreTest, ATaskDeferredForItsBusyTenantIsNotTakenForStale) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TaskStoreTest, ::testing::ValuesIn(testing::backends()),
+                         testing::BackendName());
+
+// PostgreSQL checks a task's agent with triggers around a per-agent advisory lock instead of a
+// foreign key (migrations/postgres/0009): a create and a deletion of its agent, each caught in
+// the middle by the other, in both orders. The two run on the application's and the owner's
+// connections (two pools, also through PgBouncer); the one held open watches, from inside its
+// transaction, for the other to wait on the lock.
+class TaskAgentLockTest : public TaskStoreTest {
+ protected:
+  // Whether a transaction of this database waits for an advisory lock.
+  static bool advisory_lock_awaited(db::Tx& tx) {
+    auto n = tx.query_one(
+        "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())");
+    return n && *n && (**n).integer(0) > 0;
+  }
+
+  Result<std::int64_t> delete_agent(db::Tx& tx, const std::string& agent) {
+    return tx.execute("DELETE FROM agents WHERE organization_id = $1 AND id = $2", {org_a_, agent});
+  }
+
+  std::int64_t tasks_of(const std::string& agent) {
+    auto n = (*db_)->transact({.tenant = org_a_, .read_only = true}, [&](db::Tx& tx) {
+      return tx.query_one("SELECT COUNT(*) FROM tasks WHERE agent_id = $1", {agent});
+    });
+    EXPECT_TRUE(n && *n);
+    return n && *n ? (**n).integer(0) : -1;
+  }
+};
+
+TEST_P(TaskAgentLockTest, DeletingAnAgentWaitsForACreateInFlightThenDeletesItsTask) {
+  std::thread deleter;
+  std::optional<Result<std::int64_t>> deleted;
+  auto inserted = db_->app->transact({.tenant = org_a_}, [&](db::Tx& tx) -> Result<void> {
+    auto r = tx.execute(
+        "INSERT INTO tasks (id, organization_id, agent_id, status, created_at)"
+        " VALUES ($1, $2, $3, 'queued', $4)",
+        {new_id(), org_a_, agent_a_, format_time(clock_.now())});
+    if (!r) return fail(r.error());
+    if (!deleter.joinable()) {
+      deleter = std::thread([&] {
+        deleted = (*db_)->transact({.tenant = org_a_},
+                                   [&](db::Tx& d) { return delete_agent(d, agent_a_); });
+      });
+    }
+    EXPECT_TRUE(testing::eventually([&] { return advisory_lock_awaited(tx); }, 10s))
+        << "the deletion did not wait for the task being inserted";
+    return {};
+  });
+  deleter.join();
+  ASSERT_TRUE(inserted) << inserted.error().detail;
+  ASSERT_TRUE(deleted && *deleted) << (deleted ? deleted->error().detail : "");
+  EXPECT_EQ(**deleted, 1);
+  EXPECT_EQ(tasks_of(agent_a_), 0) << "a task outlived its agent";
+}
+
+TEST_P(TaskAgentLockTest, ACreateWaitsForTheDeletionOfItsAgentInFlightThenFindsItGone) {
+  TaskStore app_store(*db_->app, clock_);
+  std::thread creator;
+  std::optional<Result<Created>> created;
+  auto deleted = (*db_)->transact({.tenant = org_a_}, [&](db::Tx& tx) -> Result<std::int64_t> {
+    auto n = delete_agent(tx, agent_a_);
+    if (!n) return n;
+    // The create reads the agent, not deleted yet for it, and goes on to insert its task.
+    if (!creator.joinable()) {
+      creator = std::thread([&] { created = app_store.create(alice_, {agent_a_}, limits_); });
+    }
+    EXPECT_TRUE(testing::eventually([&] { return advisory_lock_awaited(tx); }, 10s))
+        << "the task's insert did not wait for the deletion of its agent";
+    return n;
+  });
+  creator.join();
+  ASSERT_TRUE(deleted) << deleted.error().detail;
+  EXPECT_EQ(*deleted, 1);
+  ASSERT_TRUE(created);
+  ASSERT_FALSE(*created) << "a task was created for a deleted agent";
+  EXPECT_EQ(created->error().code, Code::kNotFound);
+  EXPECT_EQ(tasks_of(agent_a_), 0);
+}
+
+TEST_P(TaskAgentLockTest, ATaskNamesAnExistingAgentOfItsOwnOrganization) {
+  for (const std::string& agent : {agent_b_, new_id()}) {
+    auto r = db_->app->transact({.tenant = org_a_}, [&](db::Tx& tx) {
+      return tx.execute(
+          "INSERT INTO tasks (id, organization_id, agent_id, status, created_at)"
+          " VALUES ($1, $2, $3, 'queued', $4)",
+          {new_id(), org_a_, agent, format_time(clock_.now())});
+    });
+    ASSERT_FALSE(r) << "a task of A names agent " << agent;
+    EXPECT_EQ(r.error().code, Code::kConflict);
+  }
+  Task t = create(alice_, agent_a_);
+  auto moved = db_->app->transact({.tenant = org_a_}, [&](db::Tx& tx) {
+    return tx.execute("UPDATE tasks SET agent_id = $1 WHERE id = $2", {new_id(), t.id});
+  });
+  ASSERT_FALSE(moved) << "a task was moved to an agent that does not exist";
+  EXPECT_EQ(moved.error().code, Code::kConflict);
+  auto renamed = db_->app->transact({.tenant = org_a_}, [&](db::Tx& tx) {
+    return tx.execute("UPDATE agents SET id = $1 WHERE id = $2", {new_id(), agent_a_});
+  });
+  ASSERT_FALSE(renamed) << "an agent's id changed under its tasks";
+  EXPECT_EQ(renamed.error().code, Code::kConflict);
+}
+
+TEST_P(TaskAgentLockTest, DeletingAnOrganizationDeletesItsAgentsTasks) {
+  create(alice_, agent_a_);
+  const std::string second = testing::add_agent(**db_, org_a_, "echo");
+  create(alice_, second);
+  create(bob_, agent_b_);
+  auto gone = db_->app->transact({.tenant = org_a_}, [&](db::Tx& tx) {
+    return tx.execute("DELETE FROM organizations WHERE id = $1", {org_a_});
+  });
+  ASSERT_TRUE(gone) << gone.error().detail;
+  EXPECT_EQ(*gone, 1);
+  EXPECT_EQ(tasks_of(agent_a_), 0);
+  EXPECT_EQ(tasks_of(second), 0);
+  auto bobs = store_->list(bob_, {});
+  ASSERT_TRUE(bobs);
+  EXPECT_EQ(bobs->size(), 1u);
+}
+
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(TaskAgentLockTest);
+INSTANTIATE_TEST_SUITE_P(Backends, TaskAgentLockTest, ::testing::ValuesIn(testing::rls_backends()),
                          testing::BackendName());
 
 }  // namespace

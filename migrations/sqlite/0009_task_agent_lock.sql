@@ -1,0 +1,5 @@
+-- Nothing to do on SQLite. On PostgreSQL this migration replaces the tasks' foreign key to their
+-- agent by triggers around a per-agent advisory lock (migrations/postgres/0009): there the key's
+-- check locked the agent's row for every insert, which all concurrent creators of that agent
+-- shared. SQLite checks a foreign key by a lookup that locks nothing (its write transactions run
+-- one at a time) and keeps the key, with its cascade.
