@@ -67,14 +67,7 @@ void write_json(http::JsonText& out, const AgentRow& agent) {
   // Keys in nlohmann's (sorted) order, so that the bytes are to_json()'s; columns as kColumns.
   out.begin_object();
   out.key("config");
-  if (const auto config = r.view(7); config == "{}") {
-    out.begin_object();
-    out.end_object();
-  } else {
-    // Through nlohmann, as read() does: its member order and number format, not the engine's.
-    auto parsed = nlohmann::json::parse(config, nullptr, false);
-    out.value(parsed.is_object() ? parsed : nlohmann::json::object());
-  }
+  out.object_text(r.view(7));
   out.key("created_at");
   out.string(r.view(9));
   out.key("created_by");

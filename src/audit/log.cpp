@@ -103,14 +103,7 @@ void write_json(http::JsonText& out, const AuditItem& item) {
   out.key("created_at");
   out.string(r.view(10));
   out.key("details");
-  if (const auto details = r.view(9); details == "{}") {
-    out.begin_object();
-    out.end_object();
-  } else {
-    // Through nlohmann: its member order and number format, not the engine's.
-    auto parsed = nlohmann::json::parse(details, nullptr, false);
-    out.value(parsed.is_discarded() ? nlohmann::json::object() : parsed);
-  }
+  out.object_text(r.view(9));
   out.key("id");
   out.string(r.view(0));
   out.key("ip");

@@ -134,6 +134,16 @@ void JsonText::value(const nlohmann::json& v) {
   out_ += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+void JsonText::object_text(std::string_view stored) {
+  if (stored == "{}") {
+    separate();
+    out_ += "{}";
+    return;
+  }
+  auto parsed = nlohmann::json::parse(stored, nullptr, false);
+  value(parsed.is_object() ? parsed : nlohmann::json::object());
+}
+
 void JsonText::string(std::string_view s) {
   separate();
   static constexpr char kHex[] = "0123456789abcdef";

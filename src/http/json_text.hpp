@@ -30,6 +30,11 @@ class JsonText {
   void null();
   // Any value through nlohmann (the rare or irregular ones: a configuration object).
   void value(const nlohmann::json& v);
+  // A JSON object stored as text (a column nlohmann::json::dump wrote), as nlohmann renders it
+  // once parsed — its member order and number format, not the database's (PostgreSQL's jsonb
+  // reorders members). `{}`, the common case, needs no parser; stored text that is not an
+  // object is written `{}`.
+  void object_text(std::string_view stored);
 
   const std::string& text() const { return out_; }
   std::string take() { return std::move(out_); }

@@ -96,5 +96,26 @@ TEST(JsonText, IntegersAndOptionalStrings) {
   EXPECT_EQ(out.text(), dumped(expected));
 }
 
+// A stored object comes out as nlohmann renders it: members sorted, numbers in its format, the
+// stored spacing gone; anything that is not an object comes out as an empty object.
+TEST(JsonText, StoredObjectsAreWrittenAsNlohmannRendersThem) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"{}", "{}"},
+      {R"({"b": 1, "a": {"y": [1, 2.50], "x": null}})", R"({"a":{"x":null,"y":[1,2.5]},"b":1})"},
+      {R"({"n": 1E2, "s": "\u00e9"})", "{\"n\":100.0,\"s\":\"\xc3\xa9\"}"},
+      {"[1, 2]", "{}"},
+      {"\"text\"", "{}"},
+      {"not json", "{}"},
+      {"", "{}"}};
+  for (const auto& [stored, expected] : cases) {
+    JsonText out;
+    out.begin_array();
+    out.object_text(stored);
+    out.object_text("{}");
+    out.end_array();
+    EXPECT_EQ(out.text(), "[" + expected + ",{}]") << stored;
+  }
+}
+
 }  // namespace
 }  // namespace atrium::http
