@@ -15,7 +15,8 @@ constexpr std::size_t kColumnCount = 14;
 
 // queued → running for a message of the task's generation ($1 id, $2 organization, $3 now,
 // $4 lease end, $5 generation), when the task is due and its organization runs fewer than $6
-// tasks ($6 <= 0: no cap) and its agent exists; RETURNING follows.
+// tasks ($6 <= 0: no cap) and its agent exists; RETURNING follows. SQLite's claim: PostgreSQL's
+// is claim_task() (migrations/postgres/0010), the same statement with the task's agent joined.
 constexpr std::string_view kClaimUpdate =
     "UPDATE tasks SET status = 'running', attempts = attempts + 1, started_at = $3, "
     "lease_expires_at = $4 WHERE id = $1 AND organization_id = $2 AND status = 'queued' "
@@ -91,8 +92,8 @@ Result<void> enqueue(db::Tx& tx, const TaskRef& ref, std::int64_t generation, Ti
 
 Error task_not_found() { return Error::not_found("task not found"); }
 
-// A PostgreSQL array literal ('{"a","b",NULL}'), passed as one text parameter and cast in the
-// statement ($1::uuid[]): a batch is one statement with a fixed number of parameters.
+// A PostgreSQL array literal ('{"a","b",NULL}'), passed as one text parameter (the function
+// called takes it as its array type): a batch is one statement with a fixed number of parameters.
 class PgArray {
  public:
   void add(std::string_view element) {
@@ -336,30 +337,27 @@ Result<std::variant<Claimed, ClaimRefusal>> TaskStore::claim(const TaskRef& ref,
   // The common case, a current message of a due task whose organization is under its cap, in
   // one statement that also reads the task's agent. Two workers claiming for one organization at
   // once must not both see room under the cap: the organization's lock comes first. On
-  // PostgreSQL the lock, the claim and its COMMIT travel in one round trip, so the lock is held
-  // only while the server runs them, and each statement's snapshot follows the lock.
+  // PostgreSQL both are claim_task() (migrations/postgres/0010), whose plans the server
+  // connection keeps; the call and its COMMIT travel in one round trip, so the lock is held only
+  // while the server runs them, and the claim's snapshot follows the lock.
   auto taken = db_.transact(
       for_tenant(ref.organization_id), [&](db::Tx& tx) -> Result<std::optional<Claimed>> {
-        if (max_running > 0) {
-          if (auto l = tx.lock(lock_key); !l) return fail(l.error());
-        }
-        const db::Value params[] = {ref.id,     ref.organization_id,
-                                    now_text,   format_time(lease_until),
-                                    generation, max_running};
         if (on_postgres(tx)) {
-          static const std::string claim_with_agent = "WITH t AS (" + std::string(kClaimUpdate) +
-                                                      std::string(kColumns) + ") SELECT t.*, " +
-                                                      agents::store::columns("a") +
-                                                      " FROM t JOIN agents a ON a.organization_id "
-                                                      "= t.organization_id AND a.id = t.agent_id";
-          auto rows = tx.query_and_commit(claim_with_agent, params);
+          auto rows = tx.query_and_commit(
+              "SELECT * FROM claim_task($1, $2, $3, $4, $5, $6, $7)",
+              {ref.id, ref.organization_id, now_text, format_time(lease_until), generation,
+               max_running, max_running > 0 ? db::Value(lock_key) : db::Value(nullptr)});
           if (!rows) return fail(rows.error());
           if (rows->empty()) return std::optional<Claimed>();
           const db::Row& row = rows->front();
           return Claimed{read_task(row), agents::store::read_columns(row, kColumnCount)};
         }
+        if (max_running > 0) {
+          if (auto l = tx.lock(lock_key); !l) return fail(l.error());
+        }
         static const std::string claim = std::string(kClaimUpdate) + std::string(kColumns);
-        auto task = one_task(tx.query(claim, params));
+        auto task = one_task(tx.query(claim, {ref.id, ref.organization_id, now_text,
+                                              format_time(lease_until), generation, max_running}));
         if (!task) return fail(task.error());
         if (!*task) return std::optional<Claimed>();
         auto agent = agents::store::find_of_task(tx, worker, ref.id);
@@ -455,8 +453,15 @@ Result<std::optional<Task>> TaskStore::finish(const TaskRef& ref, int attempt, S
                                               const std::optional<std::string>& error) {
   std::optional<std::string> output_text;
   if (status == Status::kSucceeded) output_text = output.dump();
-  // One statement: on PostgreSQL, BEGIN, the statement and COMMIT are one round trip.
+  // One statement: on PostgreSQL, BEGIN, the statement and COMMIT are one round trip, and the
+  // statement is finish_task() (migrations/postgres/0010), whose plan the server connection keeps.
   return db_.transact(for_tenant(ref.organization_id), [&](db::Tx& tx) {
+    if (on_postgres(tx)) {
+      return one_task(
+          tx.query_and_commit("SELECT * FROM finish_task($1, $2, $3, $4, $5, $6, $7)",
+                              {ref.id, ref.organization_id, attempt, status_name(status),
+                               output_text, error, format_time(clock_.now())}));
+    }
     return one_task(tx.query_and_commit(
         sql("UPDATE tasks SET status = $3, output = $4, error = $5, finished_at = $6, "
             "lease_expires_at = NULL WHERE id = $1 AND organization_id = $2 AND status = 'running' "
@@ -501,8 +506,9 @@ Result<std::vector<std::optional<Task>>> TaskStore::finish_all(std::span<const F
       }
       return out;
     }
-    // One statement whatever the batch's size: the claims' fields travel as arrays, one element
-    // per claim (a task is running under one claim, so its id appears once).
+    // One statement whatever the batch's size, finish_tasks() (migrations/postgres/0010): the
+    // claims' fields travel as arrays, one element per claim (a task is running under one claim,
+    // so its id appears once).
     PgArray ids, attempts, statuses, outputs, errors;
     for (const Finish& f : finishes) {
       ids.add(f.ref.id);
@@ -511,15 +517,9 @@ Result<std::vector<std::optional<Task>>> TaskStore::finish_all(std::span<const F
       outputs.add_or_null(output_of(f));
       errors.add_or_null(f.error);
     }
-    auto rows = tx.query_and_commit(
-        sql("UPDATE tasks SET status = f.f_status, output = f.f_output, error = f.f_error, "
-            "finished_at = $2, lease_expires_at = NULL FROM unnest($3::uuid[], $4::int[], "
-            "$5::text[], $6::jsonb[], $7::text[]) AS f(f_id, f_attempts, f_status, f_output, "
-            "f_error) WHERE tasks.id = f.f_id AND tasks.organization_id = $1 "
-            "AND tasks.status = 'running' AND tasks.attempts = f.f_attempts RETURNING ",
-            ""),
-        {org, now_text, ids.text(), attempts.text(), statuses.text(), outputs.text(),
-         errors.text()});
+    auto rows = tx.query_and_commit("SELECT * FROM finish_tasks($1, $2, $3, $4, $5, $6, $7)",
+                                    {org, now_text, ids.text(), attempts.text(), statuses.text(),
+                                     outputs.text(), errors.text()});
     if (!rows) return fail(rows.error());
     std::unordered_map<std::string, std::size_t> index;
     for (std::size_t i = 0; i < finishes.size(); ++i) index.emplace(finishes[i].ref.id, i);

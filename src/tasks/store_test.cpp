@@ -4,9 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <mutex>
 #include <set>
 #include <thread>
 
+#include "agents/store.hpp"
 #include "db/migrations.hpp"
 #include "platform/ids.hpp"
 #include "support/backends.hpp"
@@ -262,6 +265,13 @@ TEST_P(TaskStoreTest, ClaimFinishAndDuplicatesCannotMoveAFinishedTask) {
   EXPECT_EQ(c.task.attempts, 1);
   EXPECT_TRUE(c.task.started_at.has_value());
   EXPECT_EQ(c.agent.executor, "echo");
+  // Every column of the agent, as the agent store reads it (PostgreSQL's claim returns them from
+  // claim_task(), in the order agents::store reads them).
+  auto agent = (*db_)->transact({.tenant = org_a_, .read_only = true}, [&](db::Tx& tx) {
+    return agents::store::find(tx, alice_, agent_a_);
+  });
+  ASSERT_TRUE(agent && *agent);
+  EXPECT_EQ(agents::to_json(c.agent), agents::to_json(**agent));
   EXPECT_EQ(refusal(t), ClaimRefusal::kNotClaimable);  // a duplicate delivery
 
   auto done = store_->finish(ref(t), 1, Status::kSucceeded, {{"echo", {{"x", 1}}}}, std::nullopt);
@@ -413,6 +423,43 @@ TEST_P(TaskStoreTest, ABusyTenantIsDeferredWhileOthersRun) {
   claim(b1, 1);
   ASSERT_TRUE(store_->finish(ref(a1), 1, Status::kSucceeded, {}, std::nullopt));
   claim(a2, 1);
+}
+
+TEST_P(TaskStoreTest, ConcurrentClaimsOfOneTenantNeverExceedItsCap) {
+  constexpr int kCap = 2;
+  constexpr int kThreads = 8;
+  for (int round = 0; round < 5; ++round) {
+    std::vector<Task> tasks;
+    std::vector<std::int64_t> generations;
+    for (int i = 0; i < kThreads; ++i) {
+      tasks.push_back(create(alice_, agent_a_));
+      generations.push_back(generation(tasks.back()));
+    }
+    std::atomic<bool> go{false};
+    std::atomic<int> errors{0};
+    std::mutex mu;
+    std::vector<Task> claimed;
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&, i] {
+        while (!go.load()) std::this_thread::yield();
+        auto c = store_->claim(ref(tasks[i]), generations[i], clock_.now() + 30s, kCap, 1s);
+        if (!c) {
+          ++errors;
+        } else if (auto* taken = std::get_if<Claimed>(&*c)) {
+          std::lock_guard lock(mu);
+          claimed.push_back(taken->task);
+        }
+      });
+    }
+    go = true;
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(errors.load(), 0);
+    ASSERT_EQ(claimed.size(), static_cast<std::size_t>(kCap)) << "round " << round;
+    for (const Task& t : claimed) {
+      ASSERT_TRUE(store_->finish(ref(t), 1, Status::kSucceeded, {}, std::nullopt));
+    }
+  }
 }
 
 TEST_P(TaskStoreTest, ExpiredLeasesAreRecoveredThenFailedAfterTheAttempts) {

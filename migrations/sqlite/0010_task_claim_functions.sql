@@ -1,0 +1,4 @@
+-- Nothing to do on SQLite. On PostgreSQL this migration adds claim_task() and finish_task()
+-- (migrations/postgres/0010), PL/pgSQL functions whose plans each server connection keeps, for
+-- the claim and the outcome that src/tasks/store.cpp sends as SQL here: SQLite prepares its
+-- statements once per connection already.
