@@ -1,7 +1,7 @@
 // The transactional outbox (DESIGN.md §2): a service writes its queue message as an `outbox` row in
 // the same transaction as the change it announces, and the OutboxRelay publishes committed rows
-// to the TaskQueue, marking each sent only after the queue accepted it. A crash between commit and
-// publish loses nothing (the row is still unsent); a crash between publish and marking sends the
+// to the TaskQueue, deleting each only after the queue accepted it. A crash between commit and
+// publish loses nothing (the row is still there); a crash between publish and delete sends the
 // row again (consumers tolerate duplicates, see task_queue.hpp).
 //
 // A row may be held back until `available_at` (retry back-off, deferral): the same mechanism
@@ -31,10 +31,10 @@ Result<std::string> add_to_outbox(db::Tx& tx, std::string_view topic, std::strin
 
 struct OutboxRelayOptions {
   std::string topic = "tasks";  // rows of this topic go to the queue
-  std::size_t batch = 256;      // rows per publish, 1 to 10000 (one statement marks a batch sent)
+  std::size_t batch = 256;      // rows per publish, 1 to 10000 (one statement deletes a batch)
   std::chrono::milliseconds poll_interval{500};    // looks for due rows at least this often
   std::chrono::milliseconds retry_interval{1000};  // after the queue or the database failed
-  std::chrono::seconds retention{3600};            // sent rows are deleted after this long
+  std::chrono::seconds retention{3600};            // prune(): rows marked sent, kept this long
 };
 
 // Publishes due outbox rows of one topic to a TaskQueue, on its own thread once started.
@@ -52,12 +52,14 @@ class OutboxRelay {
   // Rows were just committed: look now rather than at the next poll.
   void notify();
 
-  // One pass, as the thread runs it: publishes every due row in batches and marks them sent.
-  // Returns how many were sent; the queue's or the database's error otherwise (rows not marked
-  // stay unsent).
+  // One pass, as the thread runs it: publishes every due row in batches and deletes them once
+  // the queue has them. Returns how many were sent; the queue's or the database's error otherwise
+  // (rows not deleted are sent again).
   Result<std::size_t> relay_due();
 
-  // Deletes rows sent more than `retention` ago; returns how many.
+  // Deletes rows marked sent more than `retention` ago; returns how many. Only releases before
+  // this one marked sent rows (instead of deleting them): during a rolling upgrade their
+  // replicas still do.
   Result<std::size_t> prune();
 
   std::uint64_t sent() const { return sent_.load(std::memory_order_relaxed); }

@@ -62,14 +62,16 @@ class OutboxTest : public ::testing::TestWithParam<Backend> {
     }
   }
 
-  std::int64_t unsent() {
-    auto n = (*db_)->transact({}, [](db::Tx& tx) -> Result<std::int64_t> {
-      auto row = tx.query_one("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL");
+  std::int64_t count(const std::string& sql) {
+    auto n = (*db_)->transact({}, [&](db::Tx& tx) -> Result<std::int64_t> {
+      auto row = tx.query_one(sql);
       if (!row) return fail(row.error());
       return (*row)->integer(0);
     });
     return n.value_or(-1);
   }
+  std::int64_t unsent() { return count("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL"); }
+  std::int64_t rows() { return count("SELECT COUNT(*) FROM outbox"); }
 
   std::unique_ptr<testing::TestDatabase> db_;
   testing::FakeClock clock_;
@@ -91,7 +93,7 @@ TEST_P(OutboxTest, RelaysCommittedRowsInOrderOnce) {
   EXPECT_EQ(got[0].body, R"({"n":1})");
   EXPECT_EQ(got[1].key, "org-b");
   EXPECT_FALSE(got[0].id.empty());
-  EXPECT_EQ(unsent(), 0);
+  EXPECT_EQ(rows(), 0) << "a sent row was kept";
   EXPECT_EQ(relay.relay_due().value_or(99), 0u);
   EXPECT_TRUE(drain().empty());
 }
@@ -129,13 +131,24 @@ TEST_P(OutboxTest, SendsLargeBacklogsInBatches) {
   for (int i = 0; i < 25; ++i) EXPECT_EQ(got[i].body, std::to_string(i));
 }
 
-TEST_P(OutboxTest, PrunesOnlyRowsSentBeforeTheRetention) {
+TEST_P(OutboxTest, PrunesOnlyRowsMarkedSentBeforeTheRetention) {
+  // As a relay of an earlier release left them: marked sent, not deleted.
   ASSERT_TRUE(add("k", "old", clock_.now()));
-  OutboxRelay relay(**db_, queue_, clock_, {.retention = 3600s});
-  ASSERT_EQ(relay.relay_due().value_or(99), 1u);
-  clock_.advance(3601s);
+  ASSERT_TRUE(add("k", "recent", clock_.now()));
+  ASSERT_TRUE((*db_)->transact({}, [&](db::Tx& tx) {
+    return tx.execute("UPDATE outbox SET published_at = $1 WHERE payload = 'old'",
+                      {format_time(clock_.now())});
+  }));
+  clock_.advance(3000s);
+  ASSERT_TRUE((*db_)->transact({}, [&](db::Tx& tx) {
+    return tx.execute("UPDATE outbox SET published_at = $1 WHERE payload = 'recent'",
+                      {format_time(clock_.now())});
+  }));
+  clock_.advance(601s);
   ASSERT_TRUE(add("k", "unsent", clock_.now() + 1h));
+  OutboxRelay relay(**db_, queue_, clock_, {.retention = 3600s});
   EXPECT_EQ(relay.prune().value_or(99), 1u);
+  EXPECT_EQ(rows(), 2);
   EXPECT_EQ(unsent(), 1);
   EXPECT_EQ(relay.prune().value_or(99), 0u);
 }
