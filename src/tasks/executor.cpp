@@ -21,6 +21,13 @@ std::vector<std::string> Executors::names() const {
   return out;
 }
 
+Result<void> Executors::validate_for_all(const nlohmann::json& input) const {
+  for (const auto& [name, executor] : by_name_) {
+    if (auto valid = executor->validate(input); !valid) return valid;
+  }
+  return {};
+}
+
 Executor* Executors::find(std::string_view name) const {
   auto it = by_name_.find(name);
   return it == by_name_.end() ? nullptr : it->second.get();

@@ -55,6 +55,9 @@ class Executors {
  public:
   void add(std::string name, std::unique_ptr<Executor> executor);
   Executor* find(std::string_view name) const;
+  // Checks `input` with every executor's validate(): the first refusal, or success when any
+  // agent's executor (a known one, or one this server does not know) would accept it.
+  Result<void> validate_for_all(const nlohmann::json& input) const;
   // Every name, sorted.
   std::vector<std::string> names() const;
 

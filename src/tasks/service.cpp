@@ -22,9 +22,10 @@ Result<std::string> TaskService::agent_executor(const Principal& caller,
 Result<Created> TaskService::create(const Principal& caller, NewTask task, const AlsoInTx& audit) {
   // An agent whose executor this server does not know is accepted here; its tasks fail with a
   // message when they run (agents are checked when they are written).
-  const CheckInput check = [this](std::string_view executor,
+  const CheckInput check = [this](std::optional<std::string_view> executor,
                                   const nlohmann::json& input) -> Result<void> {
-    if (const Executor* e = executors_.find(executor)) return e->validate(input);
+    if (!executor) return executors_.validate_for_all(input);
+    if (const Executor* e = executors_.find(*executor)) return e->validate(input);
     return {};
   };
   task.id = new_id();

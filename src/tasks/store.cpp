@@ -158,12 +158,25 @@ Result<Created> TaskStore::create(const Principal& caller, const NewTask& task,
     queued = *n ? (**n).integer(0) : 0;
   }
 
-  auto attempt = [&]() -> Result<Created> {
+  // An input that every executor accepts needs no executor's check: on PostgreSQL the agent is
+  // then not read first (store.hpp).
+  const bool valid_for_all = !check || check(std::nullopt, task.input).has_value();
+
+  auto attempt = [&](bool must_read_agent) -> Result<Created> {
     return db_.transact(for_tenant(org), [&](db::Tx& tx) -> Result<Created> {
-      auto executor = executor_of(tx, org, task.agent_id);
-      if (!executor) return fail(executor.error());
-      if (check) {
-        if (auto valid = check(*executor, task.input); !valid) return fail(valid.error());
+      // SQLite's foreign key would accept another organization's agent: read it there.
+      const bool read_agent = must_read_agent || !on_postgres(tx);
+      auto agent_exists = [&]() -> Result<void> {
+        auto executor = executor_of(tx, org, task.agent_id);
+        if (!executor) return fail(executor.error());
+        if (check) {
+          if (auto valid = check(std::string_view(*executor), task.input); !valid)
+            return fail(valid.error());
+        }
+        return {};
+      };
+      if (read_agent) {
+        if (auto ok = agent_exists(); !ok) return fail(ok.error());
       }
 
       if (task.idempotency_key) {
@@ -172,9 +185,14 @@ Result<Created> TaskStore::create(const Principal& caller, const NewTask& task,
             {org, *task.idempotency_key}));
         if (!existing) return fail(existing.error());
         if (*existing) {
-          if ((*existing)->agent_id != task.agent_id || (*existing)->input != task.input)
+          if ((*existing)->agent_id != task.agent_id || (*existing)->input != task.input) {
+            // A missing agent is answered first, as when it is read first.
+            if (!read_agent) {
+              if (auto ok = agent_exists(); !ok) return fail(ok.error());
+            }
             return fail(
                 Error::conflict("the idempotency key was already used for another request"));
+          }
           return Created{std::move(**existing), true};
         }
       }
@@ -197,29 +215,31 @@ Result<Created> TaskStore::create(const Principal& caller, const NewTask& task,
       t.idempotency_key = task.idempotency_key;
       if (!caller.user_id.empty()) t.created_by = caller.user_id;
       t.created_at = format_time(now);
-      // Deferred with the outbox row and the audit entry: on PostgreSQL the three go with the
-      // COMMIT in one round trip (a duplicate idempotency key then fails the commit, kConflict).
-      auto inserted = tx.execute_deferred(
-          "INSERT INTO tasks (id, organization_id, agent_id, status, input, attempts, "
-          "idempotency_key, created_by, created_at, available_at) "
-          "VALUES ($1, $2, $3, 'queued', $4, 0, $5, $6, $7, $7)",
-          {t.id, org, t.agent_id, input, t.idempotency_key, t.created_by, t.created_at});
-      if (!inserted) return fail(inserted.error());
       if (auto q = enqueue(tx, {t.id, org}, t.queue_generation, now, now); !q)
         return fail(q.error());
       if (also) {
         if (auto a = also(tx, t); !a) return fail(a.error());
       }
+      // The outbox row and the audit entry were deferred: on PostgreSQL they go with the task's
+      // row and the COMMIT in one round trip — with BEGIN and the scope too when the agent was
+      // not read. A duplicate idempotency key or a missing agent fails it (kConflict).
+      auto inserted = tx.query_and_commit(
+          "INSERT INTO tasks (id, organization_id, agent_id, status, input, attempts, "
+          "idempotency_key, created_by, created_at, available_at) "
+          "VALUES ($1, $2, $3, 'queued', $4, 0, $5, $6, $7, $7)",
+          {t.id, org, t.agent_id, input, t.idempotency_key, t.created_by, t.created_at});
+      if (!inserted) return fail(inserted.error());
       return Created{std::move(t), false};
     });
   };
 
-  auto created = attempt();
-  // Refused at commit (kConflict): a concurrent request with the same key committed first (a
-  // unique violation), answered with its task as a replay; or, on PostgreSQL, the agent was
-  // deleted after this create had read it (the insert's own check, migrations/postgres/0009,
-  // waited for that delete and no longer found the agent), answered as not found.
-  if (!created && created.error().code == Code::kConflict) created = attempt();
+  auto created = attempt(!valid_for_all);
+  // Refused by the insert (kConflict): a concurrent request with the same key committed first (a
+  // unique violation), answered with its task as a replay; or, on PostgreSQL, the agent is
+  // missing or of another organization (the insert's own check, migrations/postgres/0009), also
+  // when it was deleted after this create had read it (the check waited for that deletion),
+  // answered as not found by reading it.
+  if (!created && created.error().code == Code::kConflict) created = attempt(true);
   if (created || created.error().code == Code::kRateLimited)
     note_created(org, queued, created && !created->replayed);
   return created;

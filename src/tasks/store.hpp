@@ -45,8 +45,10 @@ inline constexpr std::chrono::seconds kQueuedRecount{1};
 // rolls the change back.
 using AlsoInTx = std::function<Result<void>(db::Tx&, const Task&)>;
 
-// Checks a new task's input for its agent's executor (kInvalidRequest with field errors).
-using CheckInput = std::function<Result<void>(std::string_view executor, const nlohmann::json&)>;
+// Checks a new task's input for its agent's executor (kInvalidRequest with field errors); with
+// no executor named, whether the input is valid whatever the agent's executor is.
+using CheckInput =
+    std::function<Result<void>(std::optional<std::string_view> executor, const nlohmann::json&)>;
 
 struct NewTask {
   std::string agent_id;
@@ -110,6 +112,12 @@ class TaskStore {
   // `check` on the input, the key, the queued limit (kRateLimited), the rows. A create racing
   // the deletion of its agent either commits first (the deletion then deletes its task) or
   // answers kNotFound: a task never outlives its agent.
+  //
+  // On PostgreSQL, an input valid for every executor (`check` with no executor, or no `check`)
+  // does not need the agent's executor: the agent is then not read first, and the insert's own
+  // check (a trigger, migrations/postgres/0009) proves that it exists in the organization — the
+  // whole create is one round trip. A refused insert is re-run reading the agent (kNotFound).
+  // SQLite's foreign key names the agent alone, not its organization: there it is always read.
   //
   // The queued limit is enforced from a count of the organization's queued tasks taken at most
   // kQueuedRecount ago plus the tasks this store created since, and counted afresh whenever that

@@ -525,27 +525,49 @@ TEST_P(TaskStoreTest, AWriteInTheSameTransactionRollsTheChangeBack) {
 }
 
 TEST_P(TaskStoreTest, TheInputIsCheckedForTheAgentsExecutorInTheSameTransaction) {
-  std::string seen;
-  auto refused =
-      store_->create(alice_, {agent_a_, {{"steps", 99}}, std::nullopt}, limits_,
-                     [&](std::string_view executor, const nlohmann::json& input) -> Result<void> {
-                       seen = std::string(executor);
-                       EXPECT_EQ(input["steps"], 99);
-                       return fail(Error::field("input.steps", "too many"));
-                     });
+  // Refused by some executor: checked for the agent's.
+  std::vector<std::string> seen;
+  auto refused = store_->create(
+      alice_, {agent_a_, {{"steps", 99}}, std::nullopt}, limits_,
+      [&](std::optional<std::string_view> executor, const nlohmann::json& input) -> Result<void> {
+        seen.emplace_back(executor.value_or("(any)"));
+        EXPECT_EQ(input["steps"], 99);
+        return fail(Error::field("input.steps", "too many"));
+      });
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, Code::kInvalidRequest);
-  EXPECT_EQ(seen, "echo");
+  EXPECT_EQ(seen, (std::vector<std::string>{"(any)", "echo"}));
   EXPECT_TRUE(store_->list(alice_, {})->empty());
-  // Another tenant's agent is not found before any check.
-  seen.clear();
-  auto theirs = store_->create(alice_, {agent_b_, {}, std::nullopt}, limits_,
-                               [&](std::string_view executor, const nlohmann::json&) {
-                                 seen = std::string(executor);
-                                 return Result<void>();
-                               });
-  EXPECT_EQ(theirs.error().code, Code::kNotFound);
-  EXPECT_TRUE(seen.empty());
+  // Another tenant's agent, or none, is not found (and never checked for its executor), whether
+  // the input needs the agent's executor or is valid for any.
+  for (bool valid_for_any : {false, true}) {
+    for (const std::string& agent : {agent_b_, new_id()}) {
+      seen.clear();
+      auto theirs = store_->create(
+          alice_, {agent, {}, std::nullopt}, limits_,
+          [&](std::optional<std::string_view> executor, const nlohmann::json&) -> Result<void> {
+            seen.emplace_back(executor.value_or("(any)"));
+            if (!executor && !valid_for_any) return fail(Error::field("input", "not for all"));
+            return {};
+          });
+      ASSERT_FALSE(theirs);
+      EXPECT_EQ(theirs.error().code, Code::kNotFound);
+      EXPECT_EQ(seen, (std::vector<std::string>{"(any)"}));
+    }
+  }
+  EXPECT_TRUE(store_->list(alice_, {})->empty());
+  EXPECT_TRUE(store_->list(bob_, {})->empty());
+}
+
+TEST_P(TaskStoreTest, AKeyUsedForAnotherAgentIsNotFoundWhenTheAgentIsMissing) {
+  create(alice_, agent_a_, {{"n", 1}}, "key-1");
+  auto missing = store_->create(alice_, {new_id(), {{"n", 1}}, "key-1"}, limits_);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Code::kNotFound);
+  const std::string other = testing::add_agent(**db_, org_a_, "echo");
+  auto reused = store_->create(alice_, {other, {{"n", 1}}, "key-1"}, limits_);
+  ASSERT_FALSE(reused);
+  EXPECT_EQ(reused.error().code, Code::kConflict);
 }
 
 TEST_P(TaskStoreTest, ReleaseGivesTheAttemptBack) {
@@ -715,7 +737,8 @@ TEST_P(TaskAgentLockTest, ACreateWaitsForTheDeletionOfItsAgentInFlightThenFindsI
   auto deleted = (*db_)->transact({.tenant = org_a_}, [&](db::Tx& tx) -> Result<std::int64_t> {
     auto n = delete_agent(tx, agent_a_);
     if (!n) return n;
-    // The create reads the agent, not deleted yet for it, and goes on to insert its task.
+    // The create's insert, whose check would still find the agent (the deletion is not
+    // committed), waits for it.
     if (!creator.joinable()) {
       creator = std::thread([&] { created = app_store.create(alice_, {agent_a_}, limits_); });
     }
