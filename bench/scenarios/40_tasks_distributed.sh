@@ -174,3 +174,144 @@ of ${BENCH_RUNS} runs by accepted/s.
 
 MD
 }
+
+# The worker side alone, distributed mode: BENCH_DRAIN_TASKS tasks are queued with no worker
+# running (accepted by `serve`, relayed to the quorum queue), then one `atrium worker` drains them.
+# CPU is read from /proc/PID/stat (utime + stime, children included for PostgreSQL's backends)
+# for each process before the worker starts and once nothing is queued or running, so the figures
+# hold on a loaded machine better than the drain time does.
+BENCH_DRAIN_TASKS=${BENCH_DRAIN_TASKS:-2000}
+
+# CPU ticks of a process (its own, and its waited-for children's).
+bench_cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
+
+# The PostgreSQL server's CPU ticks as "pid ticks" lines: the postmaster's own (utime + stime),
+# its reaped children's (cutime + cstime, as pid "reaped") and each live backend's.
+bench_pg_snapshot() {
+  local pm child
+  pm=$(head -1 "$ATRIUM_TEST_SERVICES_DIR/postgres/data/postmaster.pid")
+  awk -v pm="$pm" '{print pm, $14 + $15; print "reaped", $16 + $17}' "/proc/$pm/stat"
+  for child in $(pgrep -P "$pm"); do
+    awk -v c="$child" '{print c, $14 + $15}' "/proc/$child/stat" 2>/dev/null || true
+  done
+}
+
+# The PostgreSQL server's CPU ticks between two snapshots (files). A backend that exited in
+# between was reaped with all its ticks, earlier ones included: those are taken off.
+bench_pg_ticks_between() {
+  awk 'FNR == NR {before[$1] = $2; next}
+    {after[$1] = $2}
+    END {
+      total = after["reaped"] - before["reaped"]
+      for (p in after) if (p != "reaped") total += after[p] - (p in before ? before[p] : 0)
+      for (p in before) if (p != "reaped" && !(p in after)) total -= before[p]
+      print total
+    }' "$1" "$2"
+}
+
+# PgBouncer's transaction count for a database.
+bench_bouncer_xacts() {
+  psql -X -q -At -F ' ' -h "${ATRIUM_TEST_PGBOUNCER%:*}" -p "${ATRIUM_TEST_PGBOUNCER##*:}" \
+    -U postgres -d pgbouncer -c "SHOW STATS" | awk -v db="$1" '$1 == db {print $2}'
+}
+
+# bench_drain_once → "tasks_per_s drain_s worker_ms postgres_ms pgbouncer_ms rabbitmq_ms serve_ms
+# total_ms bouncer_xacts_per_task succeeded queued"
+bench_drain_once() {
+  local env=(ATRIUM_LOG_LEVEL=info ATRIUM_WORKERS="$BENCH_TASK_WORKERS"
+    ATRIUM_TENANT_MAX_RUNNING="$BENCH_TASK_WORKERS" ATRIUM_TENANT_MAX_QUEUED=1000000)
+  BENCH_TASKS_MODE=distributed
+  BENCH_TASKS_DB="bench_drain_$RANDOM$RANDOM"
+  psql -X -q -h "${ATRIUM_TEST_POSTGRES%:*}" -p "${ATRIUM_TEST_POSTGRES##*:}" -U postgres \
+    -d postgres -c "CREATE DATABASE $BENCH_TASKS_DB OWNER atrium_owner" >/dev/null
+  env+=(ATRIUM_BROKER_URL="$ATRIUM_TEST_RABBITMQ" ATRIUM_BROKER_PREFIX="$BENCH_TASKS_DB"
+    ATRIUM_DATABASE_URL="postgresql://atrium@$ATRIUM_TEST_PGBOUNCER/$BENCH_TASKS_DB"
+    ATRIUM_DATABASE_MIGRATION_URL="postgresql://atrium_owner@$ATRIUM_TEST_PGBOUNCER/$BENCH_TASKS_DB")
+  start_atrium "${env[@]}"
+  local token agent lua="$ATRIUM_TMP/post.lua"
+  token=$(bench_signup "$ATRIUM_PORT" drain@bench.example "bench password 123")
+  agent=$(curl -sf -X POST "http://127.0.0.1:$ATRIUM_PORT/api/agents" \
+    -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"name":"bench","executor":"echo"}' | jq -r .id)
+  cat >"$lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"input":{"bench":true}}'
+local n = 0
+response = function(status) n = n + 1; if n >= $BENCH_DRAIN_TASKS then wrk.thread:stop() end end
+LUA
+  wrk -t1 -c4 -d60s -s "$lua" -H "Authorization: Bearer $token" \
+    "http://127.0.0.1:$ATRIUM_PORT/api/agents/$agent/tasks" >/dev/null
+  # Every accepted task is in the queue before the worker starts (bounded).
+  for _ in $(seq 1 600); do
+    [ "$(bench_tasks_sql "SELECT count(*) FROM outbox WHERE published_at IS NULL")" = 0 ] && break
+    sleep 0.1
+  done
+  local queued beam bouncer
+  queued=$(bench_tasks_sql "SELECT count(*) FROM tasks")
+  beam=$(cat "$ATRIUM_TEST_SERVICES_DIR/rabbitmq/rabbitmq.pid")
+  bouncer=$(cat "$ATRIUM_TEST_SERVICES_DIR/pgbouncer/pgbouncer.pid")
+  local b0 g0 s0 x0 t0
+  b0=$(bench_cpu_ticks "$beam")
+  bench_pg_snapshot >"$ATRIUM_TMP/pg0"
+  g0=$(bench_cpu_ticks "$bouncer")
+  s0=$(bench_cpu_ticks "$ATRIUM_PID")
+  x0=$(bench_bouncer_xacts "$BENCH_TASKS_DB")
+  t0=$(date +%s.%N)
+  env "${env[@]}" ATRIUM_DATA_DIR="$ATRIUM_TMP" ATRIUM_LISTEN=127.0.0.1:0 \
+    "$BUILD/atrium" worker >"$ATRIUM_TMP/worker.log" 2>&1 &
+  local worker_pid=$!
+  for _ in $(seq 1 6000); do
+    [ "$(bench_tasks_sql "SELECT count(*) FROM tasks WHERE status IN ('queued','running')")" = 0 ] &&
+      break
+    sleep 0.05
+  done
+  local t1 w b1 p g1 s1 x1 done_count
+  t1=$(date +%s.%N)
+  w=$(bench_cpu_ticks "$worker_pid")
+  b1=$(bench_cpu_ticks "$beam")
+  bench_pg_snapshot >"$ATRIUM_TMP/pg1"
+  p=$(bench_pg_ticks_between "$ATRIUM_TMP/pg0" "$ATRIUM_TMP/pg1")
+  g1=$(bench_cpu_ticks "$bouncer")
+  s1=$(bench_cpu_ticks "$ATRIUM_PID")
+  x1=$(bench_bouncer_xacts "$BENCH_TASKS_DB")
+  done_count=$(bench_tasks_sql "SELECT count(*) FROM tasks WHERE status = 'succeeded'")
+  kill "$worker_pid" 2>/dev/null || true
+  wait "$worker_pid" 2>/dev/null || true
+  stop_atrium
+  psql -X -q -h "${ATRIUM_TEST_POSTGRES%:*}" -p "${ATRIUM_TEST_POSTGRES##*:}" -U postgres \
+    -d postgres -c "DROP DATABASE IF EXISTS $BENCH_TASKS_DB WITH (FORCE)" >/dev/null || true
+  [ "$done_count" = "$queued" ] || echo "bench: drain: only $done_count of $queued tasks succeeded" >&2
+  awk -v n="$done_count" -v q="$queued" -v t="$(echo "$t1 - $t0" | bc)" -v hz="$(getconf CLK_TCK)" \
+    -v w="$w" -v p="$p" -v g=$((g1 - g0)) -v b=$((b1 - b0)) -v s=$((s1 - s0)) \
+    -v x=$((x1 - x0)) 'BEGIN {
+      if (n == 0) n = 1
+      ms = 1000 / hz / n
+      printf "%.0f %.2f %.3f %.3f %.3f %.3f %.3f %.3f %.2f %d %d\n", n / t, t, w * ms, p * ms,
+        g * ms, b * ms, s * ms, (w + p + g + b + s) * ms, x / n, n, q }'
+}
+
+scenario_tasks_drain() {
+  if [ -z "${ATRIUM_TEST_RABBITMQ:-}" ] || [ -z "${ATRIUM_TEST_SERVICES_DIR:-}" ]; then
+    printf '## Tasks drained by one worker\n\nSkipped: needs PostgreSQL, PgBouncer and RabbitMQ (scripts/test-services).\n\n'
+    return 0
+  fi
+  local runs
+  runs=$(for _ in $(seq 1 "$BENCH_RUNS"); do bench_drain_once; done | sort -n -k1)
+  cat <<MD
+## Tasks drained by one worker (distributed mode, worker side)
+
+${BENCH_DRAIN_TASKS} echo tasks of one organization are accepted by \`serve\` and relayed to the
+RabbitMQ quorum queue with no worker running; then one \`atrium worker\`
+(${BENCH_TASK_WORKERS} threads, at most ${BENCH_TASK_WORKERS} running per organization) drains
+them, on a fresh PostgreSQL database through PgBouncer (transaction pooling, 20 server
+connections). *CPU per task* is each process's CPU time (utime + stime from /proc, PostgreSQL's
+backends included) over the drain divided by the tasks completed: it holds on a busy machine
+better than the drain time does. ${BENCH_RUNS} runs, slowest first.
+
+| tasks/s | drain | CPU ms per task: worker | PostgreSQL | PgBouncer | RabbitMQ | serve | total | PgBouncer transactions per task | succeeded / queued |
+|---|---|---|---|---|---|---|---|---|---|
+$(awk '{printf "| %s | %s s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11}' <<<"$runs")
+
+MD
+}
