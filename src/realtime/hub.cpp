@@ -19,13 +19,13 @@ bool terminal_status(std::string_view status) {
 }  // namespace
 
 Hub::Hub(broker::EventBus& bus, const Clock& clock, HubOptions options)
-    : clock_(clock), options_(options), checker_([this] { run_checks(); }) {
-  subscription_ = bus.subscribe({std::string(kTaskTopic), std::nullopt},
-                                [this](const broker::Event& e) { on_event(e); });
-}
+    : bus_(bus), clock_(clock), options_(options), checker_([this] { run_checks(); }) {}
 
 Hub::~Hub() {
-  subscription_.reset();
+  {
+    std::lock_guard lock(interest_mu_);
+    interests_.clear();
+  }
   {
     std::lock_guard lock(check_mu_);
     stopping_ = true;
@@ -35,14 +35,33 @@ Hub::~Hub() {
 }
 
 bool Hub::admit(const std::string& tenant, Subscriber* s) {
-  std::unique_lock lock(mu_);
-  auto& t = tenants_[tenant];
-  if (t.members.size() >= options_.max_connections_per_tenant) {
-    if (t.members.empty()) tenants_.erase(tenant);
-    return false;
+  {
+    std::unique_lock lock(mu_);
+    auto& t = tenants_[tenant];
+    if (t.members.size() >= options_.max_connections_per_tenant) {
+      if (t.members.empty()) tenants_.erase(tenant);
+      return false;
+    }
+    if (!t.members.try_emplace(s).second) return true;
+    ++connections_;
   }
-  if (t.members.try_emplace(s).second) ++connections_;
+  want(tenant);
   return true;
+}
+
+void Hub::want(const std::string& tenant) {
+  std::lock_guard lock(interest_mu_);
+  auto& interest = interests_[tenant];
+  if (interest.members++ > 0) return;
+  interest.subscription = bus_.subscribe({std::string(kTaskTopic), tenant},
+                                         [this](const broker::Event& e) { on_event(e); });
+}
+
+void Hub::unwant(const std::string& tenant) {
+  std::lock_guard lock(interest_mu_);
+  auto it = interests_.find(tenant);
+  if (it == interests_.end() || --it->second.members > 0) return;
+  interests_.erase(it);
 }
 
 void Hub::drop_task(Tenant& t, const std::string& task_id, Subscriber* s) {
@@ -63,6 +82,8 @@ void Hub::leave(const std::string& tenant, Subscriber* s) {
   t.members.erase(member);
   --connections_;
   if (t.members.empty()) tenants_.erase(it);
+  lock.unlock();
+  unwant(tenant);
 }
 
 void Hub::subscribe_all(const std::string& tenant, Subscriber* s) {

@@ -4,7 +4,12 @@
 // A session subscribes to one task, or to every task of its organization. Subscriptions are keyed
 // by tenant first, so an event can only reach sessions of the event's organization: the tenant is
 // the event's (the bus carries it), never the message's. The fan-out builds each message once and
-// shares it among the recipients. Thread-safe.
+// shares it among the recipients.
+//
+// The hub subscribes to a tenant's events on the bus while that tenant has an admitted
+// connection here, and only then: on RabbitMQ a replica is sent only the events of the tenants
+// connected to it (broker/rabbitmq/rabbit_event_bus.hpp). admit() returns once the bus delivers
+// the tenant's events to this replica. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -72,9 +77,14 @@ class Hub {
     std::unordered_map<std::string, std::unordered_set<Subscriber*>> by_task;
   };
   static void drop_task(Tenant& t, const std::string& task_id, Subscriber* subscriber);
+  // A member of `tenant` was admitted / left: subscribes to its events on the first, cancels on
+  // the last.
+  void want(const std::string& tenant);
+  void unwant(const std::string& tenant);
   void on_event(const broker::Event& event);
   void run_checks();
 
+  broker::EventBus& bus_;
   const Clock& clock_;
   const HubOptions options_;
   mutable std::shared_mutex mu_;  // shared while delivering, exclusive while changing
@@ -85,7 +95,14 @@ class Hub {
   std::condition_variable check_cv_;
   bool stopping_ = false;
   std::thread checker_;
-  broker::EventBus::Subscription subscription_;  // last: unsubscribed first on destruction
+  // Taken without mu_: a bus subscription waits for its broker and for a running handler, which
+  // takes mu_. Serialises subscribing and cancelling.
+  std::mutex interest_mu_;
+  struct Interest {
+    std::size_t members = 0;
+    broker::EventBus::Subscription subscription;
+  };
+  std::unordered_map<std::string, Interest> interests_;  // guarded by interest_mu_
 };
 
 }  // namespace atrium::realtime

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -81,6 +82,58 @@ TEST_F(HubTest, EventsReachOnlyTheirTenant) {
   EXPECT_EQ(gb[0].task_id, "t-b");
   hub.leave("org-a", &a);
   hub.leave("org-b", &b);
+}
+
+// An EventBus that counts the live subscriptions per filter: what a RabbitMQ bus would bind.
+class CountingBus final : public broker::EventBus {
+ public:
+  Result<void> publish(broker::Event event) override { return inner_.publish(std::move(event)); }
+  Subscription subscribe(broker::EventFilter filter, Handler handler) override {
+    const std::string key = filter.topic + "/" + filter.tenant.value_or("*");
+    {
+      std::lock_guard lock(mu_);
+      ++live_[key];
+    }
+    auto inner = std::make_shared<Subscription>(inner_.subscribe(filter, std::move(handler)));
+    return Subscription([this, key, inner] {
+      inner->reset();
+      std::lock_guard lock(mu_);
+      if (--live_[key] == 0) live_.erase(key);
+    });
+  }
+  std::map<std::string, int> live() {
+    std::lock_guard lock(mu_);
+    return live_;
+  }
+
+ private:
+  broker::EmbeddedEventBus inner_;
+  std::mutex mu_;
+  std::map<std::string, int> live_;
+};
+
+TEST_F(HubTest, ListensToATenantsEventsOnlyWhileItHasAConnection) {
+  CountingBus bus;
+  Hub hub(bus, clock_);
+  EXPECT_TRUE(bus.live().empty()) << "no connection, no subscription";
+  Recorder a1, a2, b;
+  ASSERT_TRUE(hub.admit("org-a", &a1));
+  ASSERT_TRUE(hub.admit("org-a", &a2));
+  ASSERT_TRUE(hub.admit("org-a", &a2));  // admitted once
+  ASSERT_TRUE(hub.admit("org-b", &b));
+  EXPECT_EQ(bus.live(),
+            (std::map<std::string, int>{{"task.status/org-a", 1}, {"task.status/org-b", 1}}));
+  hub.subscribe_all("org-a", &a2);
+  ASSERT_TRUE(bus.publish({"task.status", "org-a", event("t-a", "running")}));
+  EXPECT_EQ(a2.wait_for(1).size(), 1u);
+
+  hub.leave("org-a", &a1);
+  EXPECT_EQ(bus.live().count("task.status/org-a"), 1u) << "org-a still has a connection";
+  hub.leave("org-a", &a2);
+  hub.leave("org-a", &a2);
+  EXPECT_EQ(bus.live(), (std::map<std::string, int>{{"task.status/org-b", 1}}));
+  hub.leave("org-b", &b);
+  EXPECT_TRUE(bus.live().empty());
 }
 
 TEST_F(HubTest, TaskSubscriptionsAndDeduplication) {

@@ -2,6 +2,8 @@
 
 #include <sys/time.h>
 
+#include <set>
+
 #include "broker/rabbitmq/amqp_connection.hpp"
 #include "platform/ids.hpp"
 #include "platform/log.hpp"
@@ -16,8 +18,9 @@ namespace {
 
 constexpr std::string_view kTenantHeader = "atrium-tenant";
 constexpr std::string_view kOriginHeader = "atrium-origin";
-// How often the consuming thread looks up from the socket to notice a stop.
-constexpr std::chrono::milliseconds kConsumePoll{200};
+// How often the consuming thread looks up from the socket to notice a stop or a subscription to
+// bind (which a subscribe() waits for).
+constexpr std::chrono::milliseconds kConsumePoll{50};
 // Heartbeats on the consuming connection, which reads all the time, so a silently dead broker
 // is noticed; the publishing connection learns it from its next write.
 constexpr int kConsumerHeartbeatSeconds = 30;
@@ -39,6 +42,21 @@ std::string header(const amqp_basic_properties_t& p, std::string_view name) {
       return to_string(e.value.value.bytes);
   }
   return {};
+}
+
+// `<topic>.<tenant>`: a topic exchange routes on it, so a replica binds what it subscribes to.
+std::string routing_key(const Event& e) { return e.topic + "." + e.tenant; }
+
+std::string binding_key(const EventFilter& f) {
+  return f.topic + "." + (f.tenant ? *f.tenant : std::string("#"));
+}
+
+// The topic of a routing key built by routing_key().
+std::string topic_of(std::string_view key, std::string_view tenant) {
+  if (key.size() > tenant.size() && key.ends_with(tenant) &&
+      key[key.size() - tenant.size() - 1] == '.')
+    key.remove_suffix(tenant.size() + 1);
+  return std::string(key);
 }
 
 }  // namespace
@@ -104,7 +122,64 @@ Result<void> RabbitEventBus::publish(Event event) {
 }
 
 EventBus::Subscription RabbitEventBus::subscribe(EventFilter filter, Handler handler) {
-  return local_.subscribe(std::move(filter), std::move(handler));
+  std::string key = binding_key(filter);
+  auto local =
+      std::make_shared<Subscription>(local_.subscribe(std::move(filter), std::move(handler)));
+  {
+    std::unique_lock lock(mu_);
+    if (interests_[key]++ == 0) ++wanted_generation_;
+    const auto wanted = wanted_generation_;
+    // Until the broker has the binding, other replicas' events would not come: wait for it,
+    // unless the consumer is disconnected (it binds everything when it connects again).
+    bound_cv_.wait_for(lock, impl_->options.timeout, [&] {
+      return stopping_ || bound_generation_ >= wanted || !consumer_up_.load();
+    });
+  }
+  return Subscription([this, key = std::move(key), local = std::move(local)] {
+    local->reset();
+    std::lock_guard lock(mu_);
+    if (auto it = interests_.find(key); it != interests_.end() && --it->second == 0) {
+      interests_.erase(it);
+      ++wanted_generation_;
+    }
+  });
+}
+
+bool RabbitEventBus::sync_bindings(AmqpConnection& c, const std::string& queue,
+                                   std::set<std::string>& bound) {
+  for (;;) {
+    std::map<std::string, int> wanted;
+    std::uint64_t generation;
+    {
+      std::lock_guard lock(mu_);
+      generation = wanted_generation_;
+      if (generation == bound_generation_ && consumer_up_.load()) return true;
+      wanted = interests_;
+    }
+    for (const auto& [key, n] : wanted) {
+      if (bound.contains(key)) continue;
+      amqp_queue_bind(c.state(), AmqpConnection::kChannel, as_bytes(queue),
+                      as_bytes(impl_->exchange), as_bytes(key), amqp_empty_table);
+      if (!c.check_rpc("bind the event queue")) return false;
+      bound.insert(key);
+    }
+    for (auto it = bound.begin(); it != bound.end();) {
+      if (wanted.contains(*it)) {
+        ++it;
+        continue;
+      }
+      amqp_queue_unbind(c.state(), AmqpConnection::kChannel, as_bytes(queue),
+                        as_bytes(impl_->exchange), as_bytes(*it), amqp_empty_table);
+      if (!c.check_rpc("unbind the event queue")) return false;
+      it = bound.erase(it);
+    }
+    {
+      std::lock_guard lock(mu_);
+      bound_generation_ = generation;
+      consumer_up_ = true;
+    }
+    bound_cv_.notify_all();
+  }
 }
 
 Result<void> RabbitEventBus::ping() {
@@ -151,9 +226,10 @@ void RabbitEventBus::publish_loop() {
     props.content_type = amqp_cstring_bytes("application/json");
     props.delivery_mode = 1;  // transient: events are worth nothing after a broker restart
     props.headers = {2, headers};
+    const std::string key = routing_key(event);
     auto sent = c->write("publish event", [&] {
       return amqp_basic_publish(c->state(), AmqpConnection::kChannel, as_bytes(impl_->exchange),
-                                as_bytes(event.topic), 0, 0, &props, as_bytes(event.payload));
+                                as_bytes(key), 0, 0, &props, as_bytes(event.payload));
     });
 
     lock.lock();
@@ -172,13 +248,22 @@ void RabbitEventBus::publish_loop() {
 void RabbitEventBus::consume_loop() {
   rabbitmq::Backoff backoff(impl_->options.initial_backoff, impl_->options.max_backoff);
   std::unique_ptr<AmqpConnection> c;
+  std::string queue;
+  std::set<std::string> bound;  // the binding keys of `queue`
   auto stopping = [&] {
     std::lock_guard lock(mu_);
     return stopping_;
   };
   auto lost = [&](std::string_view why) {
-    if (consumer_up_.exchange(false)) log::warn("event bus stopped receiving", {{"error", why}});
+    bool was_up;
+    {
+      std::lock_guard lock(mu_);
+      was_up = consumer_up_.exchange(false);
+    }
+    bound_cv_.notify_all();
+    if (was_up) log::warn("event bus stopped receiving", {{"error", why}});
     c.reset();
+    bound.clear();
     backoff.failed();
   };
   while (!stopping()) {
@@ -190,7 +275,6 @@ void RabbitEventBus::consume_loop() {
       }
       auto opened = impl_->open("consumer", kConsumerHeartbeatSeconds);
       Result<void> ready = opened ? Result<void>() : fail(opened.error());
-      std::string queue;
       if (ready) {
         c = std::move(*opened);
         // Bounded on the broker too: a stalled replica loses its oldest events, not the broker's
@@ -202,14 +286,12 @@ void RabbitEventBus::consume_loop() {
         ready = c->declare_queue("", false, true, {1, args}, &queue).map([](auto) {});
       }
       if (ready) {
-        amqp_queue_bind(c->state(), AmqpConnection::kChannel, as_bytes(queue),
-                        as_bytes(impl_->exchange), amqp_cstring_bytes("#"), amqp_empty_table);
-        ready = c->check_rpc("bind the event queue");
-      }
-      if (ready) {
         amqp_basic_consume(c->state(), AmqpConnection::kChannel, as_bytes(queue), amqp_empty_bytes,
                            0, /*no_ack=*/1, 1, amqp_empty_table);
         ready = c->check_rpc("consume events");
+      }
+      if (ready && !sync_bindings(*c, queue, bound)) {
+        ready = fail(Error::unavailable("cannot bind the event queue"));
       }
       if (!ready) {
         if (backoff.delay().count() == 0)
@@ -218,7 +300,10 @@ void RabbitEventBus::consume_loop() {
         continue;
       }
       backoff.succeeded();
-      consumer_up_ = true;
+    }
+    if (!sync_bindings(*c, queue, bound)) {
+      lost("cannot bind the event queue");
+      continue;
     }
 
     amqp_connection_state_t s = c->state();
@@ -229,7 +314,9 @@ void RabbitEventBus::consume_loop() {
     if (r.reply_type == AMQP_RESPONSE_NORMAL) {
       const auto& p = env.message.properties;
       if (header(p, kOriginHeader) != impl_->replica) {
-        Event e{to_string(env.routing_key), header(p, kTenantHeader), to_string(env.message.body)};
+        std::string tenant = header(p, kTenantHeader);
+        Event e{topic_of(to_string(env.routing_key), tenant), std::move(tenant),
+                to_string(env.message.body)};
         received_.fetch_add(1, std::memory_order_relaxed);
         if (auto ok = local_.publish(std::move(e)); !ok)
           log::warn("event dropped", {{"error", ok.error().detail}});

@@ -2,9 +2,16 @@
 //
 // Each event is delivered in this process at once (through an EmbeddedEventBus, so the order and
 // threading guarantees are the embedded bus's) and published on the durable topic exchange
-// `<prefix>.events` with the topic as routing key. Each replica consumes through its own
-// exclusive, auto-deleted queue bound to every topic; events it published itself are skipped
-// there (they were delivered locally already).
+// `<prefix>.events` with `<topic>.<tenant>` as routing key. Each replica consumes through its own
+// exclusive, auto-deleted queue, bound only to what its subscriptions ask for: `<topic>.<tenant>`
+// for a tenant's events, `<topic>.#` for every tenant's. So the broker routes an event only to the
+// replicas that want it — a worker process, which subscribes to nothing, receives none, and a
+// `serve` replica receives a tenant's task events only while that tenant has a WebSocket
+// connection on it (realtime::Hub subscribes per tenant). Events a replica published itself are
+// skipped there (they were delivered locally already).
+//
+// subscribe() returns once the broker has bound the subscription's key, while the consumer is
+// connected (bounded by the timeout): events other replicas publish afterwards reach the handler.
 //
 // At most once, as EventBus says: events published while the broker is unreachable wait in a
 // bounded buffer (the oldest dropped when it is full) and go out after reconnecting; events other
@@ -16,7 +23,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -57,10 +66,21 @@ class RabbitEventBus final : public EventBus {
   std::atomic<bool> publisher_up_{false};
   std::atomic<bool> consumer_up_{false};
 
+  // Binds and unbinds the consumer's queue until it matches interests_; false when the connection
+  // failed.
+  bool sync_bindings(rabbitmq::AmqpConnection& c, const std::string& queue,
+                     std::set<std::string>& bound);
+
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Event> outgoing_;  // guarded by mu_
   bool stopping_ = false;       // guarded by mu_
+  // Binding keys the subscriptions ask for, with how many ask for each; a change bumps
+  // wanted_generation_, and the consumer thread sets bound_generation_ once the broker has it.
+  std::map<std::string, int> interests_;  // guarded by mu_
+  std::uint64_t wanted_generation_ = 0;   // guarded by mu_
+  std::uint64_t bound_generation_ = 0;    // guarded by mu_
+  std::condition_variable bound_cv_;
   std::thread publisher_;
   std::thread consumer_;
 };

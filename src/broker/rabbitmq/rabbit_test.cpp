@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <future>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -379,6 +381,54 @@ TEST_F(RabbitTest, EventsReachEveryReplicaOnceWithTopicAndTenant) {
   EXPECT_EQ(on_a[1].tenant, "org-2");
   ASSERT_EQ(on_b_org.size(), 1u);
   EXPECT_EQ(on_b_org[0].payload, R"({"n":3})");
+}
+
+TEST_F(RabbitTest, AReplicaIsSentOnlyTheEventsItsSubscriptionsAskFor) {
+  auto a = RabbitEventBus::create(options());
+  auto b = RabbitEventBus::create(options());
+  auto idle = RabbitEventBus::create(options());  // a worker process: subscribes to nothing
+  ASSERT_TRUE(a && b && idle);
+  ASSERT_TRUE(eventually([&] { return (*a)->ping() && (*b)->ping() && (*idle)->ping(); }));
+
+  std::mutex mu;
+  std::vector<std::string> heard;  // payloads A's handlers saw
+  auto record = [&](const Event& e) {
+    std::lock_guard lock(mu);
+    heard.push_back(e.tenant + ":" + e.payload);
+  };
+  auto markers = (*a)->subscribe({"marker", std::nullopt}, record);
+  auto org1 = std::make_optional((*a)->subscribe({"task.status", "org-1"}, record));
+  auto heard_marker = [&](const std::string& m) {
+    return eventually([&] {
+      std::lock_guard lock(mu);
+      return std::find(heard.begin(), heard.end(), ":" + m) != heard.end();
+    });
+  };
+
+  // B's events come to A in B's publish order: once A has the marker, it had all it was sent.
+  ASSERT_TRUE((*b)->publish({"task.status", "org-2", "x"}));
+  ASSERT_TRUE((*b)->publish({"task.status", "org-1", "y"}));
+  ASSERT_TRUE((*b)->publish({"marker", "", "m1"}));
+  ASSERT_TRUE(heard_marker("m1"));
+  EXPECT_EQ((*a)->received(), 2u) << "org-2's event is not routed to A";
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(heard, (std::vector<std::string>{"org-1:y", ":m1"}));
+  }
+  EXPECT_EQ((*idle)->received(), 0u) << "a replica without subscriptions is sent nothing";
+
+  // Once the subscription ends, its binding goes too (asynchronously).
+  org1.reset();
+  int round = 0;
+  EXPECT_TRUE(eventually([&] {
+    const auto before = (*a)->received();
+    const std::string m = "m-after-" + std::to_string(++round);
+    if (!(*b)->publish({"task.status", "org-1", "z"}) || !(*b)->publish({"marker", "", m}) ||
+        !heard_marker(m))
+      return false;
+    return (*a)->received() == before + 1;
+  }));
+  EXPECT_EQ((*idle)->received(), 0u);
 }
 
 // Stops and starts the shared node (scripts/test-services), with work in flight.
