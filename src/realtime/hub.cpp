@@ -22,10 +22,12 @@ Hub::Hub(broker::EventBus& bus, const Clock& clock, HubOptions options)
     : bus_(bus), clock_(clock), options_(options), checker_([this] { run_checks(); }) {}
 
 Hub::~Hub() {
+  std::unordered_map<std::string, Interest> cancelled;
   {
     std::lock_guard lock(interest_mu_);
-    interests_.clear();
+    cancelled.swap(interests_);
   }
+  cancelled.clear();
   {
     std::lock_guard lock(check_mu_);
     stopping_ = true;
@@ -50,17 +52,31 @@ bool Hub::admit(const std::string& tenant, Subscriber* s) {
 }
 
 void Hub::want(const std::string& tenant) {
-  std::lock_guard lock(interest_mu_);
+  std::unique_lock lock(interest_mu_);
+  if (interests_[tenant].members++ > 0) {
+    // Another member subscribed, or is subscribing: its events flow once it is done. The entry
+    // stays while this member counts in it.
+    interest_cv_.wait(lock, [&] { return interests_[tenant].subscribed; });
+    return;
+  }
+  lock.unlock();
+  auto subscription = bus_.subscribe({std::string(kTaskTopic), tenant},
+                                     [this](const broker::Event& e) { on_event(e); });
+  lock.lock();
   auto& interest = interests_[tenant];
-  if (interest.members++ > 0) return;
-  interest.subscription = bus_.subscribe({std::string(kTaskTopic), tenant},
-                                         [this](const broker::Event& e) { on_event(e); });
+  interest.subscription = std::move(subscription);
+  interest.subscribed = true;
+  lock.unlock();
+  interest_cv_.notify_all();
 }
 
 void Hub::unwant(const std::string& tenant) {
+  broker::EventBus::Subscription cancelled;  // cancelled after the lock is released
   std::lock_guard lock(interest_mu_);
   auto it = interests_.find(tenant);
   if (it == interests_.end() || --it->second.members > 0) return;
+  // A member leaves only after its admit() returned, so the subscription is in place.
+  cancelled = std::move(it->second.subscription);
   interests_.erase(it);
 }
 

@@ -95,11 +95,16 @@ class Hub {
   std::condition_variable check_cv_;
   bool stopping_ = false;
   std::thread checker_;
-  // Taken without mu_: a bus subscription waits for its broker and for a running handler, which
-  // takes mu_. Serialises subscribing and cancelling.
+  // Taken without mu_, and never held while the bus subscribes or cancels: a subscription waits
+  // for its broker (a round trip, or its timeout while the broker stalls) and a cancel for a
+  // running handler, which takes mu_. One tenant's first connection waiting for its binding
+  // holds back neither other tenants' admissions nor their leaving; its tenant's later members
+  // wait on interest_cv_ until the subscription is in place.
   std::mutex interest_mu_;
+  std::condition_variable interest_cv_;
   struct Interest {
     std::size_t members = 0;
+    bool subscribed = false;  // the bus delivers the tenant's events (its first member subscribed)
     broker::EventBus::Subscription subscription;
   };
   std::unordered_map<std::string, Interest> interests_;  // guarded by interest_mu_

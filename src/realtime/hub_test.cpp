@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <future>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -134,6 +135,80 @@ TEST_F(HubTest, ListensToATenantsEventsOnlyWhileItHasAConnection) {
   EXPECT_EQ(bus.live(), (std::map<std::string, int>{{"task.status/org-b", 1}}));
   hub.leave("org-b", &b);
   EXPECT_TRUE(bus.live().empty());
+}
+
+// An EventBus whose subscriptions to one tenant wait until the test opens them, as a RabbitMQ bus
+// waits for the broker's binding.
+class GatedBus final : public broker::EventBus {
+ public:
+  explicit GatedBus(std::string gated) : gated_(std::move(gated)) {}
+  Result<void> publish(broker::Event event) override { return inner_.publish(std::move(event)); }
+  Subscription subscribe(broker::EventFilter filter, Handler handler) override {
+    if (filter.tenant == gated_) {
+      std::unique_lock lock(mu_);
+      ++waiting_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return open_; });
+      --waiting_;
+    }
+    auto inner = inner_.subscribe(std::move(filter), std::move(handler));
+    std::lock_guard lock(mu_);
+    ++subscribed_;
+    return inner;
+  }
+  bool wait_for_waiting(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 5s, [&] { return waiting_ == n; });
+  }
+  void open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  int subscribed() {
+    std::lock_guard lock(mu_);
+    return subscribed_;
+  }
+
+ private:
+  broker::EmbeddedEventBus inner_;
+  const std::string gated_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int waiting_ = 0, subscribed_ = 0;
+  bool open_ = false;
+};
+
+// One tenant's first connection waits for its subscription; other tenants are admitted meanwhile,
+// and the tenant's next connection is admitted only once its events flow.
+TEST_F(HubTest, ATenantWaitingForItsSubscriptionHoldsBackNoOtherTenant) {
+  GatedBus bus("org-a");
+  Hub hub(bus, clock_);
+  Recorder a1, a2, b;
+  auto first = std::async(std::launch::async, [&] { return hub.admit("org-a", &a1); });
+  ASSERT_TRUE(bus.wait_for_waiting(1));
+
+  auto other = std::async(std::launch::async, [&] { return hub.admit("org-b", &b); });
+  const bool other_admitted = other.wait_for(5s) == std::future_status::ready;
+  EXPECT_TRUE(other_admitted) << "org-b waited for org-a's subscription";
+
+  // Whenever the second member of org-a is admitted, org-a's subscription exists.
+  auto second = std::async(std::launch::async, [&] {
+    const bool admitted = hub.admit("org-a", &a2);
+    return admitted && bus.subscribed() == 2;
+  });
+  second.wait_for(1s);  // a wrong hub would return meanwhile, before the subscription
+  bus.open();
+  EXPECT_TRUE(first.get());
+  EXPECT_TRUE(second.get()) << "admitted before its tenant's events flowed";
+  if (!other_admitted) other.wait();
+  hub.subscribe_all("org-a", &a2);
+  ASSERT_TRUE(bus.publish({"task.status", "org-a", event("t-a", "running")}));
+  EXPECT_EQ(a2.wait_for(1).size(), 1u);
+  EXPECT_EQ(bus.subscribed(), 2) << "one subscription per tenant";
+  hub.leave("org-a", &a1);
+  hub.leave("org-a", &a2);
+  hub.leave("org-b", &b);
 }
 
 TEST_F(HubTest, TaskSubscriptionsAndDeduplication) {
