@@ -126,16 +126,22 @@ TEST_F(RabbitTest, DeliversWhatWasConfirmedWithIdKeyAndBody) {
   ASSERT_TRUE(published) << published.error().detail;
   EXPECT_TRUE(eventually([&] { return q->depth() == 3u; }));
 
+  // In any order: a message the broker refused at first (a new quorum queue without a leader
+  // yet, under load) is published again after the others.
   auto c = consumer(*q);
   ASSERT_TRUE(c);
-  for (const auto& expected : batch) {
+  std::map<std::string, QueueMessage> received;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
     auto d = next(*c);
     ASSERT_TRUE(d);
-    EXPECT_EQ(d->message.id, expected.id);
-    EXPECT_EQ(d->message.key, expected.key);
-    EXPECT_EQ(d->message.body, expected.body);
     EXPECT_EQ(d->delivery_count, 1);
+    EXPECT_TRUE(received.emplace(d->message.id, d->message).second) << "twice: " << d->message.id;
     ASSERT_TRUE(c->ack(d->tag));
+  }
+  for (const auto& expected : batch) {
+    ASSERT_TRUE(received.count(expected.id)) << expected.id;
+    EXPECT_EQ(received.at(expected.id).key, expected.key);
+    EXPECT_EQ(received.at(expected.id).body, expected.body);
   }
   EXPECT_FALSE(next(*c, 300ms));
   EXPECT_TRUE(c->ack(987654)) << "an unknown tag is a no-op";
