@@ -31,6 +31,17 @@ bench_tasks_worker() {
   done
 }
 
+# A fresh PostgreSQL database named PREFIX_<random> in BENCH_TASKS_DB, and the settings of a
+# distributed run on it (PgBouncer, RabbitMQ under the same prefix) appended to the caller's `env`.
+bench_tasks_fresh_database() {
+  BENCH_TASKS_DB="$1_$RANDOM$RANDOM"
+  psql -X -q -h "${ATRIUM_TEST_POSTGRES%:*}" -p "${ATRIUM_TEST_POSTGRES##*:}" -U postgres \
+    -d postgres -c "CREATE DATABASE $BENCH_TASKS_DB OWNER atrium_owner" >/dev/null
+  env+=(ATRIUM_BROKER_URL="$ATRIUM_TEST_RABBITMQ" ATRIUM_BROKER_PREFIX="$BENCH_TASKS_DB"
+    ATRIUM_DATABASE_URL="postgresql://atrium@$ATRIUM_TEST_PGBOUNCER/$BENCH_TASKS_DB"
+    ATRIUM_DATABASE_MIGRATION_URL="postgresql://atrium_owner@$ATRIUM_TEST_PGBOUNCER/$BENCH_TASKS_DB")
+}
+
 # bench_tasks_once MODE → "accepted_rps accept_p99_ms completed_per_s e2e_p50_ms e2e_p99_ms tasks
 # total"
 # Embedded: `serve` alone on its SQLite file. Distributed, as deployed: `serve` and one
@@ -43,12 +54,7 @@ bench_tasks_once() {
     ATRIUM_TENANT_MAX_RUNNING="$BENCH_TASK_WORKERS" ATRIUM_TENANT_MAX_QUEUED=1000000)
   BENCH_TASKS_MODE=$mode
   if [ "$mode" != embedded ]; then
-    BENCH_TASKS_DB="bench_tasks_$RANDOM$RANDOM"
-    psql -X -q -h "${ATRIUM_TEST_POSTGRES%:*}" -p "${ATRIUM_TEST_POSTGRES##*:}" -U postgres \
-      -d postgres -c "CREATE DATABASE $BENCH_TASKS_DB OWNER atrium_owner" >/dev/null
-    env+=(ATRIUM_BROKER_URL="$ATRIUM_TEST_RABBITMQ" ATRIUM_BROKER_PREFIX="$BENCH_TASKS_DB"
-      ATRIUM_DATABASE_URL="postgresql://atrium@$ATRIUM_TEST_PGBOUNCER/$BENCH_TASKS_DB"
-      ATRIUM_DATABASE_MIGRATION_URL="postgresql://atrium_owner@$ATRIUM_TEST_PGBOUNCER/$BENCH_TASKS_DB")
+    bench_tasks_fresh_database bench_tasks
   fi
   start_atrium "${env[@]}"
   BENCH_WORKER_PID=""
@@ -221,12 +227,7 @@ bench_drain_once() {
   local env=(ATRIUM_LOG_LEVEL=info ATRIUM_WORKERS="$BENCH_TASK_WORKERS"
     ATRIUM_TENANT_MAX_RUNNING="$BENCH_TASK_WORKERS" ATRIUM_TENANT_MAX_QUEUED=1000000)
   BENCH_TASKS_MODE=distributed
-  BENCH_TASKS_DB="bench_drain_$RANDOM$RANDOM"
-  psql -X -q -h "${ATRIUM_TEST_POSTGRES%:*}" -p "${ATRIUM_TEST_POSTGRES##*:}" -U postgres \
-    -d postgres -c "CREATE DATABASE $BENCH_TASKS_DB OWNER atrium_owner" >/dev/null
-  env+=(ATRIUM_BROKER_URL="$ATRIUM_TEST_RABBITMQ" ATRIUM_BROKER_PREFIX="$BENCH_TASKS_DB"
-    ATRIUM_DATABASE_URL="postgresql://atrium@$ATRIUM_TEST_PGBOUNCER/$BENCH_TASKS_DB"
-    ATRIUM_DATABASE_MIGRATION_URL="postgresql://atrium_owner@$ATRIUM_TEST_PGBOUNCER/$BENCH_TASKS_DB")
+  bench_tasks_fresh_database bench_drain
   start_atrium "${env[@]}"
   local token agent lua="$ATRIUM_TMP/post.lua"
   token=$(bench_signup "$ATRIUM_PORT" drain@bench.example "bench password 123")
