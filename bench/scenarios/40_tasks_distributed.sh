@@ -77,8 +77,21 @@ LUA
     wrk -t1 -c$clients -d "${BENCH_WARMUP}s" -s "$lua" -H "Authorization: Bearer $token" "$url" \
       >/dev/null 2>&1 || true
   fi
+  # Accept only: every process's CPU over the window, until the relay has published the last
+  # accepted task, divided by the tasks accepted (wrk's own is this shell's reaped children's).
+  local cpu0="" shell=$BASHPID
+  [ "$mode" = accept ] && cpu0=$(bench_accept_cpu "$shell")
   accepted=$(wrk_once "$url" -t1 -c$clients -d "${BENCH_DURATION}s" -s "$lua" \
     -H "Authorization: Bearer $token")
+  local cpu=""
+  if [ "$mode" = accept ]; then
+    for _ in $(seq 1 600); do
+      [ "$(bench_tasks_sql "SELECT count(*) FROM outbox WHERE published_at IS NULL")" = 0 ] && break
+      sleep 0.1
+    done
+    cpu=$(bench_accept_cpu_per_task "$cpu0" "$(bench_accept_cpu "$shell")" \
+      "$(awk -v r="${accepted%% *}" -v d="$BENCH_DURATION" 'BEGIN {printf "%.0f", r * d}')")
+  fi
   local drain_start
   drain_start=$(date +%s.%N)
   [ "$mode" = accept ] && bench_tasks_worker "${env[@]}"
@@ -124,7 +137,35 @@ LUA
   read -r a_rps _ a_p99 <<<"$accepted"
   read -r c_rate e_p50 e_p99 finished total <<<"$stats"
   [ "$finished" = "$total" ] || echo "bench: $mode: only $finished of $total tasks succeeded" >&2
-  echo "$a_rps $a_p99 $c_rate $e_p50 $e_p99 $finished $total"
+  echo "$a_rps $a_p99 $c_rate $e_p50 $e_p99 $finished $total $cpu"
+}
+
+# bench_accept_cpu SHELL_PID → the accept path's CPU counters, one line: "serve postgres pgbouncer
+# rabbitmq wrk xacts" in ticks (PostgreSQL's as a snapshot file's name; wrk's as the reaped
+# children of the shell that ran it) and PgBouncer's transaction count for the run's database.
+bench_accept_cpu() {
+  local pg
+  pg=$(mktemp -p "$ATRIUM_TMP")
+  bench_pg_snapshot >"$pg"
+  echo "$(bench_cpu_ticks "$ATRIUM_PID") $pg" \
+    "$(bench_cpu_ticks "$(cat "$ATRIUM_TEST_SERVICES_DIR/pgbouncer/pgbouncer.pid")")" \
+    "$(bench_cpu_ticks "$(cat "$ATRIUM_TEST_SERVICES_DIR/rabbitmq/rabbitmq.pid")")" \
+    "$(awk '{print $16 + $17}' "/proc/$1/stat")" "$(bench_bouncer_xacts "$BENCH_TASKS_DB")"
+}
+
+# bench_accept_cpu_per_task BEFORE AFTER TASKS → "serve postgres pgbouncer rabbitmq wrk total
+# xacts" in CPU ms (transactions) per accepted task.
+bench_accept_cpu_per_task() {
+  local s0 p0 g0 b0 w0 x0 s1 p1 g1 b1 w1 x1
+  read -r s0 p0 g0 b0 w0 x0 <<<"$1"
+  read -r s1 p1 g1 b1 w1 x1 <<<"$2"
+  awk -v n="$3" -v hz="$(getconf CLK_TCK)" -v s=$((s1 - s0)) \
+    -v p="$(bench_pg_ticks_between "$p0" "$p1")" -v g=$((g1 - g0)) -v b=$((b1 - b0)) \
+    -v w=$((w1 - w0)) -v x=$((x1 - x0)) 'BEGIN {
+      if (n == 0) n = 1
+      ms = 1000 / hz / n
+      printf "%.3f %.3f %.3f %.3f %.3f %.3f %.2f\n", s * ms, p * ms, g * ms, b * ms, w * ms,
+        (s + p + g + b + w) * ms, x / n }'
 }
 
 # The median run of BENCH_RUNS, by completed/s (by accepted/s for MODE accept).
@@ -146,7 +187,7 @@ scenario_tasks_distributed() {
   accept=$(bench_tasks_median accept)
   read -r ea eap ec ep50 ep99 en _ <<<"$embedded"
   read -r da dap dc dp50 dp99 dn _ <<<"$distributed"
-  read -r aa aap ac _ _ an at <<<"$accept"
+  read -r aa aap ac _ _ an at as apg ab ar aw atot ax <<<"$accept"
   local lost="all $at completed"
   [ "$an" = "$at" ] || lost="**only $an of $at completed**"
   cat <<MD
@@ -177,6 +218,14 @@ The last row is the accept path alone, measured as PERFORMANCE.md's Node.js figu
 warm-up, with \`serve\` relaying to RabbitMQ and no worker consuming; then one worker is started
 and runs every task accepted (warm-up included) — its drain rate is the completed/s shown. Median
 of ${BENCH_RUNS} runs by accepted/s.
+
+Where that row's CPU goes: each process's CPU time (utime + stime from /proc; PostgreSQL's backends
+included; wrk's own too, it shares the cores) from the window's start until the relay has
+published the last accepted task, divided by the tasks accepted in the window.
+
+| CPU ms per accepted task: serve | PostgreSQL | PgBouncer | RabbitMQ | wrk | total | PgBouncer transactions per task |
+|---|---|---|---|---|---|---|
+| $as | $apg | $ab | $ar | $aw | $atot | $ax |
 
 MD
 }
