@@ -67,10 +67,14 @@ Result<void> record(db::Tx& tx, const Entry& entry) {
   std::string details = scrub(entry.details.is_object() ? entry.details : nlohmann::json::object())
                             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (details.size() > kMaxDetailsBytes) details = R"({"truncated":true})";
+  // On PostgreSQL the same INSERT inside insert_audit_entry() (migrations/postgres/0011), whose
+  // plan the server connection keeps: sent as SQL it was parsed and planned in every transaction.
+  const bool postgres = tx.dialect() == "postgresql";
   auto r = tx.execute_deferred(
-      "INSERT INTO audit_log (id, organization_id, actor_type, actor_id, action, target_type,"
-      " target_id, ip, user_agent, request_id, details, created_at)"
-      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+      postgres ? "CALL insert_audit_entry($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+               : "INSERT INTO audit_log (id, organization_id, actor_type, actor_id, action,"
+                 " target_type, target_id, ip, user_agent, request_id, details, created_at)"
+                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
       {new_id(), entry.organization_id, entry.actor_type, entry.actor_id, entry.action,
        entry.target_type, entry.target_id, entry.ip, entry.user_agent, entry.request_id, details,
        format_time(entry.at.value_or(std::chrono::system_clock::now()))});

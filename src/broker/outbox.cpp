@@ -11,9 +11,13 @@ namespace atrium::broker {
 Result<std::string> add_to_outbox(db::Tx& tx, std::string_view topic, std::string_view key,
                                   std::string_view body, TimePoint now, TimePoint available_at) {
   std::string id = new_id();
+  // On PostgreSQL the same INSERT inside insert_outbox_row() (migrations/postgres/0011), whose
+  // plan the server connection keeps: sent as SQL it was parsed and planned in every transaction.
+  const bool postgres = tx.dialect() == "postgresql";
   auto r = tx.execute_deferred(
-      "INSERT INTO outbox (id, topic, tenant, payload, created_at, available_at) "
-      "VALUES ($1, $2, $3, $4, $5, $6)",
+      postgres ? "CALL insert_outbox_row($1, $2, $3, $4, $5, $6)"
+               : "INSERT INTO outbox (id, topic, tenant, payload, created_at, available_at) "
+                 "VALUES ($1, $2, $3, $4, $5, $6)",
       {id, topic, key, body, format_time(now), format_time(available_at)});
   if (!r) return fail(r.error());
   return id;

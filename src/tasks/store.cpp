@@ -222,11 +222,14 @@ Result<Created> TaskStore::create(const Principal& caller, const NewTask& task,
       }
       // The outbox row and the audit entry were deferred: on PostgreSQL they go with the task's
       // row and the COMMIT in one round trip — with BEGIN and the scope too when the agent was
-      // not read. A duplicate idempotency key or a missing agent fails it (kConflict).
+      // not read. A duplicate idempotency key or a missing agent fails it (kConflict). On
+      // PostgreSQL the INSERT is insert_task()'s (migrations/postgres/0011), planned once per
+      // server connection.
       auto inserted = tx.query_and_commit(
-          "INSERT INTO tasks (id, organization_id, agent_id, status, input, attempts, "
-          "idempotency_key, created_by, created_at, available_at) "
-          "VALUES ($1, $2, $3, 'queued', $4, 0, $5, $6, $7, $7)",
+          on_postgres(tx) ? "CALL insert_task($1, $2, $3, $4, $5, $6, $7)"
+                          : "INSERT INTO tasks (id, organization_id, agent_id, status, input, "
+                            "attempts, idempotency_key, created_by, created_at, available_at) "
+                            "VALUES ($1, $2, $3, 'queued', $4, 0, $5, $6, $7, $7)",
           {t.id, org, t.agent_id, input, t.idempotency_key, t.created_by, t.created_at});
       if (!inserted) return fail(inserted.error());
       return Created{std::move(t), false};

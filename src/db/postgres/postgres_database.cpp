@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -467,6 +468,14 @@ constexpr const char* kScope =
     " set_config('app.cross_tenant_read', $3, true), set_config('statement_timeout', $4, true),"
     " set_config('DateStyle', 'ISO', true),"
     " set_config('TimeZone', 'UTC', true)";
+// The same scope through set_scope() (migrations/postgres/0011), once a database has it: a CALL
+// is analysed but not planned, and the procedure's own statements are planned once per server
+// connection, where the SELECT above was parsed and planned anew in every transaction. $5 NULL
+// leaves idle_in_transaction_session_timeout as it is.
+constexpr const char* kScopeCall = "CALL public.set_scope($1, $2, $3, $4, $5)";
+// Whether the database has set_scope(), asked once when it is opened.
+constexpr const char* kScopeCallable =
+    "SELECT to_regprocedure('public.set_scope(text, text, text, text, text)') IS NOT NULL";
 
 // Tx::lock(): a transaction-scoped advisory lock on the key's 64-bit hash.
 constexpr const char* kLock = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
@@ -503,12 +512,14 @@ class ParamTexts {
 class PgTx final : public Tx {
  public:
   // `max_wait` caps every round trip's deadline (the probe's, ping()).
-  PgTx(Connection& conn, const Options& options, const TxOptions& scope,
+  // `scope_call`: the scope is set with set_scope() (kScopeCall) rather than as SQL.
+  PgTx(Connection& conn, const Options& options, const TxOptions& scope, bool scope_call,
        SteadyClock::duration max_wait = SteadyClock::duration::max())
       : conn_(conn),
         channel_(conn),
         options_(options),
         max_wait_(max_wait),
+        scope_call_(scope_call),
         read_only_(scope.read_only),
         cross_tenant_read_(!scope.cross_tenant_read.empty()),
         tenant_(scope_value(scope.tenant)),
@@ -747,7 +758,9 @@ class PgTx final : public Tx {
     const bool idle = options_.statement_timeout.count() > 0;
     // A client that stalls mid-transaction must not hold a server connection for ever.
     const char* scope[] = {tenant_.c_str(), user_.c_str(), cross_tenant_read_ ? "on" : "",
-                           timeout.c_str(), idle_timeout.c_str()};
+                           timeout.c_str(), idle ? idle_timeout.c_str() : nullptr};
+    const char* scope_sql = scope_call_ ? kScopeCall : idle ? kScopeWithIdleTimeout : kScope;
+    const int scope_params = scope_call_ || idle ? 5 : 4;
     std::vector<Step> steps;
     if (conn_.commit_pending) steps = {Step::kEarlier, Step::kSync};
     steps.insert(steps.end(), {Step::kStatement, Step::kStatement});
@@ -773,8 +786,8 @@ class PgTx final : public Tx {
         [&](PGconn* c) {
           return PQsendQueryParams(c, read_only_ ? "BEGIN READ ONLY" : "BEGIN", 0, nullptr, nullptr,
                                    nullptr, nullptr, 0) &&
-                 PQsendQueryParams(c, idle ? kScopeWithIdleTimeout : kScope, idle ? 5 : 4, nullptr,
-                                   scope, nullptr, nullptr, 0) &&
+                 PQsendQueryParams(c, scope_sql, scope_params, nullptr, scope, nullptr, nullptr,
+                                   0) &&
                  (!lock_key ||
                   PQsendQueryParams(c, kLock, 1, nullptr, lock_params, nullptr, nullptr, 0)) &&
                  send_all(c, deferred) &&
@@ -830,6 +843,7 @@ class PgTx final : public Tx {
   Channel channel_;
   const Options& options_;
   const SteadyClock::duration max_wait_;
+  const bool scope_call_;
   const bool read_only_;
   const bool cross_tenant_read_;
   std::string tenant_;  // scope values (scope_value())
@@ -902,6 +916,21 @@ class PgDatabase final : public Database {
         options_.connect_timeout + kDeadlineMargin);
   }
 
+  // Sets the scope with set_scope() from now on if the database has it (migrated to 0011): a
+  // database opened before its migrations, or never migrated, keeps the scope as SQL.
+  Result<void> detect_scope_procedure() {
+    auto r = attempt(
+        {.read_only = true},
+        [&](Tx& tx) -> Result<void> {
+          auto row = tx.query_one(kScopeCallable);
+          if (!row) return fail(row.error());
+          scope_call_.store(*row && (**row).boolean(0), std::memory_order_relaxed);
+          return {};
+        },
+        options_.connect_timeout + kDeadlineMargin);
+    return r;
+  }
+
   Result<void> lock_for_migration(Tx& tx) override {
     // Transaction-scoped, so it works through PgBouncer and is released by COMMIT or ROLLBACK.
     auto r = tx.query("SELECT pg_advisory_xact_lock($1)", {kMigrationLockKey});
@@ -929,7 +958,8 @@ class PgDatabase final : public Database {
         std::unique_ptr<Connection>* conn;
         ~Release() { self->release(std::move(*conn)); }
       } release{this, &*lease};
-      PgTx tx(**lease, options_, options, max_wait);
+      PgTx tx(**lease, options_, options, scope_call_.load(std::memory_order_relaxed),
+              max_wait);
       Result<void> result;
       try {
         result = body(tx);
@@ -998,6 +1028,7 @@ class PgDatabase final : public Database {
   }
 
   Options options_;
+  std::atomic<bool> scope_call_{false};  // detect_scope_procedure()
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Connection>> idle_;
@@ -1019,6 +1050,7 @@ Result<std::unique_ptr<Database>> open(const Options& options) {
   if (options.pool_size < 1) return fail(Error::invalid("pool size must be at least 1"));
   auto db = std::make_unique<PgDatabase>(options);
   if (auto probe = db->ping(); !probe) return fail(probe.error());
+  if (auto scope = db->detect_scope_procedure(); !scope) return fail(scope.error());
   return std::unique_ptr<Database>(std::move(db));
 }
 

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "db/open.hpp"
+#include "platform/ids.hpp"
 #include "support/backends.hpp"
 
 namespace atrium::db {
@@ -227,6 +228,58 @@ TEST_P(PostgresDriver, AKilledServerConnectionIsReplacedTransparently) {
   auto after = backend_pid(*db);
   ASSERT_TRUE(after) << after.error().detail;
   EXPECT_NE(*after, *before);
+}
+
+// Once a database has set_scope() (migrations/postgres/0011), every transaction's scope is set
+// by it; a database opened without it (not migrated yet) sets the same scope as SQL.
+TEST_P(PostgresDriver, TheScopeIsSetBySetScopeWhereTheDatabaseHasIt) {
+  const std::string org = new_id(), user = new_id();
+  const std::string settings =
+      "SELECT current_setting('app.scope_by', true), current_setting('app.org_id'),"
+      " current_setting('app.user_id'), current_setting('app.cross_tenant_read'),"
+      " current_setting('statement_timeout'),"
+      " current_setting('idle_in_transaction_session_timeout'), current_setting('DateStyle'),"
+      " current_setting('TimeZone')";
+  // What a transaction sees: the mark below (empty without it), then its scope.
+  auto scope_of = [&](Database& db) -> std::vector<std::string> {
+    auto row = db.transact({.tenant = org, .user = user, .read_only = true},
+                           [&](Tx& tx) { return tx.query_one(settings); });
+    if (!row || !*row) {
+      ADD_FAILURE() << (row ? "no row" : row.error().detail);
+      return {};
+    }
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < 8; ++i) out.emplace_back((**row).view(i));
+    return out;
+  };
+  const std::vector<std::string> expected_scope = {org, user, "", "2s", "6s", "ISO, MDY", "UTC"};
+
+  // set_scope() as migrated, behind one that marks the transaction first.
+  auto marked = t_->db->transact({}, [](Tx& tx) -> Result<void> {
+    auto r = tx.execute_script(
+        "ALTER PROCEDURE set_scope(text, text, text, text, text) RENAME TO set_scope_migrated;"
+        "CREATE PROCEDURE set_scope(a text, b text, c text, d text, e text)"
+        " LANGUAGE plpgsql AS $$ BEGIN"
+        " PERFORM set_config('app.scope_by', 'set_scope', true);"
+        " CALL set_scope_migrated(a, b, c, d, e); END $$;");
+    if (!r) return fail(r.error());
+    return {};
+  });
+  ASSERT_TRUE(marked) << marked.error().detail;
+  auto db = open_app({.pool_size = 1, .statement_timeout = 2s});
+  ASSERT_TRUE(db);
+  auto scope = scope_of(*db);
+  ASSERT_EQ(scope.size(), 8u);
+  EXPECT_EQ(scope[0], "set_scope");
+  EXPECT_EQ(std::vector<std::string>(scope.begin() + 1, scope.end()), expected_scope);
+
+  auto empty = GetParam().create();
+  auto unmigrated = postgres::open({.url = empty->url, .pool_size = 1, .statement_timeout = 2s});
+  ASSERT_TRUE(unmigrated) << unmigrated.error().detail;
+  scope = scope_of(**unmigrated);
+  ASSERT_EQ(scope.size(), 8u);
+  EXPECT_EQ(scope[0], "");
+  EXPECT_EQ(std::vector<std::string>(scope.begin() + 1, scope.end()), expected_scope);
 }
 
 TEST_P(PostgresDriver, TextWithNulIsInvalidInput) {

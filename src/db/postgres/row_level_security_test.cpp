@@ -242,6 +242,64 @@ TEST_P(RowLevelSecurity, AStoreWithoutItsFilterCannotWriteAnotherTenantsRows) {
   EXPECT_TRUE(store.insert(w_.a, w_.a, new_id()));
 }
 
+// The procedures the writers call on PostgreSQL instead of their INSERTs (outbox rows, audit
+// entries, new tasks: migrations/postgres/0011) run as the caller, under its row-level security
+// and the transaction's scope: they write the tenant's own rows and refuse what the INSERTs
+// refused — another tenant's row, a task naming an agent the tenant does not have, a duplicate
+// idempotency key.
+TEST_P(RowLevelSecurity, WriteProceduresAreHeldToTheTransactionsTenant) {
+  const std::string now = format_time(std::chrono::system_clock::now());
+  auto call = [&](const std::optional<std::string>& tenant, const std::string& sql,
+                  std::vector<Value> params) -> std::optional<Code> {
+    auto r = app().transact({.tenant = tenant}, [&](Tx& tx) -> Result<void> {
+      auto done = tx.execute(sql, Params(params));
+      if (!done) return fail(done.error());
+      return {};
+    });
+    if (r) return std::nullopt;
+    return r.error().code;
+  };
+  const std::string task = "CALL insert_task($1, $2, $3, '{\"n\": 1}', $4, NULL, $5)";
+  const std::string entry =
+      "CALL insert_audit_entry($1, $2, 'user', NULL, 'test.write', NULL, NULL, NULL, NULL, NULL,"
+      " '{}', $3)";
+  const std::string row = "CALL insert_outbox_row($1, 'test', $2, 'payload', $3, $3)";
+
+  // The tenant's own rows.
+  EXPECT_EQ(call(w_.a, task, {new_id(), w_.a, w_.agent_a, "key-1", now}), std::nullopt);
+  EXPECT_EQ(call(w_.a, entry, {new_id(), w_.a, now}), std::nullopt);
+  EXPECT_EQ(call(w_.a, row, {new_id(), w_.a, now}), std::nullopt);
+  EXPECT_EQ(count(app(), {.tenant = w_.a},
+                  "SELECT COUNT(*) FROM tasks WHERE idempotency_key = 'key-1' AND status = "
+                  "'queued' AND attempts = 0 AND available_at = created_at AND input = '{\"n\": 1}'"),
+            1);
+  EXPECT_EQ(count(app(), {.tenant = w_.a},
+                  "SELECT COUNT(*) FROM audit_log WHERE action = 'test.write'"),
+            1);
+
+  // Another tenant's rows: refused by row-level security — for a task already by its insert
+  // trigger (0009), which finds no such agent among the rows the transaction's tenant sees.
+  EXPECT_EQ(call(w_.a, entry, {new_id(), w_.b, now}), Code::kInternal);
+  EXPECT_EQ(call(std::nullopt, entry, {new_id(), w_.a, now}), Code::kInternal);
+  EXPECT_EQ(call(w_.a, task, {new_id(), w_.b, w_.agent_b, nullptr, now}), Code::kConflict);
+  EXPECT_EQ(call(std::nullopt, task, {new_id(), w_.a, w_.agent_a, nullptr, now}),
+            Code::kConflict);
+  // A task of the tenant naming another tenant's agent, or none.
+  EXPECT_EQ(call(w_.a, task, {new_id(), w_.a, w_.agent_b, nullptr, now}), Code::kConflict);
+  EXPECT_EQ(call(w_.a, task, {new_id(), w_.a, new_id(), nullptr, now}), Code::kConflict);
+  // The same idempotency key again: the unique violation.
+  EXPECT_EQ(call(w_.a, task, {new_id(), w_.a, w_.agent_a, "key-1", now}), Code::kConflict);
+  // (B may use the same key.)
+  EXPECT_EQ(call(w_.b, task, {new_id(), w_.b, w_.agent_b, "key-1", now}), std::nullopt);
+
+  EXPECT_EQ(count(owner(), {.read_only = true, .cross_tenant_read = "test"},
+                  "SELECT COUNT(*) FROM tasks"),
+            4);  // task_a, task_b and the two written above
+  EXPECT_EQ(count(owner(), {.read_only = true, .cross_tenant_read = "test"},
+                  "SELECT COUNT(*) FROM audit_log WHERE action = 'test.write'"),
+            1);
+}
+
 TEST_P(RowLevelSecurity, WithoutATenantTenantTablesShowNoTenantRows) {
   const std::vector<std::string> queries = {
       "SELECT COUNT(*) FROM organizations",

@@ -1,0 +1,4 @@
+-- Nothing to do on SQLite. On PostgreSQL this migration adds set_scope(), insert_outbox_row(),
+-- insert_audit_entry() and insert_task() (migrations/postgres/0011), PL/pgSQL procedures whose
+-- plans each server connection keeps, for the scope and the inserts that the writers send as SQL
+-- here: SQLite prepares its statements once per connection already.
