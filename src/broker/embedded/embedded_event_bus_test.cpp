@@ -95,5 +95,44 @@ TEST(EmbeddedEventBus, ThrowingHandlerDoesNotStopDelivery) {
   EXPECT_EQ(ok.wait_for(2).size(), 2u);
 }
 
+TEST(EmbeddedEventBus, QueuesOnlyEventsASubscriptionAsksFor) {
+  EmbeddedEventBus bus;
+  // Nobody listens: nothing is queued (and the delivery thread is not woken).
+  ASSERT_TRUE(bus.publish({"task.status", "a", "0"}));
+  EXPECT_EQ(bus.queued(), 0u);
+
+  Collector tenant_a, every_tenant;
+  {
+    auto s = bus.subscribe({"task.status", "a"}, [&](const Event& e) { tenant_a.add(e); });
+    ASSERT_TRUE(bus.publish({"task.status", "b", "1"}));  // another tenant
+    ASSERT_TRUE(bus.publish({"auth.revoke", "a", "2"}));  // another topic
+    EXPECT_EQ(bus.queued(), 0u);
+    ASSERT_TRUE(bus.publish({"task.status", "a", "3"}));
+    EXPECT_EQ(bus.queued(), 1u);
+    EXPECT_EQ(tenant_a.wait_for(1), std::vector<std::string>{"3"});
+
+    auto all = bus.subscribe({"task.status", std::nullopt},
+                             [&](const Event& e) { every_tenant.add(e); });
+    ASSERT_TRUE(bus.publish({"task.status", "b", "4"}));
+    EXPECT_EQ(bus.queued(), 2u);
+    EXPECT_EQ(every_tenant.wait_for(1), std::vector<std::string>{"4"});
+  }
+  // Both subscriptions are gone: nothing is queued again.
+  ASSERT_TRUE(bus.publish({"task.status", "a", "5"}));
+  ASSERT_TRUE(bus.publish({"task.status", "b", "6"}));
+  EXPECT_EQ(bus.queued(), 2u);
+  EXPECT_EQ(tenant_a.wait_for(2, 0ms).size(), 1u);
+
+  // Two subscriptions of one tenant: the tenant stays wanted until the last one goes.
+  Collector first, second;
+  auto s1 = bus.subscribe({"task.status", "a"}, [&](const Event& e) { first.add(e); });
+  {
+    auto s2 = bus.subscribe({"task.status", "a"}, [&](const Event& e) { second.add(e); });
+  }
+  ASSERT_TRUE(bus.publish({"task.status", "a", "7"}));
+  EXPECT_EQ(bus.queued(), 3u);
+  EXPECT_EQ(first.wait_for(1), std::vector<std::string>{"7"});
+}
+
 }  // namespace
 }  // namespace atrium::broker
