@@ -1,8 +1,12 @@
 #include "broker/rabbitmq/amqp_connection.hpp"
 
+#include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <condition_variable>
@@ -123,6 +127,32 @@ class WriteWatchdog {
   std::thread thread_;
 };
 
+// AMQP 0-9-1 frames (spec §2.3.5): type, channel, payload size, payload, frame-end octet.
+constexpr std::size_t kFrameOverhead = 8;
+constexpr char kFrameEnd = static_cast<char>(AMQP_FRAME_END);
+
+void put16(std::string& out, std::uint16_t v) {
+  const char b[] = {static_cast<char>(v >> 8), static_cast<char>(v)};
+  out.append(b, sizeof b);
+}
+
+void put32(std::string& out, std::uint32_t v) {
+  put16(out, static_cast<std::uint16_t>(v >> 16));
+  put16(out, static_cast<std::uint16_t>(v));
+}
+
+void put64(std::string& out, std::uint64_t v) {
+  put32(out, static_cast<std::uint32_t>(v >> 32));
+  put32(out, static_cast<std::uint32_t>(v));
+}
+
+void put_frame_header(std::string& out, std::uint8_t type, amqp_channel_t channel,
+                      std::size_t payload) {
+  out.push_back(static_cast<char>(type));
+  put16(out, channel);
+  put32(out, static_cast<std::uint32_t>(payload));
+}
+
 }  // namespace
 
 amqp_bytes_t as_bytes(std::string_view s) {
@@ -235,6 +265,96 @@ void AmqpConnection::set_timeout(std::chrono::milliseconds timeout) {
   timeout_ = timeout;
   const timeval tv = to_timeval(timeout);
   amqp_set_rpc_timeout(state_, &tv);
+}
+
+Result<void> AmqpConnection::buffer_publish(std::string_view exchange,
+                                            std::string_view routing_key, bool mandatory,
+                                            const amqp_basic_properties_t& properties,
+                                            std::string_view body) {
+  if (exchange.size() > 255 || routing_key.size() > 255)
+    return fail(Error::invalid("an exchange or routing key is over 255 bytes"));
+  // The negotiated frame size (a frame's payload is that less the frame's own 8 bytes).
+  const std::size_t frame_max =
+      std::max<std::size_t>(static_cast<std::size_t>(amqp_get_frame_max(state_)), 4096);
+  const std::size_t start = out_.size();
+
+  // basic.publish: the method id, then its arguments as rabbitmq-c encodes them (at most
+  // 2 + 256 + 256 + 1 bytes).
+  amqp_basic_publish_t method{};
+  method.exchange = as_bytes(exchange);
+  method.routing_key = as_bytes(routing_key);
+  method.mandatory = mandatory ? 1 : 0;
+  char arguments[600];
+  const int n = amqp_encode_method(AMQP_BASIC_PUBLISH_METHOD, &method,
+                                   amqp_bytes_t{sizeof arguments, arguments});
+  if (n < 0) return fail(Error::invalid("cannot encode basic.publish"));
+  put_frame_header(out_, AMQP_FRAME_METHOD, kChannel, 4 + static_cast<std::size_t>(n));
+  put32(out_, AMQP_BASIC_PUBLISH_METHOD);
+  out_.append(arguments, static_cast<std::size_t>(n));
+  out_.push_back(kFrameEnd);
+
+  // The content header: class, weight 0, body size, then the properties.
+  scratch_.resize(frame_max - kFrameOverhead - 12);
+  amqp_basic_properties_t props = properties;  // rabbitmq-c takes a non-const pointer
+  const int p = amqp_encode_properties(AMQP_BASIC_CLASS, &props,
+                                       amqp_bytes_t{scratch_.size(), scratch_.data()});
+  if (p < 0) {
+    out_.resize(start);
+    return fail(Error::invalid("the message's properties do not fit a frame"));
+  }
+  put_frame_header(out_, AMQP_FRAME_HEADER, kChannel, 12 + static_cast<std::size_t>(p));
+  put16(out_, AMQP_BASIC_CLASS);
+  put16(out_, 0);
+  put64(out_, body.size());
+  out_.append(scratch_.data(), static_cast<std::size_t>(p));
+  out_.push_back(kFrameEnd);
+
+  // The body, in frames of at most frame_max bytes.
+  const std::size_t chunk = frame_max - kFrameOverhead;
+  for (std::size_t at = 0; at < body.size(); at += chunk) {
+    const std::size_t len = std::min(chunk, body.size() - at);
+    put_frame_header(out_, AMQP_FRAME_BODY, kChannel, len);
+    out_.append(body.data() + at, len);
+    out_.push_back(kFrameEnd);
+  }
+  return {};
+}
+
+Result<void> AmqpConnection::send_buffered(std::string_view what,
+                                           std::chrono::steady_clock::time_point deadline) {
+  if (broken_) {
+    out_.clear();
+    return fail(Error::unavailable(std::string(what) + ": the connection is broken"));
+  }
+  // The frames go straight to the socket: rabbitmq-c keeps no state about what it sends
+  // (heartbeats, the only exception, are off on the connections that publish).
+  const int fd = amqp_get_sockfd(state_);
+  std::size_t sent = 0;
+  auto failed = [&](std::string why) -> Result<void> {
+    out_.clear();
+    broken_ = true;
+    return fail(Error::unavailable(std::string(what) + ": " + why));
+  };
+  while (sent < out_.size()) {
+    const ssize_t n =
+        ::send(fd, out_.data() + sent, out_.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return failed(std::strerror(errno));
+    // The socket's buffer is full (the broker is slow, or not reading under a resource alarm).
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return failed("the broker took no data in time");
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 60000))) < 0 &&
+        errno != EINTR)
+      return failed(std::strerror(errno));
+  }
+  out_.clear();
+  return {};
 }
 
 Result<std::uint32_t> AmqpConnection::declare_queue(std::string_view name, bool durable,

@@ -73,6 +73,21 @@ class AmqpConnection {
   // The bound of later steps (RPCs, writes) from now on.
   void set_timeout(std::chrono::milliseconds timeout);
 
+  // Encodes a basic.publish — its method frame, content header and body frames (cut at the
+  // negotiated frame size) — at the end of the connection's outgoing buffer, for send_buffered()
+  // to write. rabbitmq-c's amqp_basic_publish sends each frame with a send(2) of its own, three per
+  // message; a batch buffered here goes in one write. Code::kInvalidRequest when a name is over
+  // 255 bytes or the properties do not fit a frame; nothing is buffered then.
+  Result<void> buffer_publish(std::string_view exchange, std::string_view routing_key,
+                              bool mandatory, const amqp_basic_properties_t& properties,
+                              std::string_view body);
+  // Writes the outgoing buffer whole, by `deadline` (the socket is polled while it is full), and
+  // empties it. Code::kUnavailable otherwise, and the connection is broken.
+  Result<void> send_buffered(std::string_view what, std::chrono::steady_clock::time_point deadline);
+  // Bytes buffered by buffer_publish() and not sent yet.
+  std::size_t buffered() const { return out_.size(); }
+  void discard_buffered() { out_.clear(); }
+
   // Declares durable, idempotently: a queue with `arguments` (nullopt on success, an error when
   // an existing queue's arguments differ). Returns the messages ready in it.
   Result<std::uint32_t> declare_queue(std::string_view name, bool durable, bool exclusive,
@@ -90,6 +105,8 @@ class AmqpConnection {
   bool channel_open_ = false;
   bool broken_ = false;
   std::chrono::milliseconds timeout_{5000};
+  std::string out_;      // frames buffered by buffer_publish()
+  std::string scratch_;  // encoding space for a content header's properties
 };
 
 amqp_bytes_t as_bytes(std::string_view s);

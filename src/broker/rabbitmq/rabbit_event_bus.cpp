@@ -109,6 +109,7 @@ RabbitEventBus::~RabbitEventBus() {
 }
 
 Result<void> RabbitEventBus::publish(Event event) {
+  bool wake;
   {
     std::lock_guard lock(mu_);
     if (stopping_) return fail(Error::unavailable("event bus stopped"));
@@ -116,8 +117,11 @@ Result<void> RabbitEventBus::publish(Event event) {
     // replica's own subscribers still hear every event.
     if (outgoing_.size() >= impl_->capacity) outgoing_.pop_front();
     outgoing_.push_back(event);
+    // The publishing thread is woken by the first event after a quiet spell, or by a full batch;
+    // while it lingers it takes the others when the linger ends (publish_loop()).
+    wake = lingering_ ? outgoing_.size() >= kMaxBatch : outgoing_.size() == 1;
   }
-  cv_.notify_all();
+  if (wake) cv_.notify_all();
   return local_.publish(std::move(event));
 }
 
@@ -190,6 +194,7 @@ Result<void> RabbitEventBus::ping() {
 void RabbitEventBus::publish_loop() {
   rabbitmq::Backoff backoff(impl_->options.initial_backoff, impl_->options.max_backoff);
   std::unique_ptr<AmqpConnection> c;
+  std::vector<Event> batch;
   std::unique_lock lock(mu_);
   for (;;) {
     // Connect ahead of the first event, so readiness tells the truth.
@@ -214,10 +219,41 @@ void RabbitEventBus::publish_loop() {
       publisher_up_ = true;
       continue;
     }
-    Event event = std::move(outgoing_.front());
-    outgoing_.pop_front();
-    lock.unlock();
+    // Busy: what is queued goes in one write, then the thread lingers (kLinger) so that the next
+    // events gather instead of each waking it; once a linger passes with nothing queued it waits
+    // for publish() again, and the first event after a quiet spell goes at once.
+    while (!outgoing_.empty() && !stopping_) {
+      const std::size_t n = std::min(outgoing_.size(), kMaxBatch);
+      batch.clear();
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(outgoing_.front()));
+        outgoing_.pop_front();
+      }
+      lock.unlock();
+      auto sent = send_events(*c, batch);
+      lock.lock();
+      if (!sent) {
+        log::warn("event bus lost its broker connection", {{"error", sent.error().detail}});
+        // Sent again after reconnecting (some may have reached the broker: events say that
+        // something changed, a repeat is harmless).
+        for (auto it = batch.rbegin(); it != batch.rend(); ++it)
+          outgoing_.push_front(std::move(*it));
+        while (outgoing_.size() > impl_->capacity) outgoing_.pop_back();
+        c.reset();
+        publisher_up_ = false;
+        backoff.failed();
+        break;
+      }
+      sent_.fetch_add(n, std::memory_order_relaxed);
+      lingering_ = true;
+      cv_.wait_for(lock, kLinger, [&] { return stopping_ || outgoing_.size() >= kMaxBatch; });
+      lingering_ = false;
+    }
+  }
+}
 
+Result<void> RabbitEventBus::send_events(AmqpConnection& c, const std::vector<Event>& batch) {
+  for (const Event& event : batch) {
     amqp_table_entry_t headers[] = {text_entry(kTenantHeader, event.tenant),
                                     text_entry(kOriginHeader, impl_->replica)};
     amqp_basic_properties_t props{};
@@ -226,23 +262,15 @@ void RabbitEventBus::publish_loop() {
     props.content_type = amqp_cstring_bytes("application/json");
     props.delivery_mode = 1;  // transient: events are worth nothing after a broker restart
     props.headers = {2, headers};
-    const std::string key = routing_key(event);
-    auto sent = c->write("publish event", [&] {
-      return amqp_basic_publish(c->state(), AmqpConnection::kChannel, as_bytes(impl_->exchange),
-                                as_bytes(key), 0, 0, &props, as_bytes(event.payload));
-    });
-
-    lock.lock();
-    if (sent) {
-      sent_.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      log::warn("event bus lost its broker connection", {{"error", sent.error().detail}});
-      outgoing_.push_front(std::move(event));
-      c.reset();
-      publisher_up_ = false;
-      backoff.failed();
+    if (auto r = c.buffer_publish(impl_->exchange, routing_key(event), false, props,
+                                  event.payload);
+        !r) {
+      // Not an AMQP name (a topic or tenant over 255 bytes): this event cannot go.
+      log::warn("event not sent", {{"topic", event.topic}, {"error", r.error().detail}});
     }
   }
+  return c.send_buffered("publish events",
+                         std::chrono::steady_clock::now() + impl_->options.timeout);
 }
 
 void RabbitEventBus::consume_loop() {

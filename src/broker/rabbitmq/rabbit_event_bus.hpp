@@ -21,6 +21,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -28,12 +29,17 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "broker/embedded/embedded_event_bus.hpp"
 #include "broker/event_bus.hpp"
 #include "broker/rabbitmq/rabbit_task_queue.hpp"
 
 namespace atrium::broker {
+
+namespace rabbitmq {
+class AmqpConnection;
+}
 
 class RabbitEventBus final : public EventBus {
  public:
@@ -58,6 +64,15 @@ class RabbitEventBus final : public EventBus {
   explicit RabbitEventBus(std::unique_ptr<Impl> impl);
   void publish_loop();
   void consume_loop();
+  // Writes the events' messages in one write (rabbitmq::AmqpConnection::buffer_publish()).
+  Result<void> send_events(rabbitmq::AmqpConnection& c, const std::vector<Event>& batch);
+
+  // While events keep coming, the publishing thread wakes at most once per kLinger and sends what
+  // gathered in one write, instead of waking (two context switches) and writing three frames per
+  // event: at 2k created tasks a second that was ~11% of `serve`'s CPU. The first event after a
+  // quiet spell goes at once; later ones wait at most kLinger (completion → push budget: 10 ms).
+  static constexpr std::chrono::milliseconds kLinger{2};
+  static constexpr std::size_t kMaxBatch = 512;
 
   std::unique_ptr<Impl> impl_;
   EmbeddedEventBus local_;
@@ -75,6 +90,7 @@ class RabbitEventBus final : public EventBus {
   std::condition_variable cv_;
   std::deque<Event> outgoing_;  // guarded by mu_
   bool stopping_ = false;       // guarded by mu_
+  bool lingering_ = false;      // guarded by mu_: the publishing thread waits out kLinger
   // Binding keys the subscriptions ask for, with how many ask for each; a change bumps
   // wanted_generation_, and the consumer thread sets bound_generation_ once the broker has it.
   std::map<std::string, int> interests_;  // guarded by mu_

@@ -287,29 +287,27 @@ Result<void> RabbitTaskQueue::publish_round(AmqpConnection& c,
                                             std::vector<const QueueMessage*>& refused) {
   amqp_connection_state_t s = c.state();
   const std::uint64_t first = next_publish_seq_;
-  auto written = c.write(
-      "publish",
-      [&] {
-        for (const QueueMessage* message : batch) {
-          const QueueMessage& m = *message;
-          amqp_table_entry_t headers[] = {text_entry(kKeyHeader.data(), m.key)};
-          amqp_basic_properties_t props{};
-          props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-                         AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_HEADERS_FLAG;
-          props.content_type = amqp_cstring_bytes("application/json");
-          props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-          props.message_id = as_bytes(m.id);
-          props.headers = {1, headers};
-          // Mandatory: a message the broker cannot route (the queue is gone) comes back instead of
-          // vanishing, and the batch is reported failed.
-          const int st = amqp_basic_publish(s, AmqpConnection::kChannel, amqp_empty_bytes,
-                                            as_bytes(queue_), 1, 0, &props, as_bytes(m.body));
-          if (st != AMQP_STATUS_OK) return st;
-          ++next_publish_seq_;
-        }
-        return static_cast<int>(AMQP_STATUS_OK);
-      },
-      deadline);
+  // The whole batch in one write (AmqpConnection::buffer_publish()).
+  for (const QueueMessage* message : batch) {
+    const QueueMessage& m = *message;
+    amqp_table_entry_t headers[] = {text_entry(kKeyHeader.data(), m.key)};
+    amqp_basic_properties_t props{};
+    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+                   AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_HEADERS_FLAG;
+    props.content_type = amqp_cstring_bytes("application/json");
+    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    props.message_id = as_bytes(m.id);
+    props.headers = {1, headers};
+    // Mandatory: a message the broker cannot route (the queue is gone) comes back instead of
+    // vanishing, and the batch is reported failed.
+    if (auto r = c.buffer_publish("", queue_, true, props, m.body); !r) {
+      c.discard_buffered();  // nothing of the batch was sent
+      next_publish_seq_ = first;
+      return r;
+    }
+    ++next_publish_seq_;
+  }
+  auto written = c.send_buffered("publish", deadline);
   if (!written) return written;
   const std::uint64_t last = next_publish_seq_ - 1;
 
