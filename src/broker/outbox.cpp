@@ -56,47 +56,62 @@ void OutboxRelay::notify() {
 
 Result<std::size_t> OutboxRelay::relay_due() {
   const std::size_t batch_size = std::clamp<std::size_t>(options_.batch, 1, 10000);
+  static constexpr std::string_view kSelect =
+      "SELECT id, tenant, payload FROM outbox "
+      "WHERE published_at IS NULL AND topic = $1 AND available_at <= $2 "
+      "ORDER BY available_at, id LIMIT $3";
   std::size_t total = 0;
+  // The rows of the batch the queue confirmed last, still to delete.
+  std::vector<std::string> published;
   for (;;) {
     const std::string now = format_time(clock_.now());
-    auto rows = db_.transact({.tenant = std::nullopt, .read_only = true}, [&](db::Tx& tx) {
-      return tx.query(
-          "SELECT id, tenant, payload FROM outbox "
-          "WHERE published_at IS NULL AND topic = $1 AND available_at <= $2 "
-          "ORDER BY available_at, id LIMIT $3",
-          {options_.topic, now, static_cast<std::int64_t>(batch_size)});
-    });
+    const db::Value select_params[] = {options_.topic, now,
+                                       static_cast<std::int64_t>(batch_size)};
+    Result<db::Rows> rows;
+    if (published.empty()) {
+      rows = db_.transact({.tenant = std::nullopt, .read_only = true}, [&](db::Tx& tx) {
+        return tx.query(kSelect, db::Params(select_params));
+      });
+    } else {
+      // The queue has the last batch: its rows are deleted, in one statement, and the next batch
+      // is read after it in the same transaction — on PostgreSQL one round trip (BEGIN, scope,
+      // DELETE, SELECT, COMMIT), where a DELETE transaction of its own took two and the next
+      // SELECT a third. Deleted rather than marked sent and swept later: nothing reads a sent
+      // row, and on PostgreSQL marking one wrote a new row version with two index entries, and
+      // the sweep then a second change, both for VACUUM to clean.
+      std::string text = "DELETE FROM outbox WHERE id IN (";
+      std::vector<db::Value> params;
+      params.reserve(published.size());
+      for (const auto& id : published) {
+        if (!params.empty()) text += ", ";
+        params.emplace_back(id);
+        text += "$" + std::to_string(params.size());
+      }
+      text += ")";
+      auto round_trip = [&] {
+        return db_.transact({}, [&](db::Tx& tx) -> Result<db::Rows> {
+          if (auto d = tx.execute_deferred(text, db::Params(params)); !d) return fail(d.error());
+          return tx.query_and_commit(kSelect, db::Params(select_params));
+        });
+      };
+      rows = round_trip();
+      // A round trip with its COMMIT is not re-run by the database when its connection turns out
+      // dead (a pooled one, after a restart); the DELETE is harmless to repeat, and a second try
+      // on a fresh connection spares the queue the whole batch again.
+      if (!rows && rows.error().code == Code::kUnavailable) rows = round_trip();
+      if (!rows) return fail(rows.error());
+      total += published.size();
+      sent_.fetch_add(published.size(), std::memory_order_relaxed);
+      published.clear();
+    }
     if (!rows) return fail(rows.error());
     if (rows->empty()) return total;
 
     std::vector<QueueMessage> batch;
     batch.reserve(rows->size());
     for (const auto& row : *rows) batch.push_back({row.text(0), row.text(1), row.text(2)});
-    if (auto published = queue_.publish(batch); !published) return fail(published.error());
-
-    // The queue has the batch: its rows are deleted, in one statement (a round trip per row
-    // would hold the relay and its connection for as many round trips as the batch has rows).
-    // Deleted rather than marked sent and swept later: nothing reads a sent row, and on
-    // PostgreSQL marking one wrote a new row version with two index entries, and the sweep then
-    // a second change, both for VACUUM to clean.
-    std::string text = "DELETE FROM outbox WHERE id IN (";
-    std::vector<db::Value> params;
-    params.reserve(batch.size());
-    for (const auto& m : batch) {
-      if (!params.empty()) text += ", ";
-      params.emplace_back(m.id);
-      text += "$" + std::to_string(params.size());
-    }
-    text += ")";
-    auto deleted = db_.transact({}, [&](db::Tx& tx) -> Result<void> {
-      auto r = tx.execute(text, db::Params(params));
-      if (!r) return fail(r.error());
-      return {};
-    });
-    if (!deleted) return fail(deleted.error());
-    total += batch.size();
-    sent_.fetch_add(batch.size(), std::memory_order_relaxed);
-    if (batch.size() < batch_size) return total;
+    if (auto sent = queue_.publish(batch); !sent) return fail(sent.error());
+    for (auto& m : batch) published.push_back(std::move(m.id));
   }
 }
 

@@ -32,6 +32,27 @@ class FlakyQueue final : public TaskQueue {
   Result<void> ping() override { return inner.ping(); }
 };
 
+// Forwards to a database and counts its transactions.
+class CountingDatabase final : public db::Database {
+ public:
+  explicit CountingDatabase(db::Database& inner) : inner_(inner) {}
+  int transactions = 0;
+
+  std::string_view dialect() const override { return inner_.dialect(); }
+  Result<void> ping() override { return inner_.ping(); }
+  Result<void> lock_for_migration(db::Tx& tx) override { return inner_.lock_for_migration(tx); }
+
+ protected:
+  Result<void> run(const db::TxOptions& options,
+                   const std::function<Result<void>(db::Tx&)>& body) override {
+    ++transactions;
+    return inner_.transact(options, body);
+  }
+
+ private:
+  db::Database& inner_;
+};
+
 class OutboxTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
@@ -129,6 +150,24 @@ TEST_P(OutboxTest, SendsLargeBacklogsInBatches) {
   auto got = drain();
   ASSERT_EQ(got.size(), 25u);
   for (int i = 0; i < 25; ++i) EXPECT_EQ(got[i].body, std::to_string(i));
+}
+
+// After the queue confirmed a batch, its rows are deleted in the transaction that reads the next
+// batch (one round trip on PostgreSQL), not in a transaction of their own.
+TEST_P(OutboxTest, DeletesEachBatchInTheTransactionThatReadsTheNext) {
+  for (int i = 0; i < 25; ++i) ASSERT_TRUE(add("k", std::to_string(i), clock_.now()));
+  CountingDatabase counted(**db_);
+  OutboxRelay relay(counted, queue_, clock_, {.topic = "tasks", .batch = 10});
+  EXPECT_EQ(relay.relay_due().value_or(99), 25u);
+  // Read 10; delete 10 and read 10; delete 10 and read 5; delete 5 and find none.
+  EXPECT_EQ(counted.transactions, 4);
+  EXPECT_EQ(rows(), 0);
+  EXPECT_EQ(relay.sent(), 25u);
+  EXPECT_EQ(drain().size(), 25u);
+  // Nothing due: one read.
+  counted.transactions = 0;
+  EXPECT_EQ(relay.relay_due().value_or(99), 0u);
+  EXPECT_EQ(counted.transactions, 1);
 }
 
 TEST_P(OutboxTest, PrunesOnlyRowsMarkedSentBeforeTheRetention) {
