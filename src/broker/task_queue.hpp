@@ -14,7 +14,8 @@
 // dead-lettered.
 //
 // Thread-safe: publish from any thread. A Consumer belongs to one thread at a time (RabbitMQ
-// channels are not shared); destroying it returns its unacknowledged messages to the queue.
+// channels are not shared) but for wake(); destroying it returns its unacknowledged messages to
+// the queue.
 #pragma once
 
 #include <chrono>
@@ -60,6 +61,21 @@ class TaskQueue {
     // Not done: `requeue` puts it back for another delivery (until the delivery limit);
     // otherwise it is dead-lettered, by RabbitMQ and the embedded queue alike.
     virtual Result<void> nack(std::uint64_t tag, bool requeue) = 0;
+
+    // ack() of each of `tags`, in as few messages to the broker as it can: on RabbitMQ, the tags
+    // that are this consumer's oldest unacknowledged deliveries go as one acknowledgement of the
+    // highest (basic.ack `multiple`), the others one by one. Unknown tags are skipped.
+    virtual Result<void> ack_all(std::span<const std::uint64_t> tags) {
+      for (auto tag : tags) {
+        if (auto r = ack(tag); !r) return r;
+      }
+      return {};
+    }
+
+    // Callable from any thread, unlike the others: a next() waiting on another thread returns
+    // (nullopt) soon; with none waiting, the next call returns at once. For an owner that hands
+    // deliveries to other threads and must settle what they finished.
+    virtual void wake() = 0;
   };
 
   virtual ~TaskQueue() = default;

@@ -55,6 +55,7 @@ void WorkerPool::start() {
   stopping_ = false;
   requeued_ = queue_.durable();
   for (int i = 0; i < std::max(1, options_.workers); ++i) threads_.emplace_back([this] { work(); });
+  threads_.emplace_back([this] { receive(); });
   if (dead_letters_) threads_.emplace_back([this] { settle_dead_letters(); });
   threads_.emplace_back([this] { maintenance(); });
 }
@@ -65,8 +66,10 @@ void WorkerPool::stop() {
     if (threads_.empty()) return;
     stopping_ = true;
     for (auto& [id, r] : running_) stop_run(*r, StopReason::kShutdown);
+    if (consumer_) consumer_->wake();
   }
   cv_.notify_all();
+  jobs_cv_.notify_all();
   for (auto& t : threads_) t.join();
   threads_.clear();
 }
@@ -107,38 +110,121 @@ std::chrono::milliseconds WorkerPool::backoff(int attempts) {
   return retry_backoff(options_, attempts, jitter);
 }
 
-void WorkerPool::work() {
+void WorkerPool::receive() {
   std::unique_ptr<broker::TaskQueue::Consumer> consumer;
-  for (;;) {
+  const int prefetch = options_.prefetch > 0 ? options_.prefetch : std::max(1, options_.workers);
+  // Ends the consumer: the broker takes back what it delivered and was not acknowledged
+  // (handled again elsewhere, or here by a later consumer; claims are conditional).
+  auto drop = [&] {
     {
       std::lock_guard lock(mu_);
-      if (stopping_) return;
+      consumer_ = nullptr;
+      ++consumer_epoch_;
+      outstanding_ = 0;
+      jobs_.clear();
+      settled_.clear();
+    }
+    consumer.reset();
+  };
+  std::vector<std::uint64_t> acks;
+  std::vector<std::uint64_t> requeues;
+  for (;;) {
+    bool stopping;
+    std::size_t outstanding;
+    {
+      std::lock_guard lock(mu_);
+      stopping = stopping_;
+      for (const auto& s : settled_) (s.how == Settle::kAck ? acks : requeues).push_back(s.tag);
+      settled_.clear();
+      if (stopping) {
+        // Deliveries no worker took go back to the queue, for another process.
+        for (const auto& j : jobs_) requeues.push_back(j.delivery.tag);
+        outstanding_ -= jobs_.size();
+        jobs_.clear();
+      }
+      outstanding = outstanding_;
+    }
+    if (consumer && (!acks.empty() || !requeues.empty())) {
+      auto settled = consumer->ack_all(acks);
+      for (auto tag : requeues)
+        if (settled) settled = consumer->nack(tag, /*requeue=*/true);
+      // A broken connection: the broker takes the deliveries back, and next() reports it.
+      if (!settled)
+        log::warn("task deliveries not acknowledged", {{"error", settled.error().detail}});
+    }
+    acks.clear();
+    requeues.clear();
+    if (stopping) {
+      // Shutdown: the workers give their tasks back (or record them) and settle their
+      // deliveries; those are acknowledged before the consumer goes.
+      if (!consumer || outstanding == 0) {
+        drop();
+        return;
+      }
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return !settled_.empty() || outstanding_ == 0; });
+      continue;
     }
     if (!consumer) {
-      auto c = queue_.consume({.prefetch = 1});
+      auto c = queue_.consume({.prefetch = prefetch});
       if (!c) {
         log::warn("worker cannot consume the task queue", {{"error", c.error().detail}});
-        if (!wait_unless_stopping(1s)) return;
+        wait_unless_stopping(1s);
         continue;
       }
       consumer = std::move(*c);
+      std::lock_guard lock(mu_);
+      consumer_ = consumer.get();
+      continue;
     }
     auto delivery = consumer->next(options_.poll);
     if (!delivery) {
-      consumer.reset();  // a broken consumer is made anew
-      if (!wait_unless_stopping(1s)) return;
+      drop();  // a broken consumer is made anew
+      wait_unless_stopping(1s);
       continue;
     }
-    if (*delivery) handle(*consumer, **delivery);
+    if (*delivery) {
+      {
+        std::lock_guard lock(mu_);
+        jobs_.push_back({consumer_epoch_, std::move(**delivery)});
+        ++outstanding_;
+      }
+      jobs_cv_.notify_one();
+    }
   }
 }
 
-void WorkerPool::handle(broker::TaskQueue::Consumer& consumer, const broker::Delivery& d) {
+void WorkerPool::work() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mu_);
+      jobs_cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    const Settle how = handle(job.delivery);
+    bool stopping;
+    {
+      std::lock_guard lock(mu_);
+      if (job.epoch == consumer_epoch_) {
+        settled_.push_back({job.delivery.tag, how});
+        --outstanding_;
+        if (consumer_) consumer_->wake();
+      }
+      stopping = stopping_;
+    }
+    // Only a stopping receive() waits on cv_ for settlements.
+    if (stopping) cv_.notify_all();
+  }
+}
+
+WorkerPool::Settle WorkerPool::handle(const broker::Delivery& d) {
   auto ref = parse_queue_body(d.message.body);
   if (!ref) {
     log::warn("task message dropped: malformed", {{"message_id", d.message.id}});
-    (void)consumer.ack(d.tag);
-    return;
+    return Settle::kAck;
   }
   const TaskRef task{ref->task_id, ref->organization_id};
   auto order = events_.order(task.id);
@@ -154,24 +240,17 @@ void WorkerPool::handle(broker::TaskQueue::Consumer& consumer, const broker::Del
                {"error", claim.error().detail},
                {"retry_in_ms", static_cast<std::int64_t>(pause.count())}});
     order.unlock();
-    if (!wait_unless_stopping(pause)) {
-      (void)consumer.nack(d.tag, /*requeue=*/true);
-      return;
-    }
+    if (!wait_unless_stopping(pause)) return Settle::kRequeue;
     order.lock();
     claim = store_.claim(task, ref->generation, clock_.now() + options_.lease,
                          options_.tenant_max_running, options_.busy_delay);
   }
-  if (std::holds_alternative<ClaimRefusal>(*claim)) {
-    order.unlock();
-    (void)consumer.ack(d.tag);
-    return;
-  }
+  if (std::holds_alternative<ClaimRefusal>(*claim)) return Settle::kAck;
   Claimed claimed = std::get<Claimed>(std::move(*claim));
   events_.changed(claimed.task);
   order.unlock();
   run(std::move(claimed));
-  (void)consumer.ack(d.tag);
+  return Settle::kAck;
 }
 
 void WorkerPool::settle_dead_letters() {

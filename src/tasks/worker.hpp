@@ -2,6 +2,10 @@
 // store, run its agent's executor and record the outcome — independent of HTTP, so `serve` runs
 // it in embedded mode and a worker process can run it alone.
 //
+// - One queue consumer per pool (one broker connection) takes the deliveries and hands each to a
+//   free worker thread; each thread runs one task at a time. The consumer acknowledges what the
+//   threads finished, several deliveries in one acknowledgement when they are its oldest
+//   (TaskQueue::Consumer::ack_all); it holds at most WorkerOptions::prefetch deliveries.
 // - Claim, finish, retry and release are conditional updates (tasks/store.hpp): a duplicate
 //   message or a late worker cannot move a finished task or write a second result. A message is
 //   acknowledged once its outcome is committed; one of an older queue generation than its task's
@@ -34,6 +38,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -72,6 +77,10 @@ struct WorkerOptions {
   // its task again after a pause that doubles from 250 ms up to this: a claim is one cheap
   // statement, and the task should start within seconds of the database returning.
   std::chrono::milliseconds hold_max_pause{5000};
+  // Deliveries the pool's queue consumer may hold unacknowledged — running, waiting for a free
+  // worker, or done and not yet acknowledged; 0 = `workers`, so a delivery never waits for a
+  // thread while another process's workers could run it.
+  int prefetch = 0;
 };
 
 // The pause before claim attempt `failures` + 1 of a held message: 250 ms doubling, at most
@@ -137,8 +146,23 @@ class WorkerPool {
     StopReason reason = StopReason::kNone;  // guarded by mu
   };
 
+  // What becomes of a delivery once handled.
+  enum class Settle { kAck, kRequeue };
+  struct Job {
+    std::uint64_t epoch = 0;  // the consumer it came from (consumer_epoch_)
+    broker::Delivery delivery;
+  };
+  struct Settled {
+    std::uint64_t tag = 0;
+    Settle how = Settle::kAck;
+  };
+
+  // The pool's one queue consumer: hands each delivery to a free worker thread (jobs_) and
+  // acknowledges what they finished (settled_), several at a time when it can.
+  void receive();
+  // A worker thread: runs the deliveries receive() hands out.
   void work();
-  void handle(broker::TaskQueue::Consumer& consumer, const broker::Delivery& delivery);
+  Settle handle(const broker::Delivery& delivery);
   void settle_dead_letters();
   void settle(broker::TaskQueue::Consumer& consumer, const broker::Delivery& delivery);
   void run(Claimed claimed);
@@ -178,6 +202,15 @@ class WorkerPool {
   bool stopping_ = false;
   std::vector<std::thread> threads_;
   std::map<std::string, std::shared_ptr<Running>> running_;  // by task id
+  // Between receive() and the worker threads, guarded by mu_. A consumer that broke takes its
+  // deliveries' fate with it (the broker returns them): a new one starts a new epoch, and what
+  // the workers settle of an older one is not acknowledged.
+  std::condition_variable jobs_cv_;
+  std::deque<Job> jobs_;
+  std::vector<Settled> settled_;
+  std::uint64_t consumer_epoch_ = 0;
+  std::size_t outstanding_ = 0;  // deliveries of this epoch handed out and not yet settled
+  broker::TaskQueue::Consumer* consumer_ = nullptr;  // receive()'s, for wake()
   bool requeued_ = false;  // the queued tasks were queued again after start
 
   FinishCommit finishes_{64};

@@ -575,6 +575,64 @@ TEST_P(WorkerPoolTest, DuplicateDeliveriesRunATaskOnce) {
   EXPECT_EQ(gate().runs(t.id), 1);
 }
 
+// The pool's one consumer may hold more deliveries than it has workers; each worker runs one at a
+// time, and the next delivery goes to whichever worker is free.
+TEST_P(WorkerPoolTest, EachWorkerRunsOneDeliveryAtATimeAndAFreeOneTakesTheNext) {
+  options_.workers = 2;
+  options_.prefetch = 4;
+  durable_ = true;  // no message but the relay's
+  start();
+  const std::string agent = testing::add_agent(**db_, org_a_, "gate");
+  std::vector<Task> tasks;
+  for (int i = 0; i < 3; ++i) tasks.push_back(create(alice_, agent));
+  auto delivered = [&] {
+    int n = 0;
+    for (const auto& t : tasks) n += counted_->of(t.id).delivered;
+    return n;
+  };
+  ASSERT_TRUE(eventually([&] { return gate().active() == 2 && delivered() == 3; }));
+  EXPECT_EQ(count(org_a_, Status::kRunning), 2) << "the third waits for a worker";
+  EXPECT_EQ(gate().active(), 2);
+  gate().open();
+  for (const auto& t : tasks) ASSERT_TRUE(reaches(t, Status::kSucceeded));
+  for (const auto& t : tasks) {
+    EXPECT_EQ(gate().runs(t.id), 1);
+    EXPECT_TRUE(eventually([&] { return counted_->of(t.id).in_flight() == 0; })) << "not acked";
+  }
+}
+
+// On shutdown, deliveries no worker has taken yet go back to the queue unrun, and the stop does
+// not wait for them.
+TEST_P(WorkerPoolTest, StoppingReturnsDeliveriesNoWorkerTookWithoutRunningThem) {
+  options_.workers = 1;
+  options_.prefetch = 3;
+  durable_ = true;  // no message but the relay's
+  start();
+  const std::string agent = testing::add_agent(**db_, org_a_, "gate");
+  std::vector<Task> tasks;
+  for (int i = 0; i < 3; ++i) tasks.push_back(create(alice_, agent));
+  auto delivered = [&] {
+    int n = 0;
+    for (const auto& t : tasks) n += counted_->of(t.id).delivered;
+    return n;
+  };
+  ASSERT_TRUE(eventually([&] { return gate().active() == 1 && delivered() == 3; }));
+  pool_->stop();
+  int ran = 0;
+  for (const auto& t : tasks) {
+    EXPECT_EQ(get(t).status, Status::kQueued);
+    ran += gate().runs(t.id);
+  }
+  EXPECT_EQ(ran, 1) << "a delivery waiting for the busy worker was run at shutdown";
+  EXPECT_TRUE(eventually([&] { return queue_->depth() >= 2u; })) << "not given back";
+
+  gate().open();
+  durable_ = false;  // a new embedded queue: the pool queues what the database shows queued
+  start();
+  for (const auto& t : tasks) ASSERT_TRUE(reaches(t, Status::kSucceeded));
+  for (const auto& t : tasks) EXPECT_EQ(get(t).attempts, 1);
+}
+
 // Copies of a retried task's first message (a relay that sent its row twice, a broker that
 // redelivered it) arrive while the task waits out its back-off: each is dropped as stale, rather
 // than deferred into one more message due with the retry's, so one message is left to run it.

@@ -92,6 +92,13 @@ class CountingQueue final : public broker::TaskQueue {
       if (r && requeue) tasks_.erase(tag);
       return r;
     }
+    Result<void> ack_all(std::span<const std::uint64_t> tags) override {
+      auto r = inner_->ack_all(tags);
+      if (r)
+        for (auto tag : tags) settled(tag);
+      return r;
+    }
+    void wake() override { inner_->wake(); }
 
    private:
     void settled(std::uint64_t tag) {

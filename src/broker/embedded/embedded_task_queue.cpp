@@ -148,6 +148,10 @@ class EmbeddedTaskQueue::ConsumerImpl final : public TaskQueue::Consumer {
           return d;
         }
       }
+      if (woken_) {
+        woken_ = false;
+        return std::optional<Delivery>();
+      }
       if (state_->cv.wait_until(lock, deadline) == std::cv_status::timeout) {
         if (state_->closed) return fail(Error::unavailable("task queue closed"));
         if (held_ < prefetch_) {
@@ -174,10 +178,26 @@ class EmbeddedTaskQueue::ConsumerImpl final : public TaskQueue::Consumer {
     return {};
   }
 
+  Result<void> ack_all(std::span<const std::uint64_t> tags) override {
+    std::lock_guard lock(state_->mu);
+    for (auto tag : tags)
+      if (state_->settle(tag, this, State::Settle::kAck)) --held_;
+    return {};
+  }
+
+  void wake() override {
+    {
+      std::lock_guard lock(state_->mu);
+      woken_ = true;
+    }
+    state_->cv.notify_all();
+  }
+
  private:
   std::shared_ptr<State> state_;
   const int prefetch_;
-  int held_ = 0;  // guarded by state_->mu
+  int held_ = 0;        // guarded by state_->mu
+  bool woken_ = false;  // guarded by state_->mu
 };
 
 EmbeddedTaskQueue::EmbeddedTaskQueue(EmbeddedTaskQueueOptions options)

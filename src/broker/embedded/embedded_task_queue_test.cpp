@@ -197,6 +197,36 @@ TEST(EmbeddedTaskQueue, CloseWakesWaitingConsumers) {
   EXPECT_FALSE(q.publish(one));
 }
 
+TEST(EmbeddedTaskQueue, WakeEndsAWaitingNextAndOnlyThat) {
+  EmbeddedTaskQueue q;
+  auto c = consumer(q);
+  const auto started = std::chrono::steady_clock::now();
+  std::thread t([&] { c->wake(); });  // before or while next() waits: it returns either way
+  auto woken = c->next(60s);
+  t.join();
+  ASSERT_TRUE(woken);
+  EXPECT_FALSE(*woken);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 30s);
+  publish(q, {msg("1")});
+  EXPECT_EQ(next_id(*c), "1") << "a wake is used up by one next()";
+}
+
+TEST(EmbeddedTaskQueue, AckAllAcknowledgesEachOfItsTags) {
+  EmbeddedTaskQueue q;
+  publish(q, {msg("1"), msg("2"), msg("3")});
+  std::uint64_t t1 = 0, t2 = 0, t3 = 0;
+  {
+    auto c = consumer(q);
+    EXPECT_EQ(next_id(*c, &t1), "1");
+    EXPECT_EQ(next_id(*c, &t2), "2");
+    EXPECT_EQ(next_id(*c, &t3), "3");
+    ASSERT_TRUE(c->ack_all(std::vector<std::uint64_t>{t3, t1, 987654}));
+  }
+  auto again = consumer(q);
+  EXPECT_EQ(next_id(*again), "2");
+  EXPECT_EQ(next_id(*again), "");
+}
+
 TEST(EmbeddedTaskQueue, ConcurrentProducersAndConsumersDeliverEachMessageOnce) {
   EmbeddedTaskQueue q({.capacity = 100000, .max_in_flight_per_key = 2, .delivery_limit = 10});
   constexpr int kProducers = 4, kPerProducer = 2000, kConsumers = 4;

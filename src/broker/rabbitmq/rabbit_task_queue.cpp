@@ -1,7 +1,12 @@
 #include "broker/rabbitmq/rabbit_task_queue.hpp"
 
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/time.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <set>
 #include <thread>
 #include <vector>
@@ -96,14 +101,103 @@ Delivery to_delivery(const amqp_envelope_t& env) {
 
 class RabbitTaskQueue::ConsumerImpl final : public TaskQueue::Consumer {
  public:
-  explicit ConsumerImpl(std::unique_ptr<AmqpConnection> c) : c_(std::move(c)) {}
+  explicit ConsumerImpl(std::unique_ptr<AmqpConnection> c)
+      : c_(std::move(c)), wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~ConsumerImpl() override {
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+  }
 
+  // Waits for the socket and the wake-up descriptor together; frames rabbitmq-c has already read
+  // are taken first, and the socket is read without blocking once poll() says it has data.
   Result<std::optional<Delivery>> next(std::chrono::milliseconds timeout) override {
     if (c_->broken()) return fail(Error::unavailable("the consumer's broker connection is lost"));
     amqp_connection_state_t s = c_->state();
     amqp_maybe_release_buffers(s);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const bool buffered = amqp_frames_enqueued(s) || amqp_data_in_buffer(s);
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd fds[2] = {{amqp_get_sockfd(s), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      const int n = ::poll(fds, wake_fd_ >= 0 ? 2 : 1,
+                           buffered ? 0 : static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
+      if (n < 0 && errno != EINTR) {
+        c_->mark_broken();
+        return fail(Error::unavailable("broker connection lost while consuming"));
+      }
+      if (n > 0 && wake_fd_ >= 0 && (fds[1].revents & POLLIN)) {
+        std::uint64_t count;
+        (void)::read(wake_fd_, &count, sizeof count);
+        return std::optional<Delivery>();
+      }
+      if (!buffered && n <= 0) {
+        if (n == 0 || left.count() <= 0) return std::optional<Delivery>();
+        continue;  // EINTR
+      }
+      auto got = consume_ready();
+      if (!got || *got) return got;
+      // Only part of a frame had arrived: wait for the rest, within the timeout.
+      if (std::chrono::steady_clock::now() >= deadline) return std::optional<Delivery>();
+    }
+  }
+
+  Result<void> ack(std::uint64_t tag) override {
+    // The broker closes the channel on an unknown tag; the contract makes it a no-op.
+    if (unacked_.erase(tag) == 0) return {};
+    return c_->write("ack",
+                     [&] { return amqp_basic_ack(c_->state(), AmqpConnection::kChannel, tag, 0); });
+  }
+
+  Result<void> nack(std::uint64_t tag, bool requeue) override {
+    if (unacked_.erase(tag) == 0) return {};
+    return c_->write("nack", [&] {
+      return amqp_basic_nack(c_->state(), AmqpConnection::kChannel, tag, 0, requeue ? 1 : 0);
+    });
+  }
+
+  Result<void> ack_all(std::span<const std::uint64_t> tags) override {
+    std::vector<std::uint64_t> known;
+    for (auto tag : tags)
+      if (unacked_.contains(tag)) known.push_back(tag);
+    if (known.empty()) return {};
+    std::sort(known.begin(), known.end());
+    known.erase(std::unique(known.begin(), known.end()), known.end());
+    // The leading tags that are also the oldest unacknowledged deliveries, in order: one
+    // acknowledgement of the last of them with `multiple` covers them all and nothing else.
+    std::size_t run = 0;
+    for (auto it = unacked_.begin(); run < known.size() && it != unacked_.end() && *it == known[run];
+         ++it)
+      ++run;
+    for (auto tag : known) unacked_.erase(tag);
+    return c_->write("ack", [&] {
+      std::size_t i = 0;
+      if (run >= 2) {
+        if (int st = amqp_basic_ack(c_->state(), AmqpConnection::kChannel, known[run - 1], 1);
+            st != AMQP_STATUS_OK)
+          return st;
+        i = run;
+      }
+      for (; i < known.size(); ++i) {
+        if (int st = amqp_basic_ack(c_->state(), AmqpConnection::kChannel, known[i], 0);
+            st != AMQP_STATUS_OK)
+          return st;
+      }
+      return static_cast<int>(AMQP_STATUS_OK);
+    });
+  }
+
+  void wake() override {
+    const std::uint64_t one = 1;
+    if (wake_fd_ >= 0) (void)::write(wake_fd_, &one, sizeof one);
+  }
+
+ private:
+  // Reads what the socket has without waiting: a delivery, nullopt when no whole frame has come
+  // yet (or one that is not a delivery and changes nothing), an error when the consumer ended.
+  Result<std::optional<Delivery>> consume_ready() {
+    amqp_connection_state_t s = c_->state();
     amqp_envelope_t env;
-    timeval tv = to_timeval(timeout);
+    timeval tv{0, 0};
     amqp_rpc_reply_t r = amqp_consume_message(s, &env, &tv, 0);
     if (r.reply_type == AMQP_RESPONSE_NORMAL) {
       Delivery d = to_delivery(env);
@@ -137,23 +231,9 @@ class RabbitTaskQueue::ConsumerImpl final : public TaskQueue::Consumer {
     return fail(Error::unavailable("broker connection lost while consuming"));
   }
 
-  Result<void> ack(std::uint64_t tag) override {
-    // The broker closes the channel on an unknown tag; the contract makes it a no-op.
-    if (unacked_.erase(tag) == 0) return {};
-    return c_->write("ack",
-                     [&] { return amqp_basic_ack(c_->state(), AmqpConnection::kChannel, tag, 0); });
-  }
-
-  Result<void> nack(std::uint64_t tag, bool requeue) override {
-    if (unacked_.erase(tag) == 0) return {};
-    return c_->write("nack", [&] {
-      return amqp_basic_nack(c_->state(), AmqpConnection::kChannel, tag, 0, requeue ? 1 : 0);
-    });
-  }
-
- private:
   std::unique_ptr<AmqpConnection> c_;
   std::set<std::uint64_t> unacked_;
+  const int wake_fd_;  // eventfd: wake() makes a waiting next() return
 };
 
 Result<std::unique_ptr<RabbitTaskQueue>> RabbitTaskQueue::create(RabbitOptions options) {

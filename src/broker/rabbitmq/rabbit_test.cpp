@@ -218,6 +218,68 @@ TEST_F(RabbitTest, PrefetchBoundsUnacknowledgedDeliveries) {
   EXPECT_EQ(third->message.id, "3");
 }
 
+TEST_F(RabbitTest, AckAllAcknowledgesExactlyItsTagsTheOldestRunAtOnce) {
+  auto q = queue();
+  ASSERT_TRUE(q);
+  std::vector<QueueMessage> batch;
+  for (int i = 1; i <= 6; ++i) batch.push_back(msg(std::to_string(i)));
+  ASSERT_TRUE(q->publish(batch));
+  std::set<std::string> kept;
+  {
+    auto c = consumer(*q, /*prefetch=*/6);
+    ASSERT_TRUE(c);
+    std::vector<Delivery> got;
+    for (int i = 0; i < 6; ++i) {
+      auto d = next(*c);
+      ASSERT_TRUE(d);
+      got.push_back(*d);
+    }
+    // The two oldest (one acknowledgement with `multiple`), then one past a gap, and a tag this
+    // consumer never had: the third, fifth and sixth deliveries stay unacknowledged.
+    ASSERT_TRUE(c->ack_all(std::vector<std::uint64_t>{got[3].tag, got[1].tag, got[0].tag, 987654}));
+    for (int i : {2, 4, 5}) kept.insert(got[static_cast<std::size_t>(i)].message.id);
+    ASSERT_TRUE(c->ack_all(std::vector<std::uint64_t>{got[5].tag}));
+    kept.erase(got[5].message.id);
+  }  // closed: the unacknowledged come back
+  auto c = consumer(*q);
+  ASSERT_TRUE(c);
+  std::set<std::string> back;
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    auto d = next(*c);
+    ASSERT_TRUE(d);
+    back.insert(d->message.id);
+    ASSERT_TRUE(c->ack(d->tag));
+  }
+  EXPECT_EQ(back, kept);
+  EXPECT_FALSE(next(*c, 500ms)) << "an acknowledged message came back";
+}
+
+TEST_F(RabbitTest, WakeEndsAWaitingNextAtOnceAndDeliveriesStillFlow) {
+  auto q = queue();
+  ASSERT_TRUE(q);
+  auto c = consumer(*q);
+  ASSERT_TRUE(c);
+  std::thread waker([&] { c->wake(); });  // before or while next() waits: it returns either way
+  const auto started = std::chrono::steady_clock::now();
+  auto woken = c->next(30s);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  waker.join();
+  ASSERT_TRUE(woken) << woken.error().detail;
+  EXPECT_FALSE(*woken);
+  EXPECT_LT(waited, 10s) << "next() was not woken";
+  c->wake();  // with no next() waiting: the next call returns at once
+  auto again = c->next(30s);
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(*again);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 20s);
+
+  ASSERT_TRUE(q->publish(std::vector{msg("after")}));
+  auto d = next(*c);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->message.id, "after");
+  ASSERT_TRUE(c->ack(d->tag));
+}
+
 TEST_F(RabbitTest, APoisonMessageReachesTheDeadLetterQueueAfterTheDeliveryLimit) {
   constexpr int kLimit = 2;
   auto q = queue(kLimit);
