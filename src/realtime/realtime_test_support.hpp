@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -19,6 +20,7 @@ class FakeConnection final : public http::WebSocketConnection {
     send(std::make_shared<const std::string>(std::move(text)));
   }
   void send(std::shared_ptr<const std::string> text) override {
+    if (before_send) before_send(nlohmann::json::parse(*text));
     std::lock_guard l(mu_);
     sent_.push_back(nlohmann::json::parse(*text));
     cv_.notify_all();
@@ -45,6 +47,10 @@ class FakeConnection final : public http::WebSocketConnection {
     std::lock_guard l(mu_);
     return sent_;
   }
+
+  // Called with each message as send() begins, on the sending thread (set it before the
+  // connection is used).
+  std::function<void(const nlohmann::json&)> before_send;
 
  private:
   std::mutex mu_;

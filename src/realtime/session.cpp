@@ -152,30 +152,32 @@ void Session::subscribe_task(const std::string& task_id) {
 }
 
 void Session::snapshot_ready(const std::string& task_id, const Result<nlohmann::json>& task) {
-  std::shared_ptr<http::WebSocketConnection> c;
-  std::vector<std::shared_ptr<const std::string>> buffered;
+  const bool finished = task && terminal(*task);
   {
     std::lock_guard lock(mu_);
     if (closed_) return;
-    c = connection_;
     auto it = pending_.find(task_id);
+    std::vector<std::shared_ptr<const std::string>> buffered;
     if (it != pending_.end()) {
       buffered = std::move(it->second);
       pending_.erase(it);
     }
-    if (task) tasks_.insert(task_id);
+    if (task && !finished) tasks_.insert(task_id);
+    // Queued while the lock is held (send() only queues): an event delivered from now on is
+    // queued after the snapshot and what was held back, never before them.
+    if (task && connection_) {
+      connection_->send(nlohmann::json({{"type", "task-status"}, {"task", *task}}).dump());
+      if (!finished)
+        for (auto& m : buffered) connection_->send(std::move(m));
+    }
   }
+  // A finished task has no news left, and what is still on its way is older than the snapshot.
+  if (!task || finished) deps_->hub->unsubscribe_task(tenant(), task_id, this);
   if (!task) {
-    deps_->hub->unsubscribe_task(tenant(), task_id, this);
     if (task.error().code != Code::kNotFound)
       log::warn("task snapshot failed", {{"task_id", task_id}, {"detail", task.error().detail}});
     error(task.error().code == Code::kNotFound ? "not_found" : "unavailable", &task_id);
-    return;
   }
-  if (!c) return;
-  c->send(nlohmann::json({{"type", "task-status"}, {"task", *task}}).dump());
-  if (!terminal(*task))
-    for (auto& m : buffered) c->send(m);
 }
 
 void Session::deliver(const std::string& task_id, const std::shared_ptr<const std::string>& message,
@@ -189,6 +191,8 @@ void Session::deliver(const std::string& task_id, const std::shared_ptr<const st
         it->second.push_back(message);
         return;
       }
+      // Unsubscribed, or finished at its snapshot, while this event was on its way.
+      if (!tasks_.contains(task_id)) return;
     }
     c = connection_;
   }

@@ -211,6 +211,60 @@ TEST_F(SessionTest, OlderEventsAreDroppedWhenTheSnapshotIsFinal) {
   witness->on_close();
 }
 
+// The snapshot is queued before any event delivered after it was read: an event the bus hands
+// over while the snapshot is being sent waits for it (it overtook the snapshot once, and a client
+// saw a progress step, then "succeeded" read earlier, then nothing more).
+TEST_F(SessionTest, AnEventDeliveredWhileTheSnapshotIsSentFollowsIt) {
+  auto witness_connection = std::make_shared<FakeConnection>();
+  std::swap(connection_, witness_connection);
+  auto witness = open();
+  std::swap(connection_, witness_connection);
+  witness->on_message(R"({"action":"task-status"})");
+
+  auto s = open();
+  std::atomic<bool> published{false};
+  connection_->before_send = [&](const nlohmann::json& m) {
+    if (m.contains("progress") || published.exchange(true)) return;
+    nlohmann::json payload = {{"task", task("ta", "running")},
+                              {"progress", {{"step", 2}, {"of", 3}}}};
+    ASSERT_TRUE(bus_.publish({"task.status", "org-a", payload.dump()}));
+    // The witness comes first in the hub's delivery: once it has the event, this session's
+    // delivery is under way.
+    ASSERT_EQ(witness_connection->wait_for(1).size(), 1u);
+  };
+  s->on_message(R"({"action":"task-status","task_id":"ta"})");
+  auto got = connection_->wait_for(2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_FALSE(got[0].contains("progress"));  // the snapshot first
+  EXPECT_EQ(got[1]["progress"]["step"], 2);
+  s->on_close();
+  witness->on_close();
+}
+
+// Events of a task still on their way when its snapshot showed it finished are older news.
+TEST_F(SessionTest, EventsArrivingAfterAFinalSnapshotAreDropped) {
+  auto witness_connection = std::make_shared<FakeConnection>();
+  std::swap(connection_, witness_connection);
+  auto witness = open();
+  std::swap(connection_, witness_connection);
+  witness->on_message(R"({"action":"task-status"})");
+
+  auto s = open();
+  s->on_message(R"({"action":"task-status","task_id":"done"})");
+  ASSERT_EQ(connection_->wait_for(1).size(), 1u);
+  publish("org-a", task("done", "running"), /*progress=*/true);
+  ASSERT_TRUE(bus_.publish(
+      {"task.status", "org-a", nlohmann::json({{"task", task("x", "queued")}}).dump()}));
+  ASSERT_EQ(witness_connection->wait_for(2).size(), 2u);  // both delivered everywhere
+  s->on_message(R"({"action":"ping"})");
+  auto got = connection_->wait_for(2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0]["task"]["status"], "succeeded");
+  EXPECT_EQ(got[1]["type"], "pong");
+  s->on_close();
+  witness->on_close();
+}
+
 TEST_F(SessionTest, ExpiryAndRevocationClose4001) {
   auto s = open();
   s->check(clock_.now());
