@@ -53,6 +53,17 @@ class SessionTest : public ::testing::Test {
     return s;
   }
 
+  // A session of org-a subscribed to the whole organization, on a connection of its own: once it
+  // has an event, the bus has delivered that event to every session (in the hub's order, it first).
+  std::pair<std::shared_ptr<Session>, std::shared_ptr<FakeConnection>> open_witness() {
+    auto connection = std::make_shared<FakeConnection>();
+    std::swap(connection_, connection);
+    auto witness = open();
+    std::swap(connection_, connection);
+    witness->on_message(R"({"action":"task-status"})");
+    return {witness, connection};
+  }
+
   void publish(const std::string& org, const nlohmann::json& t, bool progress = false) {
     nlohmann::json payload = {{"task", t}};
     if (progress) payload["progress"] = {{"step", 1}, {"of", 3}};
@@ -154,12 +165,7 @@ TEST_F(SessionTest, WholeOrganizationSubscription) {
 }
 
 TEST_F(SessionTest, EventsDuringTheSnapshotAreSentAfterIt) {
-  // A witness subscribed to the whole organization tells when the bus has delivered an event.
-  auto witness_connection = std::make_shared<FakeConnection>();
-  std::swap(connection_, witness_connection);
-  auto witness = open();
-  std::swap(connection_, witness_connection);
-  witness->on_message(R"({"action":"task-status"})");
+  auto [witness, witness_connection] = open_witness();
 
   auto s = open();
   // While the snapshot is being read, the task changes: the change must follow the snapshot.
@@ -184,11 +190,7 @@ TEST_F(SessionTest, EventsDuringTheSnapshotAreSentAfterIt) {
 }
 
 TEST_F(SessionTest, OlderEventsAreDroppedWhenTheSnapshotIsFinal) {
-  auto witness_connection = std::make_shared<FakeConnection>();
-  std::swap(connection_, witness_connection);
-  auto witness = open();
-  std::swap(connection_, witness_connection);
-  witness->on_message(R"({"action":"task-status"})");
+  auto [witness, witness_connection] = open_witness();
 
   auto s = open();
   before_snapshot_ = [&] {
@@ -215,11 +217,7 @@ TEST_F(SessionTest, OlderEventsAreDroppedWhenTheSnapshotIsFinal) {
 // over while the snapshot is being sent waits for it (it overtook the snapshot once, and a client
 // saw a progress step, then "succeeded" read earlier, then nothing more).
 TEST_F(SessionTest, AnEventDeliveredWhileTheSnapshotIsSentFollowsIt) {
-  auto witness_connection = std::make_shared<FakeConnection>();
-  std::swap(connection_, witness_connection);
-  auto witness = open();
-  std::swap(connection_, witness_connection);
-  witness->on_message(R"({"action":"task-status"})");
+  auto [witness, witness_connection] = open_witness();
 
   auto s = open();
   std::atomic<bool> published{false};
@@ -243,11 +241,7 @@ TEST_F(SessionTest, AnEventDeliveredWhileTheSnapshotIsSentFollowsIt) {
 
 // Events of a task still on their way when its snapshot showed it finished are older news.
 TEST_F(SessionTest, EventsArrivingAfterAFinalSnapshotAreDropped) {
-  auto witness_connection = std::make_shared<FakeConnection>();
-  std::swap(connection_, witness_connection);
-  auto witness = open();
-  std::swap(connection_, witness_connection);
-  witness->on_message(R"({"action":"task-status"})");
+  auto [witness, witness_connection] = open_witness();
 
   auto s = open();
   s->on_message(R"({"action":"task-status","task_id":"done"})");

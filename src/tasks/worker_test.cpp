@@ -182,6 +182,13 @@ class WorkerPoolTest : public ::testing::TestWithParam<Backend> {
     return c->task;
   }
 
+  // How many times the queue has delivered these tasks' messages.
+  int delivered(const std::vector<Task>& tasks) {
+    int n = 0;
+    for (const auto& t : tasks) n += counted_->of(t.id).delivered;
+    return n;
+  }
+
   Task get(const Task& t) {
     auto got = store_->get(t.organization_id == org_a_ ? alice_ : bob_, t.id);
     EXPECT_TRUE(got);
@@ -585,12 +592,7 @@ TEST_P(WorkerPoolTest, EachWorkerRunsOneDeliveryAtATimeAndAFreeOneTakesTheNext) 
   const std::string agent = testing::add_agent(**db_, org_a_, "gate");
   std::vector<Task> tasks;
   for (int i = 0; i < 3; ++i) tasks.push_back(create(alice_, agent));
-  auto delivered = [&] {
-    int n = 0;
-    for (const auto& t : tasks) n += counted_->of(t.id).delivered;
-    return n;
-  };
-  ASSERT_TRUE(eventually([&] { return gate().active() == 2 && delivered() == 3; }));
+  ASSERT_TRUE(eventually([&] { return gate().active() == 2 && delivered(tasks) == 3; }));
   EXPECT_EQ(count(org_a_, Status::kRunning), 2) << "the third waits for a worker";
   EXPECT_EQ(gate().active(), 2);
   gate().open();
@@ -611,12 +613,7 @@ TEST_P(WorkerPoolTest, StoppingReturnsDeliveriesNoWorkerTookWithoutRunningThem) 
   const std::string agent = testing::add_agent(**db_, org_a_, "gate");
   std::vector<Task> tasks;
   for (int i = 0; i < 3; ++i) tasks.push_back(create(alice_, agent));
-  auto delivered = [&] {
-    int n = 0;
-    for (const auto& t : tasks) n += counted_->of(t.id).delivered;
-    return n;
-  };
-  ASSERT_TRUE(eventually([&] { return gate().active() == 1 && delivered() == 3; }));
+  ASSERT_TRUE(eventually([&] { return gate().active() == 1 && delivered(tasks) == 3; }));
   pool_->stop();
   int ran = 0;
   for (const auto& t : tasks) {
