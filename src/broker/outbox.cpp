@@ -65,13 +65,11 @@ Result<std::size_t> OutboxRelay::relay_due() {
   std::vector<std::string> published;
   for (;;) {
     const std::string now = format_time(clock_.now());
-    const db::Value select_params[] = {options_.topic, now,
-                                       static_cast<std::int64_t>(batch_size)};
+    const db::Value select_params[] = {options_.topic, now, static_cast<std::int64_t>(batch_size)};
     Result<db::Rows> rows;
     if (published.empty()) {
-      rows = db_.transact({.tenant = std::nullopt, .read_only = true}, [&](db::Tx& tx) {
-        return tx.query(kSelect, db::Params(select_params));
-      });
+      rows = db_.transact({.tenant = std::nullopt, .read_only = true},
+                          [&](db::Tx& tx) { return tx.query(kSelect, db::Params(select_params)); });
     } else {
       // The queue has the last batch: its rows are deleted, in one statement, and the next batch
       // is read after it in the same transaction — on PostgreSQL one round trip (BEGIN, scope,

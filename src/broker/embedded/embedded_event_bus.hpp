@@ -41,10 +41,10 @@ class EmbeddedEventBus final : public EventBus {
   const std::size_t capacity_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Event> queue_;                                // guarded by mu_
-  bool stopping_ = false;                                  // guarded by mu_
+  std::deque<Event> queue_;                                 // guarded by mu_
+  bool stopping_ = false;                                   // guarded by mu_
   std::map<std::string, Interest, std::less<>> interests_;  // guarded by mu_
-  std::uint64_t queued_ = 0;                               // guarded by mu_
+  std::uint64_t queued_ = 0;                                // guarded by mu_
 
   // Held while a handler runs, so unsubscribing waits for a running handler to finish.
   std::recursive_mutex handlers_mu_;

@@ -111,8 +111,8 @@ TEST(EmbeddedEventBus, QueuesOnlyEventsASubscriptionAsksFor) {
     EXPECT_EQ(bus.queued(), 1u);
     EXPECT_EQ(tenant_a.wait_for(1), std::vector<std::string>{"3"});
 
-    auto all = bus.subscribe({"task.status", std::nullopt},
-                             [&](const Event& e) { every_tenant.add(e); });
+    auto all =
+        bus.subscribe({"task.status", std::nullopt}, [&](const Event& e) { every_tenant.add(e); });
     ASSERT_TRUE(bus.publish({"task.status", "b", "4"}));
     EXPECT_EQ(bus.queued(), 2u);
     EXPECT_EQ(every_tenant.wait_for(1), std::vector<std::string>{"4"});

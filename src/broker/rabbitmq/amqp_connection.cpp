@@ -6,9 +6,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-#include <cerrno>
-
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <map>
@@ -267,8 +266,8 @@ void AmqpConnection::set_timeout(std::chrono::milliseconds timeout) {
   amqp_set_rpc_timeout(state_, &tv);
 }
 
-Result<void> AmqpConnection::buffer_publish(std::string_view exchange,
-                                            std::string_view routing_key, bool mandatory,
+Result<void> AmqpConnection::buffer_publish(std::string_view exchange, std::string_view routing_key,
+                                            bool mandatory,
                                             const amqp_basic_properties_t& properties,
                                             std::string_view body) {
   if (exchange.size() > 255 || routing_key.size() > 255)
@@ -345,8 +344,8 @@ Result<void> AmqpConnection::send_buffered(std::string_view what,
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return failed(std::strerror(errno));
     // The socket's buffer is full (the broker is slow, or not reading under a resource alarm).
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return failed("the broker took no data in time");
     pollfd p{fd, POLLOUT, 0};
     if (::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 60000))) < 0 &&

@@ -262,8 +262,7 @@ Result<void> RabbitEventBus::send_events(AmqpConnection& c, const std::vector<Ev
     props.content_type = amqp_cstring_bytes("application/json");
     props.delivery_mode = 1;  // transient: events are worth nothing after a broker restart
     props.headers = {2, headers};
-    if (auto r = c.buffer_publish(impl_->exchange, routing_key(event), false, props,
-                                  event.payload);
+    if (auto r = c.buffer_publish(impl_->exchange, routing_key(event), false, props, event.payload);
         !r) {
       // Not an AMQP name (a topic or tenant over 255 bytes): this event cannot go.
       log::warn("event not sent", {{"topic", event.topic}, {"error", r.error().detail}});

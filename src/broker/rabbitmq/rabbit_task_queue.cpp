@@ -119,8 +119,9 @@ class RabbitTaskQueue::ConsumerImpl final : public TaskQueue::Consumer {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       pollfd fds[2] = {{amqp_get_sockfd(s), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-      const int n = ::poll(fds, wake_fd_ >= 0 ? 2 : 1,
-                           buffered ? 0 : static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
+      const int n =
+          ::poll(fds, wake_fd_ >= 0 ? 2 : 1,
+                 buffered ? 0 : static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
       if (n < 0 && errno != EINTR) {
         c_->mark_broken();
         return fail(Error::unavailable("broker connection lost while consuming"));
@@ -165,8 +166,8 @@ class RabbitTaskQueue::ConsumerImpl final : public TaskQueue::Consumer {
     // The leading tags that are also the oldest unacknowledged deliveries, in order: one
     // acknowledgement of the last of them with `multiple` covers them all and nothing else.
     std::size_t run = 0;
-    for (auto it = unacked_.begin(); run < known.size() && it != unacked_.end() && *it == known[run];
-         ++it)
+    for (auto it = unacked_.begin();
+         run < known.size() && it != unacked_.end() && *it == known[run]; ++it)
       ++run;
     for (auto tag : known) unacked_.erase(tag);
     return c_->write("ack", [&] {

@@ -156,8 +156,8 @@ TEST_F(RabbitTest, BodiesLongerThanAFrameAndEmptyOnesArriveWhole) {
   ASSERT_TRUE(q);
   std::string big(300 * 1024 + 17, 'x');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
-  std::vector<QueueMessage> batch{{"big", "org-a", big}, {"empty", "org-b", ""},
-                                  {"exact", "", std::string(131072 - 8, 'e')}};
+  std::vector<QueueMessage> batch{
+      {"big", "org-a", big}, {"empty", "org-b", ""}, {"exact", "", std::string(131072 - 8, 'e')}};
   auto published = q->publish(batch);
   ASSERT_TRUE(published) << published.error().detail;
   auto c = consumer(*q);

@@ -958,8 +958,7 @@ class PgDatabase final : public Database {
         std::unique_ptr<Connection>* conn;
         ~Release() { self->release(std::move(*conn)); }
       } release{this, &*lease};
-      PgTx tx(**lease, options_, options, scope_call_.load(std::memory_order_relaxed),
-              max_wait);
+      PgTx tx(**lease, options_, options, scope_call_.load(std::memory_order_relaxed), max_wait);
       Result<void> result;
       try {
         result = body(tx);

@@ -269,21 +269,21 @@ TEST_P(RowLevelSecurity, WriteProceduresAreHeldToTheTransactionsTenant) {
   EXPECT_EQ(call(w_.a, task, {new_id(), w_.a, w_.agent_a, "key-1", now}), std::nullopt);
   EXPECT_EQ(call(w_.a, entry, {new_id(), w_.a, now}), std::nullopt);
   EXPECT_EQ(call(w_.a, row, {new_id(), w_.a, now}), std::nullopt);
-  EXPECT_EQ(count(app(), {.tenant = w_.a},
-                  "SELECT COUNT(*) FROM tasks WHERE idempotency_key = 'key-1' AND status = "
-                  "'queued' AND attempts = 0 AND available_at = created_at AND input = '{\"n\": 1}'"),
-            1);
-  EXPECT_EQ(count(app(), {.tenant = w_.a},
-                  "SELECT COUNT(*) FROM audit_log WHERE action = 'test.write'"),
-            1);
+  EXPECT_EQ(
+      count(app(), {.tenant = w_.a},
+            "SELECT COUNT(*) FROM tasks WHERE idempotency_key = 'key-1' AND status = "
+            "'queued' AND attempts = 0 AND available_at = created_at AND input = '{\"n\": 1}'"),
+      1);
+  EXPECT_EQ(
+      count(app(), {.tenant = w_.a}, "SELECT COUNT(*) FROM audit_log WHERE action = 'test.write'"),
+      1);
 
   // Another tenant's rows: refused by row-level security — for a task already by its insert
   // trigger (0009), which finds no such agent among the rows the transaction's tenant sees.
   EXPECT_EQ(call(w_.a, entry, {new_id(), w_.b, now}), Code::kInternal);
   EXPECT_EQ(call(std::nullopt, entry, {new_id(), w_.a, now}), Code::kInternal);
   EXPECT_EQ(call(w_.a, task, {new_id(), w_.b, w_.agent_b, nullptr, now}), Code::kConflict);
-  EXPECT_EQ(call(std::nullopt, task, {new_id(), w_.a, w_.agent_a, nullptr, now}),
-            Code::kConflict);
+  EXPECT_EQ(call(std::nullopt, task, {new_id(), w_.a, w_.agent_a, nullptr, now}), Code::kConflict);
   // A task of the tenant naming another tenant's agent, or none.
   EXPECT_EQ(call(w_.a, task, {new_id(), w_.a, w_.agent_b, nullptr, now}), Code::kConflict);
   EXPECT_EQ(call(w_.a, task, {new_id(), w_.a, new_id(), nullptr, now}), Code::kConflict);
