@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
+
 #include "broker/embedded/embedded_event_bus.hpp"
 #include "realtime/realtime_test_support.hpp"
 #include "support/fake_clock.hpp"
@@ -36,7 +38,8 @@ class SessionTest : public ::testing::Test {
     deps.hub = &hub_;
     deps.find_task = [this](const Principal& who, const std::string& id) -> Result<nlohmann::json> {
       std::lock_guard l(mu_);
-      if (before_snapshot_) before_snapshot_();
+      // Taken out before it runs: a hook runs once and is never reset while running.
+      if (auto hook = std::exchange(before_snapshot_, nullptr)) hook();
       auto& mine = tasks_[*who.org_id];  // the caller's tenant only, like the store
       auto it = mine.find(id);
       if (it == mine.end()) return fail(Error::not_found());
@@ -64,9 +67,10 @@ class SessionTest : public ::testing::Test {
     return {witness, connection};
   }
 
-  void publish(const std::string& org, const nlohmann::json& t, bool progress = false) {
+  // A change of task `t` in `org`; with a step, a progress event (step of 3).
+  void publish(const std::string& org, const nlohmann::json& t, int step = 0) {
     nlohmann::json payload = {{"task", t}};
-    if (progress) payload["progress"] = {{"step", 1}, {"of", 3}};
+    if (step > 0) payload["progress"] = {{"step", step}, {"of", 3}};
     ASSERT_TRUE(bus_.publish({"task.status", org, payload.dump()}));
   }
 
@@ -116,7 +120,7 @@ TEST_F(SessionTest, OwnTaskSnapshotThenChanges) {
   EXPECT_EQ(snap[0]["type"], "task-status");
   EXPECT_EQ(snap[0]["task"]["id"], "ta");
   publish("org-a", task("other", "running"));  // not subscribed to this one
-  publish("org-a", task("ta", "running"), true);
+  publish("org-a", task("ta", "running"), 1);
   publish("org-a", task("ta", "succeeded"));
   auto got = connection_->wait_for(3);
   ASSERT_EQ(got.size(), 3u);
@@ -170,12 +174,8 @@ TEST_F(SessionTest, EventsDuringTheSnapshotAreSentAfterIt) {
   auto s = open();
   // While the snapshot is being read, the task changes: the change must follow the snapshot.
   before_snapshot_ = [&] {
-    before_snapshot_ = nullptr;
-    nlohmann::json payload = {{"task", task("ta", "running")},
-                              {"progress", {{"step", 2}, {"of", 3}}}};
-    ASSERT_TRUE(bus_.publish({"task.status", "org-a", payload.dump()}));
-    ASSERT_TRUE(bus_.publish(
-        {"task.status", "org-a", nlohmann::json({{"task", task("x", "queued")}}).dump()}));
+    publish("org-a", task("ta", "running"), 2);
+    publish("org-a", task("x", "queued"));
     // The second event reached the witness, so the first was delivered everywhere (buffered here).
     ASSERT_EQ(witness_connection->wait_for(2).size(), 2u);
     EXPECT_TRUE(connection_->sent().empty());
@@ -194,13 +194,9 @@ TEST_F(SessionTest, OlderEventsAreDroppedWhenTheSnapshotIsFinal) {
 
   auto s = open();
   before_snapshot_ = [&] {
-    before_snapshot_ = nullptr;
-    nlohmann::json payload = {{"task", task("done", "running")},
-                              {"progress", {{"step", 1}, {"of", 3}}}};
-    ASSERT_TRUE(bus_.publish({"task.status", "org-a", payload.dump()}));
+    publish("org-a", task("done", "running"), 1);
     ASSERT_EQ(witness_connection->wait_for(1).size(), 1u);
-    ASSERT_TRUE(bus_.publish(
-        {"task.status", "org-a", nlohmann::json({{"task", task("x", "queued")}}).dump()}));
+    publish("org-a", task("x", "queued"));
     ASSERT_EQ(witness_connection->wait_for(2).size(), 2u);
   };
   s->on_message(R"({"action":"task-status","task_id":"done"})");
@@ -223,9 +219,7 @@ TEST_F(SessionTest, AnEventDeliveredWhileTheSnapshotIsSentFollowsIt) {
   std::atomic<bool> published{false};
   connection_->before_send = [&](const nlohmann::json& m) {
     if (m.contains("progress") || published.exchange(true)) return;
-    nlohmann::json payload = {{"task", task("ta", "running")},
-                              {"progress", {{"step", 2}, {"of", 3}}}};
-    ASSERT_TRUE(bus_.publish({"task.status", "org-a", payload.dump()}));
+    publish("org-a", task("ta", "running"), 2);
     // The witness comes first in the hub's delivery: once it has the event, this session's
     // delivery is under way.
     ASSERT_EQ(witness_connection->wait_for(1).size(), 1u);
@@ -246,9 +240,8 @@ TEST_F(SessionTest, EventsArrivingAfterAFinalSnapshotAreDropped) {
   auto s = open();
   s->on_message(R"({"action":"task-status","task_id":"done"})");
   ASSERT_EQ(connection_->wait_for(1).size(), 1u);
-  publish("org-a", task("done", "running"), /*progress=*/true);
-  ASSERT_TRUE(bus_.publish(
-      {"task.status", "org-a", nlohmann::json({{"task", task("x", "queued")}}).dump()}));
+  publish("org-a", task("done", "running"), 1);
+  publish("org-a", task("x", "queued"));
   ASSERT_EQ(witness_connection->wait_for(2).size(), 2u);  // both delivered everywhere
   s->on_message(R"({"action":"ping"})");
   auto got = connection_->wait_for(2);
