@@ -2,17 +2,20 @@
 // tokens, on every database backend: API.md's Roles table, escalation, system roles, revocation.
 #include <gtest/gtest.h>
 
+#include <future>
 #include <set>
 
 #include "access/permissions.hpp"
 #include "platform/ids.hpp"
 #include "support/api_harness.hpp"
+#include "support/eventually.hpp"
 
 namespace atrium::roles {
 namespace {
 
 using atrium::testing::Actor;
 using atrium::testing::concurrently;
+using atrium::testing::eventually;
 using atrium::testing::expect_problem;
 using http::Method;
 using nlohmann::json;
@@ -308,6 +311,58 @@ TEST_P(RolesApi, DeleteRefusesRolesInUse) {
   EXPECT_EQ(app().count("audit_log", "action = 'role.delete' AND target_id = '" + id + "'"), 1);
   expect_problem(app().call(Method::kDelete, "/api/roles/" + id, {}, admin.token), 404,
                  "not_found");
+}
+
+// A grant and an invitation naming a role, made while its deletion (whose checks found neither)
+// has yet to commit, are refused rather than answered and then taken away with the role. Direct
+// PostgreSQL only: SQLite runs one write transaction at a time, and the test PgBouncer's pool of
+// one server connection runs the application's transactions one at a time too.
+TEST_P(RolesApi, DeleteTakesNoGrantOrInvitationAnsweredMeanwhile) {
+  if (GetParam().name != "postgres") GTEST_SKIP() << "needs concurrent write transactions";
+  const std::string id =
+      create(admin_, {{"name", "Temps"}, {"permissions", {"agents:read"}}})["id"];
+  app().signup("carol@other.example", "Other");  // an existing user: granted the role at once
+  auto call = [this](Method method, const std::string& path, std::optional<json> body) {
+    return std::async(std::launch::async, [this, method, path, body] {
+      return app().call(method, path, body, admin_.token);
+    });
+  };
+  auto answered = [](const std::future<atrium::testing::Reply>& f) {
+    return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready ? 1 : 0;
+  };
+  std::future<atrium::testing::Reply> deleting, granting, inviting;
+  auto held = app().db().transact({.tenant = admin_.org_id}, [&](db::Tx& tx) -> Result<void> {
+    // Backends of this database waiting for a lock (pg_stat_activity as it is now, not as this
+    // transaction first read it).
+    auto waiting = [&tx] {
+      if (!tx.query("SELECT pg_stat_clear_snapshot()")) return -1;
+      auto n = tx.query_one(
+          "SELECT COUNT(DISTINCT pid) FROM pg_locks WHERE NOT granted AND pid IN"
+          " (SELECT pid FROM pg_stat_activity WHERE datname = current_database())");
+      return n && *n ? static_cast<int>((**n).integer(0)) : -1;
+    };
+    // What a foreign-key check takes on the role's row: the deletion's DELETE waits for it once
+    // its checks have passed.
+    auto locked = tx.query("SELECT 1 FROM roles WHERE id = $1 FOR KEY SHARE", {id});
+    if (!locked) return fail(locked.error());
+    if (deleting.valid()) return {};  // a retried transaction: the requests are on their way
+    deleting = call(Method::kDelete, "/api/roles/" + id, std::nullopt);
+    EXPECT_TRUE(eventually([&] { return waiting() == 1; }, std::chrono::seconds(10)))
+        << "the deletion did not wait for the role's row";
+    granting = call(Method::kPost, "/api/users",
+                    json{{"email", "carol@other.example"}, {"role", "Temps"}});
+    inviting =
+        call(Method::kPost, "/api/users", json{{"email", "dan@new.example"}, {"role", "Temps"}});
+    // Each is answered already (the fault) or waits for the deletion too.
+    EXPECT_TRUE(eventually([&] { return waiting() + answered(granting) + answered(inviting) == 3; },
+                           std::chrono::seconds(10)));
+    return {};
+  });
+  ASSERT_TRUE(held) << held.error().detail;
+  EXPECT_EQ(deleting.get().status, 204);
+  expect_problem(granting.get(), 400, "invalid_request");
+  expect_problem(inviting.get(), 400, "invalid_request");
+  EXPECT_EQ(app().count("roles", "id = '" + id + "'"), 0);
 }
 
 TEST_P(RolesApi, AnotherTenantsRoleIsNotFound) {

@@ -5,6 +5,7 @@
 #include "access/permissions.hpp"
 #include "audit/audit.hpp"
 #include "platform/ids.hpp"
+#include "tenancy/store.hpp"
 
 namespace atrium::roles {
 namespace {
@@ -180,6 +181,10 @@ Result<Role> RoleService::update(const Principal& caller, std::string_view id, c
 Result<void> RoleService::remove(const Principal& caller, std::string_view id,
                                  const http::Request& req) {
   return db_.transact(scope(caller), [&](db::Tx& tx) -> Result<void> {
+    // The holder and invitation checks below stay true until the role is gone: a grant or an
+    // invitation naming it, in flight meanwhile, takes the same lock (MemberService) and then
+    // finds the role deleted, rather than being cascade-deleted with it after it was answered.
+    if (auto ok = tenancy::lock_memberships(tx, caller); !ok) return fail(ok.error());
     auto found = store::find(tx, caller, id);
     if (!found) return fail(found.error());
     if (!*found) return fail(no_role());

@@ -88,6 +88,9 @@ Result<Added> MemberService::add(const Principal& caller, const std::string& ema
   if (!caller.org_id)
     return fail(Error::invalid("select an organization first (POST /api/auth/switch)"));
   auto added = db_.transact(scope(caller.org_id), [&](db::Tx& tx) -> Result<Added> {
+    // Before the role is read: a role deletion in flight either sees this grant or invitation
+    // (409) or has deleted the role before it is found here (RoleService::remove).
+    if (auto ok = lock_memberships(tx, caller); !ok) return fail(ok.error());
     const TimePoint now = clock_.now();
     auto role = roles::store::find_by_name(tx, caller, role_name);
     if (!role) return fail(role.error());

@@ -140,8 +140,10 @@ Result<std::int64_t> revoke_roles(db::Tx& tx, const Principal& principal, std::s
 // Members holding the system role `role` (e.g. TENANT_ADMIN) in the principal's organization.
 Result<std::int64_t> count_system_role_holders(db::Tx& tx, const Principal& principal,
                                                std::string_view role);
-// Serialises membership changes of the principal's organization until the transaction ends, so
-// two concurrent removals cannot each leave the other as the last admin and both succeed.
+// Serialises membership changes of the principal's organization (members added, changed and
+// removed, and roles deleted) until the transaction ends, so two concurrent removals cannot each
+// leave the other as the last admin and both succeed, nor a role's deletion take a grant or an
+// invitation answered meanwhile with it.
 Result<void> lock_memberships(db::Tx& tx, const Principal& principal);
 
 // --- Invitations -----------------------------------------------------------------------------
