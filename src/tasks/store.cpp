@@ -137,58 +137,63 @@ Result<std::string> TaskStore::agent_executor(const Principal& caller,
                       [&](db::Tx& tx) { return executor_of(tx, org, agent_id); });
 }
 
+TaskStore::TaskStore(db::Database& db, const Clock& clock)
+    : db_(db),
+      clock_(clock),
+      creates_(kMaxCreateBatch, db.dialect() == "postgresql" ? kCreateWriters : 1) {}
+
 Result<Created> TaskStore::create(const Principal& caller, const NewTask& task,
                                   const CreateLimits& limits, const CheckInput& check,
                                   const AlsoInTx& also) {
   if (!caller.org_id || !is_uuid(task.agent_id)) return fail(Error::not_found("agent not found"));
-  const std::string org = *caller.org_id;
-  const std::string input = task.input.dump();
+  Pending p{caller, task, limits, check, also, *caller.org_id, task.input.dump()};
 
   // Counted in a read transaction of its own: under SQLite a long count inside the write
   // transaction would hold back every other writer.
-  std::optional<std::int64_t> queued;
-  if (must_count(org, limits.max_queued)) {
-    auto n = db_.transact({.tenant = org, .read_only = true}, [&](db::Tx& tx) {
+  if (must_count(p.org, limits.max_queued)) {
+    auto n = db_.transact({.tenant = p.org, .read_only = true}, [&](db::Tx& tx) {
       return tx.query_one(
           "SELECT COUNT(*) FROM (SELECT 1 FROM tasks WHERE organization_id = $1 AND "
           "status = 'queued' LIMIT $2) AS queued",
-          {org, static_cast<std::int64_t>(limits.max_queued)});
+          {p.org, static_cast<std::int64_t>(limits.max_queued)});
     });
     if (!n) return fail(n.error());
-    queued = *n ? (**n).integer(0) : 0;
+    p.queued = *n ? (**n).integer(0) : 0;
   }
 
   // An input that every executor accepts needs no executor's check: on PostgreSQL the agent is
   // then not read first (store.hpp).
-  const bool valid_for_all = !check || check(std::nullopt, task.input).has_value();
+  p.valid_for_all = !check || check(std::nullopt, task.input).has_value();
 
+  auto created = task.idempotency_key
+                     ? create_alone(p)
+                     : creates_.submit(&p, fail(Error::internal()),
+                                       [this](std::span<CreateCommit::Slot* const> batch) {
+                                         create_together(batch);
+                                       });
+  if (created || created.error().code == Code::kRateLimited)
+    note_created(p.org, p.queued, created && !created->replayed);
+  return created;
+}
+
+Result<Created> TaskStore::create_alone(const Pending& p) {
   auto attempt = [&](bool must_read_agent) -> Result<Created> {
-    return db_.transact(for_tenant(org), [&](db::Tx& tx) -> Result<Created> {
+    return db_.transact(for_tenant(p.org), [&](db::Tx& tx) -> Result<Created> {
       // SQLite's foreign key would accept another organization's agent: read it there.
       const bool read_agent = must_read_agent || !on_postgres(tx);
-      auto agent_exists = [&]() -> Result<void> {
-        auto executor = executor_of(tx, org, task.agent_id);
-        if (!executor) return fail(executor.error());
-        if (check) {
-          if (auto valid = check(std::string_view(*executor), task.input); !valid)
-            return fail(valid.error());
-        }
-        return {};
-      };
       if (read_agent) {
-        if (auto ok = agent_exists(); !ok) return fail(ok.error());
+        if (auto ok = check_agent(tx, p); !ok) return fail(ok.error());
       }
-
-      if (task.idempotency_key) {
+      if (p.task.idempotency_key) {
         auto existing = one_task(tx.query(
             sql("SELECT ", " FROM tasks WHERE organization_id = $1 AND idempotency_key = $2"),
-            {org, *task.idempotency_key}));
+            {p.org, *p.task.idempotency_key}));
         if (!existing) return fail(existing.error());
         if (*existing) {
-          if ((*existing)->agent_id != task.agent_id || (*existing)->input != task.input) {
+          if ((*existing)->agent_id != p.task.agent_id || (*existing)->input != p.task.input) {
             // A missing agent is answered first, as when it is read first.
             if (!read_agent) {
-              if (auto ok = agent_exists(); !ok) return fail(ok.error());
+              if (auto ok = check_agent(tx, p); !ok) return fail(ok.error());
             }
             return fail(
                 Error::conflict("the idempotency key was already used for another request"));
@@ -196,56 +201,120 @@ Result<Created> TaskStore::create(const Principal& caller, const NewTask& task,
           return Created{std::move(**existing), true};
         }
       }
-
-      if (queued && *queued >= limits.max_queued) {
-        return fail(Error{Code::kRateLimited,
-                          "the organization has " + std::to_string(limits.max_queued) +
-                              " queued tasks, the most it may have; retry later",
-                          {},
-                          limits.retry_after_seconds});
-      }
-
-      const TimePoint now = clock_.now();
-      Task t;
-      t.id = task.id.empty() ? new_id() : task.id;
-      t.organization_id = org;
-      t.agent_id = task.agent_id;
-      t.status = Status::kQueued;
-      t.input = task.input;
-      t.idempotency_key = task.idempotency_key;
-      if (!caller.user_id.empty()) t.created_by = caller.user_id;
-      t.created_at = format_time(now);
-      if (auto q = enqueue(tx, {t.id, org}, t.queue_generation, now, now); !q)
-        return fail(q.error());
-      if (also) {
-        if (auto a = also(tx, t); !a) return fail(a.error());
-      }
-      // The outbox row and the audit entry were deferred: on PostgreSQL they go with the task's
-      // row and the COMMIT in one round trip — with BEGIN and the scope too when the agent was
-      // not read. A duplicate idempotency key or a missing agent fails it (kConflict). On
-      // PostgreSQL the INSERT is insert_task()'s (migrations/postgres/0011), planned once per
-      // server connection.
-      auto inserted = tx.query_and_commit(
-          on_postgres(tx) ? "CALL insert_task($1, $2, $3, $4, $5, $6, $7)"
-                          : "INSERT INTO tasks (id, organization_id, agent_id, status, input, "
-                            "attempts, idempotency_key, created_by, created_at, available_at) "
-                            "VALUES ($1, $2, $3, 'queued', $4, 0, $5, $6, $7, $7)",
-          {t.id, org, t.agent_id, input, t.idempotency_key, t.created_by, t.created_at});
-      if (!inserted) return fail(inserted.error());
-      return Created{std::move(t), false};
+      if (auto ok = check_limit(p); !ok) return fail(ok.error());
+      return write_new(tx, p, true);
     });
   };
 
-  auto created = attempt(!valid_for_all);
+  auto created = attempt(!p.valid_for_all);
   // Refused by the insert (kConflict): a concurrent request with the same key committed first (a
   // unique violation), answered with its task as a replay; or, on PostgreSQL, the agent is
   // missing or of another organization (the insert's own check, migrations/postgres/0009), also
   // when it was deleted after this create had read it (the check waited for that deletion),
   // answered as not found by reading it.
   if (!created && created.error().code == Code::kConflict) created = attempt(true);
-  if (created || created.error().code == Code::kRateLimited)
-    note_created(org, queued, created && !created->replayed);
   return created;
+}
+
+void TaskStore::create_together(std::span<CreateCommit::Slot* const> batch) {
+  // By organization, each in the order its creates came: the transaction's scope is one tenant.
+  std::vector<std::vector<CreateCommit::Slot*>> groups;
+  for (CreateCommit::Slot* slot : batch) {
+    auto same = std::find_if(groups.begin(), groups.end(),
+                             [&](const auto& g) { return g.front()->in->org == slot->in->org; });
+    if (same == groups.end()) {
+      groups.push_back({slot});
+    } else {
+      same->push_back(slot);
+    }
+  }
+  for (const auto& group : groups) {
+    std::vector<CreateCommit::Slot*> checked;  // passed check_new(), to be written
+    auto written =
+        db_.transact(for_tenant(group.front()->in->org), [&](db::Tx& tx) -> Result<void> {
+          checked.clear();  // the body may run again (a busy database)
+          for (CreateCommit::Slot* slot : group) {
+            const Pending& p = *slot->in;
+            auto ok = !p.valid_for_all || !on_postgres(tx) ? check_agent(tx, p) : Result<void>();
+            if (ok) ok = check_limit(p);
+            if (ok) {
+              checked.push_back(slot);
+            } else {
+              slot->out = fail(ok.error());
+            }
+          }
+          for (std::size_t i = 0; i < checked.size(); ++i) {
+            auto created = write_new(tx, *checked[i]->in, i + 1 == checked.size());
+            if (!created) return fail(created.error());
+            checked[i]->out = std::move(*created);
+          }
+          return {};
+        });
+    if (written) continue;
+    // An insert was refused (on PostgreSQL a missing agent: the checks did not read it there),
+    // which rolled the batch back: each create alone, as it would have run. Any other failure
+    // is every create's, as it would have been had it run alone.
+    for (CreateCommit::Slot* slot : checked) {
+      slot->out =
+          written.error().code == Code::kConflict ? create_alone(*slot->in) : fail(written.error());
+    }
+  }
+}
+
+Result<void> TaskStore::check_agent(db::Tx& tx, const Pending& p) {
+  auto executor = executor_of(tx, p.org, p.task.agent_id);
+  if (!executor) return fail(executor.error());
+  if (p.check) {
+    if (auto valid = p.check(std::string_view(*executor), p.task.input); !valid)
+      return fail(valid.error());
+  }
+  return {};
+}
+
+Result<void> TaskStore::check_limit(const Pending& p) const {
+  if (p.queued && *p.queued >= p.limits.max_queued) {
+    return fail(Error{Code::kRateLimited,
+                      "the organization has " + std::to_string(p.limits.max_queued) +
+                          " queued tasks, the most it may have; retry later",
+                      {},
+                      p.limits.retry_after_seconds});
+  }
+  return {};
+}
+
+Result<Created> TaskStore::write_new(db::Tx& tx, const Pending& p, bool commit) {
+  const TimePoint now = clock_.now();
+  Task t;
+  t.id = p.task.id.empty() ? new_id() : p.task.id;
+  t.organization_id = p.org;
+  t.agent_id = p.task.agent_id;
+  t.status = Status::kQueued;
+  t.input = p.task.input;
+  t.idempotency_key = p.task.idempotency_key;
+  if (!p.caller.user_id.empty()) t.created_by = p.caller.user_id;
+  t.created_at = format_time(now);
+  if (auto q = enqueue(tx, {t.id, p.org}, t.queue_generation, now, now); !q) return fail(q.error());
+  if (p.also) {
+    if (auto a = p.also(tx, t); !a) return fail(a.error());
+  }
+  // The outbox row and the audit entry were deferred: on PostgreSQL they go with the task's
+  // row — and with the COMMIT, BEGIN and the scope when nothing was read first — in one round
+  // trip. A duplicate idempotency key or a missing agent fails it (kConflict). On PostgreSQL
+  // the INSERT is insert_task()'s (migrations/postgres/0011), planned once per server
+  // connection.
+  const std::string_view insert =
+      on_postgres(tx) ? "CALL insert_task($1, $2, $3, $4, $5, $6, $7)"
+                      : "INSERT INTO tasks (id, organization_id, agent_id, status, input, "
+                        "attempts, idempotency_key, created_by, created_at, available_at) "
+                        "VALUES ($1, $2, $3, 'queued', $4, 0, $5, $6, $7, $7)";
+  const db::Value params[] = {t.id,         p.org,       t.agent_id, p.input, t.idempotency_key,
+                              t.created_by, t.created_at};
+  if (commit) {
+    if (auto r = tx.query_and_commit(insert, db::Params(params)); !r) return fail(r.error());
+  } else {
+    if (auto r = tx.execute_deferred(insert, db::Params(params)); !r) return fail(r.error());
+  }
+  return Created{std::move(t), false};
 }
 
 bool TaskStore::must_count(const std::string& org, int max_queued) {

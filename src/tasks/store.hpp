@@ -34,6 +34,7 @@
 #include "db/database.hpp"
 #include "platform/clock.hpp"
 #include "platform/principal.hpp"
+#include "tasks/group_commit.hpp"
 #include "tasks/task.hpp"
 
 namespace atrium::tasks {
@@ -102,7 +103,7 @@ struct Finish {
 
 class TaskStore {
  public:
-  TaskStore(db::Database& db, const Clock& clock) : db_(db), clock_(clock) {}
+  TaskStore(db::Database& db, const Clock& clock);
 
   // --- the API's face
 
@@ -119,6 +120,14 @@ class TaskStore {
   // whole create is one round trip. A refused insert is re-run reading the agent (kNotFound).
   // SQLite's foreign key names the agent alone, not its organization: there it is always read.
   //
+  // Creates without an idempotency key share their transaction (a group commit,
+  // tasks/group_commit.hpp): those that arrive while kCreateWriters transactions of creates are
+  // being written (one on SQLite, whose writes run one at a time anyway) wait and go together,
+  // an organization's in one transaction, checked one by one and written in one round trip on
+  // PostgreSQL. A lone create is written at once. When the database refuses an insert of such a
+  // batch (kConflict: its agent was deleted), the batch is rolled back and each of its creates
+  // runs alone, so a create's answer is what it would have been alone.
+  //
   // The queued limit is enforced from a count of the organization's queued tasks taken at most
   // kQueuedRecount ago plus the tasks this store created since, and counted afresh whenever that
   // estimate reaches the limit: a refusal is always exact, while tasks queued meanwhile by other
@@ -126,6 +135,8 @@ class TaskStore {
   // create would cost time in proportion to the backlog, inside the write transaction.
   Result<Created> create(const Principal& caller, const NewTask& task, const CreateLimits& limits,
                          const CheckInput& check = nullptr, const AlsoInTx& also = nullptr);
+  // Creates waiting for a writer of the group commit (tests).
+  std::size_t creates_waiting() const { return creates_.waiting(); }
   // The executor of the caller's agent; kNotFound.
   Result<std::string> agent_executor(const Principal& caller, const std::string& agent_id);
   Result<Task> get(const Principal& caller, const std::string& id);
@@ -196,6 +207,35 @@ class TaskStore {
   Result<std::pair<std::int64_t, std::int64_t>> count_active();
 
  private:
+  // A create's arguments, and what it learnt before its transaction.
+  struct Pending {
+    const Principal& caller;
+    const NewTask& task;
+    const CreateLimits& limits;
+    const CheckInput& check;
+    const AlsoInTx& also;
+    std::string org;
+    std::string input;                   // task.input as JSON text
+    std::optional<std::int64_t> queued;  // counted afresh (must_count)
+    bool valid_for_all = false;          // `check` accepts the input for every executor
+  };
+  using CreateCommit = GroupCommit<const Pending*, Result<Created>>;
+  static constexpr std::size_t kMaxCreateBatch = 64;
+  static constexpr std::size_t kCreateWriters = 2;  // PostgreSQL
+
+  // A create in a transaction of its own: with an idempotency key, or when its batch's insert
+  // was refused.
+  Result<Created> create_alone(const Pending& p);
+  // The creates of a group commit: an organization's creates in one transaction.
+  void create_together(std::span<CreateCommit::Slot* const> batch);
+  // The agent exists (kNotFound) and its executor accepts the input.
+  Result<void> check_agent(db::Tx& tx, const Pending& p);
+  // The organization is below its queued limit (kRateLimited).
+  Result<void> check_limit(const Pending& p) const;
+  // The new task's rows: the task, its queue message, what `also` adds. With `commit`, the
+  // task's row is the transaction's last statement and travels with its COMMIT.
+  Result<Created> write_new(db::Tx& tx, const Pending& p, bool commit);
+
   // An organization's queued tasks as last counted, and the tasks created here since.
   struct QueuedEstimate {
     std::int64_t counted = 0;
@@ -211,6 +251,7 @@ class TaskStore {
   const Clock& clock_;
   std::mutex estimates_mu_;
   std::unordered_map<std::string, QueuedEstimate> estimates_;  // by organization
+  CreateCommit creates_;
 };
 
 }  // namespace atrium::tasks

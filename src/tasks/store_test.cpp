@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -219,6 +220,50 @@ TEST_P(TaskStoreTest, ConcurrentDuplicatesMakeOneTask) {
   EXPECT_EQ(replays.load(), kThreads - 1);
   auto all = store_->list(alice_, {.limit = 100});
   EXPECT_EQ(all->size(), 1u);
+}
+
+// Creates from many threads (which share transactions: a group commit) each get their own task,
+// with their own input, queue message and what their `also` wrote.
+TEST_P(TaskStoreTest, ConcurrentCreatesEachGetTheirOwnTaskAndMessage) {
+  constexpr int kThreads = 8;
+  constexpr int kEach = 12;
+  std::vector<std::thread> threads;
+  std::vector<std::vector<Task>> made(kThreads);
+  std::atomic<int> also_ran{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      const Principal& who = i % 2 ? bob_ : alice_;
+      const std::string& agent = i % 2 ? agent_b_ : agent_a_;
+      for (int j = 0; j < kEach; ++j) {
+        auto c = store_->create(who, {agent, {{"thread", i}, {"n", j}}}, limits_, nullptr,
+                                [&](db::Tx&, const Task& t) -> Result<void> {
+                                  EXPECT_EQ(t.input, nlohmann::json({{"thread", i}, {"n", j}}));
+                                  ++also_ran;
+                                  return {};
+                                });
+        ASSERT_TRUE(c) << c.error().detail;
+        made[i].push_back(c->task);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> ids;
+  for (int i = 0; i < kThreads; ++i) {
+    ASSERT_EQ(made[i].size(), static_cast<std::size_t>(kEach));
+    for (int j = 0; j < kEach; ++j) {
+      const Task& t = made[i][j];
+      ids.insert(t.id);
+      EXPECT_EQ(t.organization_id, i % 2 ? org_b_ : org_a_);
+      auto got = store_->get(i % 2 ? bob_ : alice_, t.id);
+      ASSERT_TRUE(got) << got.error().detail;
+      EXPECT_EQ(got->input, nlohmann::json({{"thread", i}, {"n", j}}));
+      EXPECT_EQ(messages_for(t), 1);
+    }
+  }
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(kThreads * kEach));
+  EXPECT_GE(also_ran.load(), kThreads * kEach);  // a body re-run (busy SQLite) runs it again
+  EXPECT_EQ(store_->list(alice_, {.limit = 1000})->size(),
+            static_cast<std::size_t>(kThreads * kEach / 2));
 }
 
 TEST_P(TaskStoreTest, TheQueuedLimitRefusesWithRetryAfter) {
@@ -753,6 +798,60 @@ TEST_P(TaskAgentLockTest, ACreateWaitsForTheDeletionOfItsAgentInFlightThenFindsI
   ASSERT_FALSE(*created) << "a task was created for a deleted agent";
   EXPECT_EQ(created->error().code, Code::kNotFound);
   EXPECT_EQ(tasks_of(agent_a_), 0);
+}
+
+// Creates that queue while both writers of creates are busy go in one transaction. One of them
+// names a missing agent, which on PostgreSQL only the insert's check finds (the agent is not read
+// first): that rolls the batch back, and each create then runs alone — the others are created,
+// it alone answers kNotFound. Direct PostgreSQL: through the test PgBouncer's single server
+// connection the second writer waits for the connection, not for the lock this test holds.
+TEST_P(TaskAgentLockTest, ABatchWithAMissingAgentIsAnsweredAsEachCreateAlone) {
+  if (GetParam().name != "postgres") GTEST_SKIP() << "needs two server connections";
+  TaskStore app_store(*db_->app, clock_);
+  const std::string agent_c = testing::add_agent(**db_, org_a_, "echo");
+  auto create = [&](const std::string& agent) {
+    return std::async(std::launch::async, [&, agent] {
+      return app_store.create(alice_, {agent, nlohmann::json::object()}, limits_);
+    });
+  };
+  std::vector<std::future<Result<Created>>> blocked, batch;
+  auto held = (*db_)->transact({.tenant = org_a_}, [&](db::Tx& tx) -> Result<void> {
+    // What deleting agent_a_ takes: its creates wait in the insert's check.
+    auto locked = tx.query("SELECT pg_advisory_xact_lock(agent_lock_key($1))", {agent_a_});
+    if (!locked) return fail(locked.error());
+    if (!blocked.empty()) return {};  // a retried transaction: the creates are on their way
+    auto awaited = [&] {
+      auto n = tx.query_one(
+          "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND "
+          "database = (SELECT oid FROM pg_database WHERE datname = current_database())");
+      return n && *n ? (**n).integer(0) : -1;
+    };
+    for (int writer = 1; writer <= 2; ++writer) {
+      blocked.push_back(create(agent_a_));
+      EXPECT_TRUE(testing::eventually([&] { return awaited() == writer; }, 10s))
+          << "writer " << writer << " did not wait for the lock";
+    }
+    for (int i = 0; i < 3; ++i) batch.push_back(create(agent_c));
+    batch.push_back(create(new_id()));  // no such agent
+    EXPECT_TRUE(testing::eventually([&] { return app_store.creates_waiting() == 4; }, 10s))
+        << "the creates did not wait for a writer";
+    return {};
+  });
+  ASSERT_TRUE(held) << held.error().detail;
+  for (auto& f : blocked) {
+    auto c = f.get();
+    EXPECT_TRUE(c) << c.error().detail;
+  }
+  for (int i = 0; i < 3; ++i) {
+    auto c = batch[i].get();
+    ASSERT_TRUE(c) << c.error().detail;
+    EXPECT_EQ(messages_for(c->task), 1);
+  }
+  auto missing = batch[3].get();
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Code::kNotFound);
+  EXPECT_EQ(tasks_of(agent_c), 3);
+  EXPECT_EQ(tasks_of(agent_a_), 2);
 }
 
 TEST_P(TaskAgentLockTest, ATaskNamesAnExistingAgentOfItsOwnOrganization) {
