@@ -116,7 +116,8 @@ LUA
 
 \`POST /api/agents/{id}/tasks\` with \`{"input":{"n":1}}\` for an \`echo\` agent: \`wrk --latency
 ${args[*]} -d${BENCH_DURATION}s -s post.lua\` after a ${BENCH_WARMUP} s warm-up, median of ${BENCH_RUNS} runs
-(by req/s). Each accepted task is one SQLite transaction (task row, outbox row, audit entry);
+(by req/s). Each accepted task writes its row, outbox row and audit entry; tasks accepted
+together share one SQLite transaction (a group commit: docs/ARCHITECTURE.md);
 the outbox relay, the in-process workers (\`ATRIUM_WORKERS\` = cores) and the HTTP server share
 the machine's $(nproc) cores.
 Accept → succeeded is the server's own \`finished_at − created_at\`, read back through
