@@ -137,10 +137,16 @@ Result<std::string> TaskStore::agent_executor(const Principal& caller,
                       [&](db::Tx& tx) { return executor_of(tx, org, agent_id); });
 }
 
-TaskStore::TaskStore(db::Database& db, const Clock& clock)
-    : db_(db),
-      clock_(clock),
-      creates_(kMaxCreateBatch, db.dialect() == "postgresql" ? kCreateWriters : 1) {}
+TaskStore::TaskStore(db::Database& db, const Clock& clock) : db_(db), clock_(clock) {
+  const bool postgres = db.dialect() == "postgresql";
+  for (std::size_t lane = 0; lane < (postgres ? kCreateLanes : 1); ++lane)
+    creates_.push_back(
+        std::make_unique<CreateCommit>(kMaxCreateBatch, postgres ? kCreateWriters : 1));
+}
+
+std::size_t TaskStore::create_lane(const std::string& org) const {
+  return std::hash<std::string>{}(org) % creates_.size();
+}
 
 Result<Created> TaskStore::create(const Principal& caller, const NewTask& task,
                                   const CreateLimits& limits, const CheckInput& check,
@@ -165,12 +171,12 @@ Result<Created> TaskStore::create(const Principal& caller, const NewTask& task,
   // then not read first (store.hpp).
   p.valid_for_all = !check || check(std::nullopt, task.input).has_value();
 
-  auto created = task.idempotency_key
-                     ? create_alone(p)
-                     : creates_.submit(&p, fail(Error::internal()),
-                                       [this](std::span<CreateCommit::Slot* const> batch) {
-                                         create_together(batch);
-                                       });
+  auto created =
+      task.idempotency_key
+          ? create_alone(p)
+          : creates_[create_lane(p.org)]->submit(
+                &p, fail(Error::internal()),
+                [this](std::span<CreateCommit::Slot* const> batch) { create_together(batch); });
   if (created || created.error().code == Code::kRateLimited)
     note_created(p.org, p.queued, created && !created->replayed);
   return created;

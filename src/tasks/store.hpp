@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -121,10 +122,12 @@ class TaskStore {
   // SQLite's foreign key names the agent alone, not its organization: there it is always read.
   //
   // Creates without an idempotency key share their transaction (a group commit,
-  // tasks/group_commit.hpp): those that arrive while kCreateWriters transactions of creates are
-  // being written (one on SQLite, whose writes run one at a time anyway) wait and go together,
-  // an organization's in one transaction, checked one by one and written in one round trip on
-  // PostgreSQL. A lone create is written at once. When the database refuses an insert of such a
+  // tasks/group_commit.hpp). On PostgreSQL organizations are spread over kCreateLanes lanes by a
+  // hash of their id, so that one organization's burst does not hold up the others'; the creates
+  // of a lane that arrive while kCreateWriters transactions of its creates are being written wait
+  // and go together, an organization's in one transaction, checked one by one and written in one
+  // round trip. SQLite, whose writes run one at a time anyway, has one lane and one writer. A
+  // lone create is written at once. When the database refuses an insert of such a
   // batch (kConflict: its agent was deleted), the batch is rolled back and each of its creates
   // runs alone, so a create's answer is what it would have been alone.
   //
@@ -135,8 +138,12 @@ class TaskStore {
   // create would cost time in proportion to the backlog, inside the write transaction.
   Result<Created> create(const Principal& caller, const NewTask& task, const CreateLimits& limits,
                          const CheckInput& check = nullptr, const AlsoInTx& also = nullptr);
-  // Creates waiting for a writer of the group commit (tests).
-  std::size_t creates_waiting() const { return creates_.waiting(); }
+  // The group commit lane of an organization's creates, and the creates waiting in it for a
+  // writer (tests).
+  std::size_t create_lane(const std::string& org) const;
+  std::size_t creates_waiting(const std::string& org) const {
+    return creates_[create_lane(org)]->waiting();
+  }
   // The executor of the caller's agent; kNotFound.
   Result<std::string> agent_executor(const Principal& caller, const std::string& agent_id);
   Result<Task> get(const Principal& caller, const std::string& id);
@@ -221,7 +228,8 @@ class TaskStore {
   };
   using CreateCommit = GroupCommit<const Pending*, Result<Created>>;
   static constexpr std::size_t kMaxCreateBatch = 64;
-  static constexpr std::size_t kCreateWriters = 2;  // PostgreSQL
+  static constexpr std::size_t kCreateWriters = 2;  // PostgreSQL, per lane
+  static constexpr std::size_t kCreateLanes = 8;    // PostgreSQL
 
   // A create in a transaction of its own: with an idempotency key, or when its batch's insert
   // was refused.
@@ -251,7 +259,7 @@ class TaskStore {
   const Clock& clock_;
   std::mutex estimates_mu_;
   std::unordered_map<std::string, QueuedEstimate> estimates_;  // by organization
-  CreateCommit creates_;
+  std::vector<std::unique_ptr<CreateCommit>> creates_;         // by lane
 };
 
 }  // namespace atrium::tasks

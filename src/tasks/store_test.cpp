@@ -728,13 +728,38 @@ INSTANTIATE_TEST_SUITE_P(Backends, TaskStoreTest, ::testing::ValuesIn(testing::b
 // transaction, for the other to wait on the lock.
 class TaskAgentLockTest : public TaskStoreTest {
  protected:
-  // Whether a transaction of this database waits for an advisory lock.
-  static bool advisory_lock_awaited(db::Tx& tx) {
+  // Transactions of this database waiting for an advisory lock.
+  static std::int64_t advisory_waiters(db::Tx& tx) {
     auto n = tx.query_one(
         "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = "
         "(SELECT oid FROM pg_database WHERE datname = current_database())");
-    return n && *n && (**n).integer(0) > 0;
+    return n && *n ? (**n).integer(0) : -1;
   }
+  static bool advisory_lock_awaited(db::Tx& tx) { return advisory_waiters(tx) > 0; }
+
+  std::future<Result<Created>> create_async(TaskStore& store, const Principal& who,
+                                            const std::string& agent) {
+    return std::async(std::launch::async, [this, &store, &who, agent] {
+      return store.create(who, {agent, nlohmann::json::object()}, limits_);
+    });
+  }
+
+  // In `tx`, which then holds agent_a_'s lock as deleting it would: creates for agent_a_ through
+  // `store`, one per writer of organization A's lane, each waiting in its insert's check. Empty
+  // when the transaction was retried (the creates are on their way).
+  std::vector<std::future<Result<Created>>> occupy_writers(db::Tx& tx, TaskStore& store) {
+    std::vector<std::future<Result<Created>>> blocked;
+    if (!tx.query("SELECT pg_advisory_xact_lock(agent_lock_key($1))", {agent_a_})) return blocked;
+    if (occupied_) return blocked;
+    occupied_ = true;
+    for (std::int64_t writer = 1; writer <= 2; ++writer) {
+      blocked.push_back(create_async(store, alice_, agent_a_));
+      EXPECT_TRUE(testing::eventually([&] { return advisory_waiters(tx) == writer; }, 10s))
+          << "writer " << writer << " did not wait for the lock";
+    }
+    return blocked;
+  }
+  bool occupied_ = false;
 
   Result<std::int64_t> delete_agent(db::Tx& tx, const std::string& agent) {
     return tx.execute("DELETE FROM agents WHERE organization_id = $1 AND id = $2", {org_a_, agent});
@@ -800,48 +825,33 @@ TEST_P(TaskAgentLockTest, ACreateWaitsForTheDeletionOfItsAgentInFlightThenFindsI
   EXPECT_EQ(tasks_of(agent_a_), 0);
 }
 
-// Creates that queue while both writers of creates are busy go in one transaction. One of them
-// names a missing agent, which on PostgreSQL only the insert's check finds (the agent is not read
-// first): that rolls the batch back, and each create then runs alone — the others are created,
-// it alone answers kNotFound. Direct PostgreSQL: through the test PgBouncer's single server
-// connection the second writer waits for the connection, not for the lock this test holds.
+// Creates that queue while both writers of their lane are busy go in one transaction. One of
+// them names a missing agent, which on PostgreSQL only the insert's check finds (the agent is not
+// read first): that rolls the batch back, and each create then runs alone — the others are
+// created, it alone answers kNotFound. Direct PostgreSQL: through the test PgBouncer's single
+// server connection the second writer waits for the connection, not for the lock held here.
 TEST_P(TaskAgentLockTest, ABatchWithAMissingAgentIsAnsweredAsEachCreateAlone) {
   if (GetParam().name != "postgres") GTEST_SKIP() << "needs two server connections";
   TaskStore app_store(*db_->app, clock_);
   const std::string agent_c = testing::add_agent(**db_, org_a_, "echo");
-  auto create = [&](const std::string& agent) {
-    return std::async(std::launch::async, [&, agent] {
-      return app_store.create(alice_, {agent, nlohmann::json::object()}, limits_);
-    });
-  };
   std::vector<std::future<Result<Created>>> blocked, batch;
   auto held = (*db_)->transact({.tenant = org_a_}, [&](db::Tx& tx) -> Result<void> {
-    // What deleting agent_a_ takes: its creates wait in the insert's check.
-    auto locked = tx.query("SELECT pg_advisory_xact_lock(agent_lock_key($1))", {agent_a_});
-    if (!locked) return fail(locked.error());
-    if (!blocked.empty()) return {};  // a retried transaction: the creates are on their way
-    auto awaited = [&] {
-      auto n = tx.query_one(
-          "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND "
-          "database = (SELECT oid FROM pg_database WHERE datname = current_database())");
-      return n && *n ? (**n).integer(0) : -1;
-    };
-    for (int writer = 1; writer <= 2; ++writer) {
-      blocked.push_back(create(agent_a_));
-      EXPECT_TRUE(testing::eventually([&] { return awaited() == writer; }, 10s))
-          << "writer " << writer << " did not wait for the lock";
+    if (auto occupied = occupy_writers(tx, app_store); !occupied.empty()) {
+      blocked = std::move(occupied);
+      for (int i = 0; i < 3; ++i) batch.push_back(create_async(app_store, alice_, agent_c));
+      batch.push_back(create_async(app_store, alice_, new_id()));  // no such agent
+      EXPECT_TRUE(testing::eventually([&] { return app_store.creates_waiting(org_a_) == 4; }, 10s))
+          << "the creates did not wait for a writer";
     }
-    for (int i = 0; i < 3; ++i) batch.push_back(create(agent_c));
-    batch.push_back(create(new_id()));  // no such agent
-    EXPECT_TRUE(testing::eventually([&] { return app_store.creates_waiting() == 4; }, 10s))
-        << "the creates did not wait for a writer";
     return {};
   });
   ASSERT_TRUE(held) << held.error().detail;
+  ASSERT_EQ(blocked.size(), 2u);
   for (auto& f : blocked) {
     auto c = f.get();
     EXPECT_TRUE(c) << c.error().detail;
   }
+  ASSERT_EQ(batch.size(), 4u);
   for (int i = 0; i < 3; ++i) {
     auto c = batch[i].get();
     ASSERT_TRUE(c) << c.error().detail;
@@ -852,6 +862,39 @@ TEST_P(TaskAgentLockTest, ABatchWithAMissingAgentIsAnsweredAsEachCreateAlone) {
   EXPECT_EQ(missing.error().code, Code::kNotFound);
   EXPECT_EQ(tasks_of(agent_c), 3);
   EXPECT_EQ(tasks_of(agent_a_), 2);
+}
+
+// An organization whose creates are held up (its lane's writers both wait) does not hold up
+// another organization's, in another lane.
+TEST_P(TaskAgentLockTest, AnotherOrganizationsCreatesAreNotHeldUpByABusyOne) {
+  if (GetParam().name != "postgres") GTEST_SKIP() << "needs two server connections";
+  TaskStore app_store(*db_->app, clock_);
+  std::string other = org_b_;
+  for (int i = 0; app_store.create_lane(other) == app_store.create_lane(org_a_); ++i) {
+    ASSERT_LT(i, 100) << "every organization falls in one lane";
+    other = testing::add_organization(**db_, "other " + std::to_string(i));
+  }
+  const std::string agent = testing::add_agent(**db_, other, "echo");
+  const Principal carol = testing::member_of(other);
+  std::vector<std::future<Result<Created>>> blocked;
+  auto held = (*db_)->transact({.tenant = org_a_}, [&](db::Tx& tx) -> Result<void> {
+    if (auto occupied = occupy_writers(tx, app_store); !occupied.empty()) {
+      blocked = std::move(occupied);
+      auto c = create_async(app_store, carol, agent);
+      EXPECT_TRUE(
+          testing::eventually([&] { return c.wait_for(0s) == std::future_status::ready; }, 10s))
+          << "the other organization's create waited for the busy one's";
+      auto created = c.get();
+      EXPECT_TRUE(created) << created.error().detail;
+    }
+    return {};
+  });
+  ASSERT_TRUE(held) << held.error().detail;
+  ASSERT_EQ(blocked.size(), 2u);
+  for (auto& f : blocked) {
+    auto c = f.get();
+    EXPECT_TRUE(c) << c.error().detail;
+  }
 }
 
 TEST_P(TaskAgentLockTest, ATaskNamesAnExistingAgentOfItsOwnOrganization) {
