@@ -18,6 +18,44 @@ namespace {
 
 using Commit = GroupCommit<int, std::string>;
 
+// A write that answers "wrote N" for each item and records each batch's items; it holds its
+// batch until released — the first batch only, or (`hold_all`) every one — so that others queue
+// up behind it.
+class HeldWrites {
+ public:
+  explicit HeldWrites(bool hold_all) : hold_all_(hold_all) {}
+
+  void operator()(std::span<Commit::Slot* const> batch) {
+    std::vector<int> items;
+    for (auto* s : batch) {
+      items.push_back(s->in);
+      s->out = "wrote " + std::to_string(s->in);
+    }
+    bool first;
+    {
+      std::lock_guard lock(mu_);
+      first = batches_.empty();
+      batches_.push_back(items);
+    }
+    if (first || hold_all_) released_.wait();
+  }
+
+  std::size_t written() {
+    std::lock_guard lock(mu_);
+    return batches_.size();
+  }
+  void release() { release_.set_value(); }
+  // Once every write has ended.
+  std::vector<std::vector<int>>& batches() { return batches_; }
+
+ private:
+  const bool hold_all_;
+  std::mutex mu_;
+  std::vector<std::vector<int>> batches_;
+  std::promise<void> release_;
+  std::shared_future<void> released_ = release_.get_future().share();
+};
+
 TEST(GroupCommitTest, ALoneItemIsWrittenAtOnceAndAlone) {
   Commit commit(8);
   std::vector<std::size_t> sizes;
@@ -31,39 +69,19 @@ TEST(GroupCommitTest, ALoneItemIsWrittenAtOnceAndAlone) {
 
 TEST(GroupCommitTest, ItemsArrivingDuringAWriteGoTogetherInTheNextBatch) {
   Commit commit(8);
-  std::mutex mu;
-  std::vector<std::vector<int>> batches;
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  auto write = [&](std::span<Commit::Slot* const> batch) {
-    std::vector<int> items;
-    for (auto* s : batch) {
-      items.push_back(s->in);
-      s->out = "wrote " + std::to_string(s->in);
-    }
-    bool first;
-    {
-      std::lock_guard lock(mu);
-      first = batches.empty();
-      batches.push_back(items);
-    }
-    if (first) released.wait();  // the first write takes long: others queue up behind it
-  };
-
+  HeldWrites write(false);  // the first write takes long: others queue up behind it
   auto first = std::async(std::launch::async, [&] { return commit.submit(0, "", write); });
-  ASSERT_TRUE(testing::eventually([&] {
-    std::lock_guard lock(mu);
-    return batches.size() == 1;
-  }));
+  ASSERT_TRUE(testing::eventually([&] { return write.written() == 1; }));
   std::vector<std::future<std::string>> later;
   for (int i = 1; i <= 3; ++i) {
     later.push_back(std::async(std::launch::async, [&, i] { return commit.submit(i, "", write); }));
   }
   ASSERT_TRUE(testing::eventually([&] { return commit.waiting() == 3; }));
-  release.set_value();
+  write.release();
 
   EXPECT_EQ(first.get(), "wrote 0");
   for (int i = 1; i <= 3; ++i) EXPECT_EQ(later[i - 1].get(), "wrote " + std::to_string(i));
+  auto& batches = write.batches();
   ASSERT_EQ(batches.size(), 2u);
   EXPECT_EQ(batches[0], std::vector<int>{0});
   std::sort(batches[1].begin(), batches[1].end());
@@ -104,41 +122,22 @@ TEST(GroupCommitTest, ABatchHoldsAtMostItsLimit) {
 
 TEST(GroupCommitTest, SeveralWritersWriteSideBySideAndNoMore) {
   Commit commit(8, 2);
-  std::mutex mu;
-  std::vector<std::vector<int>> batches;
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  auto write = [&](std::span<Commit::Slot* const> batch) {
-    std::vector<int> items;
-    for (auto* s : batch) {
-      items.push_back(s->in);
-      s->out = "wrote " + std::to_string(s->in);
-    }
-    {
-      std::lock_guard lock(mu);
-      batches.push_back(items);
-    }
-    released.wait();  // every write takes long until released
-  };
-  auto written = [&] {
-    std::lock_guard lock(mu);
-    return batches.size();
-  };
-
+  HeldWrites write(true);  // every write takes long until released
   std::vector<std::future<std::string>> out;
   out.push_back(std::async(std::launch::async, [&] { return commit.submit(0, "", write); }));
-  ASSERT_TRUE(testing::eventually([&] { return written() == 1; }));
+  ASSERT_TRUE(testing::eventually([&] { return write.written() == 1; }));
   // A second item is written at once although the first write has not ended.
   out.push_back(std::async(std::launch::async, [&] { return commit.submit(1, "", write); }));
-  ASSERT_TRUE(testing::eventually([&] { return written() == 2; }));
+  ASSERT_TRUE(testing::eventually([&] { return write.written() == 2; }));
   // Both writers busy: the next items wait, and go together.
   for (int i = 2; i <= 3; ++i)
     out.push_back(std::async(std::launch::async, [&, i] { return commit.submit(i, "", write); }));
   ASSERT_TRUE(testing::eventually([&] { return commit.waiting() == 2; }));
-  EXPECT_EQ(written(), 2u);
-  release.set_value();
+  EXPECT_EQ(write.written(), 2u);
+  write.release();
 
   for (int i = 0; i <= 3; ++i) EXPECT_EQ(out[i].get(), "wrote " + std::to_string(i));
+  auto& batches = write.batches();
   ASSERT_EQ(batches.size(), 3u);
   EXPECT_EQ(batches[0], std::vector<int>{0});
   EXPECT_EQ(batches[1], std::vector<int>{1});

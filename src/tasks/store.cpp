@@ -235,10 +235,16 @@ void TaskStore::create_together(std::span<CreateCommit::Slot* const> batch) {
     }
   }
   for (const auto& group : groups) {
-    std::vector<CreateCommit::Slot*> checked;  // passed check_new(), to be written
+    // What the body found, answered only once the transaction has ended: a create is never
+    // told it was made by a transaction that then rolled back.
+    std::vector<std::pair<CreateCommit::Slot*, Error>> refused;  // by their checks
+    std::vector<CreateCommit::Slot*> checked;                    // to be written
+    std::vector<Created> created;                                // checked's, in order
     auto written =
         db_.transact(for_tenant(group.front()->in->org), [&](db::Tx& tx) -> Result<void> {
-          checked.clear();  // the body may run again (a busy database)
+          refused.clear();  // the body may run again (a busy database)
+          checked.clear();
+          created.clear();
           for (CreateCommit::Slot* slot : group) {
             const Pending& p = *slot->in;
             auto ok = !p.valid_for_all || !on_postgres(tx) ? check_agent(tx, p) : Result<void>();
@@ -246,23 +252,29 @@ void TaskStore::create_together(std::span<CreateCommit::Slot* const> batch) {
             if (ok) {
               checked.push_back(slot);
             } else {
-              slot->out = fail(ok.error());
+              refused.emplace_back(slot, ok.error());
             }
           }
           for (std::size_t i = 0; i < checked.size(); ++i) {
-            auto created = write_new(tx, *checked[i]->in, i + 1 == checked.size());
-            if (!created) return fail(created.error());
-            checked[i]->out = std::move(*created);
+            auto c = write_new(tx, *checked[i]->in, i + 1 == checked.size());
+            if (!c) return fail(c.error());
+            created.push_back(std::move(*c));
           }
           return {};
         });
-    if (written) continue;
-    // An insert was refused (on PostgreSQL a missing agent: the checks did not read it there),
-    // which rolled the batch back: each create alone, as it would have run. Any other failure
-    // is every create's, as it would have been had it run alone.
-    for (CreateCommit::Slot* slot : checked) {
-      slot->out =
-          written.error().code == Code::kConflict ? create_alone(*slot->in) : fail(written.error());
+    for (auto& [slot, error] : refused) slot->out = fail(std::move(error));
+    for (std::size_t i = 0; i < checked.size(); ++i) {
+      CreateCommit::Slot* slot = checked[i];
+      if (written) {
+        slot->out = std::move(created[i]);
+      } else if (written.error().code == Code::kConflict) {
+        // An insert was refused (on PostgreSQL a missing agent: the checks did not read it
+        // there), which rolled the batch back: each create alone, as it would have run.
+        slot->out = create_alone(*slot->in);
+      } else {
+        // Any other failure is every create's, as it would have been had it run alone.
+        slot->out = fail(written.error());
+      }
     }
   }
 }

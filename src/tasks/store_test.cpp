@@ -761,6 +761,15 @@ class TaskAgentLockTest : public TaskStoreTest {
   }
   bool occupied_ = false;
 
+  // The creates occupy_writers() sent: each was created once the lock was released.
+  static void expect_created(std::vector<std::future<Result<Created>>>& blocked) {
+    ASSERT_EQ(blocked.size(), 2u);
+    for (auto& f : blocked) {
+      auto c = f.get();
+      EXPECT_TRUE(c) << c.error().detail;
+    }
+  }
+
   Result<std::int64_t> delete_agent(db::Tx& tx, const std::string& agent) {
     return tx.execute("DELETE FROM agents WHERE organization_id = $1 AND id = $2", {org_a_, agent});
   }
@@ -846,11 +855,7 @@ TEST_P(TaskAgentLockTest, ABatchWithAMissingAgentIsAnsweredAsEachCreateAlone) {
     return {};
   });
   ASSERT_TRUE(held) << held.error().detail;
-  ASSERT_EQ(blocked.size(), 2u);
-  for (auto& f : blocked) {
-    auto c = f.get();
-    EXPECT_TRUE(c) << c.error().detail;
-  }
+  expect_created(blocked);
   ASSERT_EQ(batch.size(), 4u);
   for (int i = 0; i < 3; ++i) {
     auto c = batch[i].get();
@@ -890,11 +895,7 @@ TEST_P(TaskAgentLockTest, AnotherOrganizationsCreatesAreNotHeldUpByABusyOne) {
     return {};
   });
   ASSERT_TRUE(held) << held.error().detail;
-  ASSERT_EQ(blocked.size(), 2u);
-  for (auto& f : blocked) {
-    auto c = f.get();
-    EXPECT_TRUE(c) << c.error().detail;
-  }
+  expect_created(blocked);
 }
 
 TEST_P(TaskAgentLockTest, ATaskNamesAnExistingAgentOfItsOwnOrganization) {
