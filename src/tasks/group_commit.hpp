@@ -27,7 +27,8 @@ class GroupCommit {
   struct Slot {
     In in;
     Out out;
-    bool done = false;             // guarded by the GroupCommit's mutex
+    bool taken = false;            // in a batch being written; guarded by the mutex
+    bool done = false;             // written; guarded by the mutex
     std::condition_variable wake;  // its thread's: done, or a writer is free
   };
 
@@ -44,19 +45,22 @@ class GroupCommit {
     waiting_.push_back(&me);
     for (;;) {
       // Each thread is woken alone (its own item written, or a writer free while its item is
-      // the oldest waiting), not all of them at every batch's end.
-      me.wake.wait(lock, [&] { return me.done || (writers_ < max_writers_ && !waiting_.empty()); });
+      // the oldest waiting), not all of them at every batch's end. A thread whose item another
+      // writer has taken only waits for it: it never writes while its item is in flight.
+      me.wake.wait(lock, [&] { return me.done || (!me.taken && writers_ < max_writers_); });
       if (me.done) return std::move(me.out);
       // A writer is free: this thread writes the waiting items (its own among them, unless more
       // than a batch waits).
       const std::size_t n = std::min(waiting_.size(), max_batch_);
       std::vector<Slot*> batch(waiting_.begin(), waiting_.begin() + n);
       waiting_.erase(waiting_.begin(), waiting_.begin() + n);
+      for (Slot* s : batch) s->taken = true;
       ++writers_;
       elect();  // more than a batch waits and another writer is free
       lock.unlock();
-      // A write that throws ends its batch too: the other items keep their `initial` out, and
-      // this thread's own item, if still waiting, leaves with the exception.
+      // A write that throws ends its batch too: the other items keep the `out` it set, else
+      // `initial`, and this thread's own item — in this batch, or still waiting — leaves with
+      // the exception.
       std::exception_ptr thrown;
       try {
         write(std::span<Slot* const>(batch));

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <future>
+#include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -143,6 +145,37 @@ TEST(GroupCommitTest, SeveralWritersWriteSideBySideAndNoMore) {
   EXPECT_EQ(batches[1], std::vector<int>{1});
   std::sort(batches[2].begin(), batches[2].end());
   EXPECT_EQ(batches[2], (std::vector<int>{2, 3}));
+}
+
+TEST(GroupCommitTest, AWriteThatThrowsEndsItsBatchAndTheNextOnesAreWritten) {
+  Commit commit(8);
+  HeldWrites held(false);
+  auto first = std::async(std::launch::async, [&] { return commit.submit(0, "", held); });
+  ASSERT_TRUE(testing::eventually([&] { return held.written() == 1; }));
+  // Two items queue behind the held write; whichever thread writes them throws.
+  auto throwing = [](std::span<Commit::Slot* const> batch) {
+    for (auto* s : batch) s->out = "half written";
+    throw std::runtime_error("write failed");
+  };
+  std::vector<std::future<std::string>> later;
+  for (int i = 1; i <= 2; ++i) {
+    later.push_back(std::async(std::launch::async, [&, i] {
+      try {
+        return commit.submit(i, "not written", throwing);
+      } catch (const std::runtime_error& e) {
+        return std::string("threw: ") + e.what();
+      }
+    }));
+  }
+  ASSERT_TRUE(testing::eventually([&] { return commit.waiting() == 2; }));
+  held.release();
+  EXPECT_EQ(first.get(), "wrote 0");
+  std::multiset<std::string> outs{later[0].get(), later[1].get()};
+  // The writer's own item leaves with the exception; the other keeps what the write set.
+  EXPECT_EQ(outs, (std::multiset<std::string>{"half written", "threw: write failed"}));
+  // Nothing is left waiting or writing: the next item is written at once.
+  EXPECT_EQ(commit.waiting(), 0u);
+  EXPECT_EQ(commit.submit(3, "", held), "wrote 3");
 }
 
 }  // namespace
