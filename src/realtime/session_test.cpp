@@ -67,6 +67,16 @@ class SessionTest : public ::testing::Test {
     return {witness, connection};
   }
 
+  // Subscribes `s` to task "ta" and expects its snapshot, then the progress step 2 published
+  // while the snapshot was read or sent.
+  void expect_snapshot_then_step(Session& s) {
+    s.on_message(R"({"action":"task-status","task_id":"ta"})");
+    auto got = connection_->wait_for(2);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_FALSE(got[0].contains("progress"));  // the snapshot first
+    EXPECT_EQ(got[1]["progress"]["step"], 2);
+  }
+
   // A change of task `t` in `org`; with a step, a progress event (step of 3).
   void publish(const std::string& org, const nlohmann::json& t, int step = 0) {
     nlohmann::json payload = {{"task", t}};
@@ -180,11 +190,7 @@ TEST_F(SessionTest, EventsDuringTheSnapshotAreSentAfterIt) {
     ASSERT_EQ(witness_connection->wait_for(2).size(), 2u);
     EXPECT_TRUE(connection_->sent().empty());
   };
-  s->on_message(R"({"action":"task-status","task_id":"ta"})");
-  auto got = connection_->wait_for(2);
-  ASSERT_EQ(got.size(), 2u);
-  EXPECT_FALSE(got[0].contains("progress"));  // the snapshot first
-  EXPECT_EQ(got[1]["progress"]["step"], 2);
+  expect_snapshot_then_step(*s);
   s->on_close();
   witness->on_close();
 }
@@ -224,11 +230,7 @@ TEST_F(SessionTest, AnEventDeliveredWhileTheSnapshotIsSentFollowsIt) {
     // delivery is under way.
     ASSERT_EQ(witness_connection->wait_for(1).size(), 1u);
   };
-  s->on_message(R"({"action":"task-status","task_id":"ta"})");
-  auto got = connection_->wait_for(2);
-  ASSERT_EQ(got.size(), 2u);
-  EXPECT_FALSE(got[0].contains("progress"));  // the snapshot first
-  EXPECT_EQ(got[1]["progress"]["step"], 2);
+  expect_snapshot_then_step(*s);
   s->on_close();
   witness->on_close();
 }

@@ -182,6 +182,19 @@ class WorkerPoolTest : public ::testing::TestWithParam<Backend> {
     return c->task;
   }
 
+  // A pool of `workers` with `prefetch` started on a durable queue (no message but the relay's),
+  // and three tasks created for a new "gate" agent of organization A.
+  std::vector<Task> three_gated_tasks(int workers, int prefetch) {
+    options_.workers = workers;
+    options_.prefetch = prefetch;
+    durable_ = true;
+    start();
+    const std::string agent = testing::add_agent(**db_, org_a_, "gate");
+    std::vector<Task> tasks;
+    for (int i = 0; i < 3; ++i) tasks.push_back(create(alice_, agent));
+    return tasks;
+  }
+
   // How many times the queue has delivered these tasks' messages.
   int delivered(const std::vector<Task>& tasks) {
     int n = 0;
@@ -585,13 +598,7 @@ TEST_P(WorkerPoolTest, DuplicateDeliveriesRunATaskOnce) {
 // The pool's one consumer may hold more deliveries than it has workers; each worker runs one at a
 // time, and the next delivery goes to whichever worker is free.
 TEST_P(WorkerPoolTest, EachWorkerRunsOneDeliveryAtATimeAndAFreeOneTakesTheNext) {
-  options_.workers = 2;
-  options_.prefetch = 4;
-  durable_ = true;  // no message but the relay's
-  start();
-  const std::string agent = testing::add_agent(**db_, org_a_, "gate");
-  std::vector<Task> tasks;
-  for (int i = 0; i < 3; ++i) tasks.push_back(create(alice_, agent));
+  std::vector<Task> tasks = three_gated_tasks(2, 4);
   ASSERT_TRUE(eventually([&] { return gate().active() == 2 && delivered(tasks) == 3; }));
   EXPECT_EQ(count(org_a_, Status::kRunning), 2) << "the third waits for a worker";
   EXPECT_EQ(gate().active(), 2);
@@ -606,13 +613,7 @@ TEST_P(WorkerPoolTest, EachWorkerRunsOneDeliveryAtATimeAndAFreeOneTakesTheNext) 
 // On shutdown, deliveries no worker has taken yet go back to the queue unrun, and the stop does
 // not wait for them.
 TEST_P(WorkerPoolTest, StoppingReturnsDeliveriesNoWorkerTookWithoutRunningThem) {
-  options_.workers = 1;
-  options_.prefetch = 3;
-  durable_ = true;  // no message but the relay's
-  start();
-  const std::string agent = testing::add_agent(**db_, org_a_, "gate");
-  std::vector<Task> tasks;
-  for (int i = 0; i < 3; ++i) tasks.push_back(create(alice_, agent));
+  std::vector<Task> tasks = three_gated_tasks(1, 3);
   ASSERT_TRUE(eventually([&] { return gate().active() == 1 && delivered(tasks) == 3; }));
   pool_->stop();
   int ran = 0;
